@@ -1,0 +1,120 @@
+//! What the host tells a connector about one cluster, and how a connector says its
+//! configuration is wrong.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::{fmt, path::PathBuf, time::Duration};
+
+/// One cluster's configuration, as the operator wrote it in the host's YAML; `O` is the
+/// connector's own `options:` type.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ClusterConfig<O> {
+    /// The cluster's id (unique in the host).
+    pub id: String,
+    /// Addresses of the cluster's nodes or API (URLs, `host:port`), as configured.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// How often the host collects, in milliseconds.
+    pub interval_ms: u64,
+    /// How long one collection may take, in milliseconds.
+    pub timeout_ms: u64,
+    /// TLS settings, when configured.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Credentials, when configured; the host has already resolved `${env:..}` and `*_file`.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// The connector's own options.
+    pub options: O,
+}
+
+impl<O> ClusterConfig<O> {
+    /// How long one collection may take.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// How often the host collects.
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
+}
+
+/// TLS settings of a cluster.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct TlsConfig {
+    /// PEM file of the CA that signs the cluster's certificates.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate, for clusters that want one.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// PEM key of the client certificate.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate. Only when the operator asked for it.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+/// Credentials of a cluster. `Debug` never prints the password.
+#[derive(Clone, Default, Deserialize, Serialize)]
+pub struct AuthConfig {
+    /// User name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password, already resolved from `${env:VAR}` or `password_file` by the host.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A configuration the connector refuses, with the option it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
+pub struct ConfigError {
+    /// Dotted path of the offending field relative to the cluster entry (`options.url`,
+    /// `endpoints`), empty when it concerns the whole entry.
+    pub path: String,
+    /// What is wrong, in words the operator can act on.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about one field, e.g. `ConfigError::at("options.url", "must start with http://")`.
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An error about the whole cluster entry.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self::at("", message)
+    }
+}
+
+/// Parses the host's JSON into a typed config, naming the path of the first bad field.
+pub(crate) fn parse<O: DeserializeOwned>(json: &str) -> Result<ClusterConfig<O>, ConfigError> {
+    let de = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        // serde_json appends " at line 1 column 123" of the host's JSON, which means nothing
+        // to an operator: the host points at the YAML instead.
+        let message = match message.rfind(" at line ") {
+            Some(at) => message[..at].to_string(),
+            None => message,
+        };
+        let path = if path == "." { String::new() } else { path };
+        ConfigError { path, message }
+    })
+}

@@ -1,0 +1,150 @@
+//! Glue from the author's [`Connector`] to the stable ABI; what `export_connector!` expands to.
+//! Every entry point catches panics: a panic must never unwind into the host.
+
+use crate::{
+    CollectContext, Connector, ConfigError,
+    config,
+    ffi::{
+        API_VERSION, ConnectorMod, ConnectorModRef, FfiCollectRequest, FfiCommandInfo,
+        FfiConfigError, FfiHost, FfiInfo, FfiInstance, FfiReport, InstanceBox,
+    },
+    logging,
+    runtime::{self, InRuntime, panic_message},
+};
+use abi_stable::{
+    prefix_type::PrefixTypeTrait,
+    sabi_trait::TD_Opaque,
+    std_types::{RResult, RString, RVec},
+};
+use async_ffi::{FfiFuture, FutureExt as _};
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// The root module of a library exporting connector `C`.
+pub fn root_module<C: Connector>() -> ConnectorModRef {
+    ConnectorMod {
+        info: info::<C>,
+        init: init::<C>,
+        new_instance: new_instance::<C>,
+    }
+    .leak_into_prefix()
+}
+
+extern "C" fn info<C: Connector>() -> FfiInfo {
+    match catch_unwind(C::info) {
+        Ok(info) => FfiInfo {
+            name: info.name.into(),
+            version: info.version.into(),
+            api_version: API_VERSION.into(),
+            description: info.description.into(),
+            commands: info
+                .commands
+                .iter()
+                .map(|c| FfiCommandInfo {
+                    name: c.name.into(),
+                    description: c.description.into(),
+                })
+                .collect(),
+        },
+        // An empty name makes the host refuse the library with this reason.
+        Err(payload) => FfiInfo {
+            name: RString::new(),
+            version: RString::new(),
+            api_version: API_VERSION.into(),
+            description: format!("info() failed: {}", panic_message(payload)).into(),
+            commands: RVec::new(),
+        },
+    }
+}
+
+extern "C" fn init<C: Connector>(host: FfiHost) {
+    let _ = catch_unwind(|| logging::init(host));
+}
+
+extern "C" fn new_instance<C: Connector>(
+    config_json: RString,
+) -> RResult<InstanceBox, FfiConfigError> {
+    let built = catch_unwind(AssertUnwindSafe(|| -> Result<InstanceBox, ConfigError> {
+        let config = config::parse::<C::Options>(&config_json)?;
+        let handle = runtime::handle(C::info().name).map_err(ConfigError::new)?;
+        let connector = {
+            let _enter = handle.enter();
+            C::new(config)?
+        };
+        let instance = Instance {
+            connector: Arc::new(connector),
+            handle,
+        };
+        Ok(InstanceBox::from_value(instance, TD_Opaque))
+    }));
+    let result = built.unwrap_or_else(|payload| Err(ConfigError::new(panic_message(payload))));
+    match result {
+        Ok(instance) => RResult::ROk(instance),
+        Err(e) => RResult::RErr(FfiConfigError {
+            path: e.path.into(),
+            message: e.message.into(),
+        }),
+    }
+}
+
+struct Instance<C> {
+    connector: Arc<C>,
+    handle: tokio::runtime::Handle,
+}
+
+fn context(request: FfiCollectRequest) -> CollectContext {
+    CollectContext {
+        sequence: request.sequence,
+        deadline: Instant::now() + Duration::from_millis(request.timeout_ms),
+    }
+}
+
+impl<C: Connector> FfiInstance for Instance<C> {
+    fn collect(&self, request: FfiCollectRequest) -> FfiFuture<RResult<FfiReport, RString>> {
+        let connector = Arc::clone(&self.connector);
+        let ctx = context(request);
+        let fut = async move {
+            match connector.collect(&ctx).await {
+                Ok(report) => Ok(report.into_ffi()),
+                Err(e) => Err(error_chain(&*e)),
+            }
+        };
+        InRuntime::new(self.handle.clone(), fut).into_ffi()
+    }
+
+    fn run_command(
+        &self,
+        name: RString,
+        args: RVec<RString>,
+        request: FfiCollectRequest,
+    ) -> FfiFuture<RResult<RString, RString>> {
+        let connector = Arc::clone(&self.connector);
+        let ctx = context(request);
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let fut = async move {
+            match connector.run_command(name.as_str(), &args, &ctx).await {
+                Ok(out) => Ok(RString::from(out)),
+                Err(e) => Err(error_chain(&*e)),
+            }
+        };
+        InRuntime::new(self.handle.clone(), fut).into_ffi()
+    }
+}
+
+/// "outer: cause: root cause", skipping causes the outer message already spells out.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

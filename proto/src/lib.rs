@@ -1,0 +1,14 @@
+//! The dbmon gRPC API, package `dbmon.v1`, shared by the host's server and its clients:
+//! `use dbmon_proto as proto;`.
+
+#![allow(missing_docs, clippy::all)]
+
+/// Generated messages and the `Monitor` service.
+pub mod v1 {
+    tonic::include_proto!("dbmon.v1");
+
+    /// The encoded file descriptor set, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("dbmon_descriptor");
+}
+
+pub use v1::*;

@@ -1,0 +1,89 @@
+//! A connector that misbehaves on request, for the host's tests: it panics, hangs, blocks its
+//! thread, or fails, as `options.mode` says. `mode: ok` reports one metric, `collections`.
+
+use dbmon_connector_api::{
+    ClusterConfig, CollectContext, CommandInfo, ConfigError, Connector, ConnectorInfo, Error,
+    Report, export_connector,
+};
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What `collect` does.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Reports `collections` (how many collections this instance ran).
+    Ok,
+    /// Panics inside the collect future.
+    Panic,
+    /// Never completes (awaits forever, without blocking the thread).
+    Hang,
+    /// Returns an error.
+    Fail,
+}
+
+/// `options:` of a misbehave cluster.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// What collect does.
+    pub mode: Mode,
+}
+
+/// The connector.
+pub struct Misbehave {
+    mode: Mode,
+    collections: AtomicU64,
+}
+
+impl Connector for Misbehave {
+    type Options = Options;
+
+    fn info() -> ConnectorInfo {
+        ConnectorInfo {
+            name: "misbehave",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "panics, hangs or fails on request (for tests)",
+            commands: vec![CommandInfo {
+                name: "echo",
+                description: "prints its arguments",
+            }],
+        }
+    }
+
+    fn new(config: ClusterConfig<Options>) -> Result<Self, ConfigError> {
+        Ok(Misbehave {
+            mode: config.options.mode,
+            collections: AtomicU64::new(0),
+        })
+    }
+
+    async fn collect(&self, ctx: &CollectContext) -> Result<Report, Error> {
+        let n = self.collections.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(sequence = ctx.sequence, "collecting");
+        match self.mode {
+            Mode::Ok => {
+                let mut report = Report::new();
+                report.metric("collections", n as f64);
+                Ok(report)
+            }
+            Mode::Panic => panic!("misbehave: asked to panic (collection {n})"),
+            Mode::Hang => std::future::pending().await,
+            Mode::Fail => Err(format!("misbehave: asked to fail (collection {n})").into()),
+        }
+    }
+
+    async fn run_command(
+        &self,
+        command: &str,
+        args: &[String],
+        _ctx: &CollectContext,
+    ) -> Result<String, Error> {
+        match command {
+            "echo" => Ok(args.join(" ")),
+            other => Err(format!("unknown command '{other}'").into()),
+        }
+    }
+}
+
+export_connector!(Misbehave);
