@@ -1,0 +1,147 @@
+//! From the host's types to the wire's.
+
+use crate::{
+    plugins::Plugin,
+    store::{ClusterSlot, Report, Schema},
+};
+use dbmon_connector_api::{NodeStatus, Status, ffi::FfiLabel};
+use dbmon_proto as proto;
+use std::{
+    sync::atomic::Ordering,
+    time::{Duration, SystemTime},
+};
+
+/// Wire status of a verdict.
+pub fn status(s: Status) -> proto::Status {
+    match s {
+        Status::Healthy => proto::Status::Healthy,
+        Status::Degraded => proto::Status::Degraded,
+        Status::Unhealthy => proto::Status::Unhealthy,
+        Status::Unreachable => proto::Status::Unreachable,
+        _ => proto::Status::Unknown,
+    }
+}
+
+fn node_status(s: NodeStatus) -> proto::NodeStatus {
+    match s {
+        NodeStatus::Live => proto::NodeStatus::Live,
+        NodeStatus::Draining => proto::NodeStatus::Draining,
+        NodeStatus::Decommissioning => proto::NodeStatus::Decommissioning,
+        NodeStatus::Decommissioned => proto::NodeStatus::Decommissioned,
+        NodeStatus::Dead => proto::NodeStatus::Dead,
+        NodeStatus::Initializing => proto::NodeStatus::Initializing,
+        NodeStatus::Unavailable => proto::NodeStatus::Unavailable,
+        _ => proto::NodeStatus::Unknown,
+    }
+}
+
+/// Wire time.
+pub fn timestamp(t: SystemTime) -> prost_types::Timestamp {
+    t.into()
+}
+
+/// Wire duration.
+pub fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration::try_from(d).unwrap_or_default()
+}
+
+fn labels(schema: &Schema, labels: &[FfiLabel]) -> Vec<proto::Label> {
+    labels
+        .iter()
+        .map(|l| proto::Label {
+            key: schema.str(l.key).to_string(),
+            value: schema.str(l.value).to_string(),
+        })
+        .collect()
+}
+
+/// A report on the wire: cluster metrics in `metrics`, node metrics under their node.
+pub fn report(r: &Report) -> proto::Report {
+    let schema = &*r.schema;
+    let mut nodes: Vec<proto::Node> = schema
+        .nodes()
+        .zip(r.node_status.iter())
+        .map(|(n, s)| proto::Node {
+            id: n.id.to_string(),
+            address: n.address.to_string(),
+            status: node_status(*s) as i32,
+            metrics: Vec::new(),
+            labels: labels(schema, n.labels),
+        })
+        .collect();
+    let mut metrics = Vec::with_capacity(schema.series().len());
+    for (series, value) in schema.series().iter().zip(r.values.iter()) {
+        let metric = proto::Metric {
+            name: schema.str(series.name).to_string(),
+            value: *value,
+            unit: schema.str(series.unit).to_string(),
+            labels: labels(schema, schema.labels(series.labels)),
+        };
+        match series.node {
+            0 => metrics.push(metric),
+            n => nodes[n as usize - 1].metrics.push(metric),
+        }
+    }
+    proto::Report {
+        cluster_id: r.cluster.to_string(),
+        connector: r.connector.to_string(),
+        sequence: r.sequence,
+        collected_at: Some(timestamp(r.collected_at)),
+        duration: Some(duration(r.duration)),
+        status: status(r.status) as i32,
+        reasons: r.reasons.clone(),
+        metrics,
+        nodes,
+        error: r.error.clone(),
+        consecutive_failures: r.consecutive_failures,
+        last_success: r.last_success.map(timestamp),
+        labels: labels(schema, schema.report_labels()),
+    }
+}
+
+/// A cluster on the wire.
+pub fn cluster(slot: &ClusterSlot) -> proto::Cluster {
+    let latest = slot.latest();
+    let info = &slot.info;
+    let stats = &slot.stats;
+    let stale = latest.as_ref().is_some_and(|r| {
+        let age = r.collected_at.elapsed().unwrap_or_default();
+        age > info.interval * 3 + info.timeout
+    });
+    proto::Cluster {
+        id: info.id.to_string(),
+        connector: info.connector.to_string(),
+        status: latest.as_ref().map_or(proto::Status::Unknown, |r| status(r.status)) as i32,
+        last_report_at: latest.as_ref().map(|r| timestamp(r.collected_at)),
+        endpoints: info.endpoints.clone(),
+        interval: Some(duration(info.interval)),
+        timeout: Some(duration(info.timeout)),
+        reports_stored: slot.stored() as u64,
+        consecutive_failures: latest.as_ref().map_or(0, |r| r.consecutive_failures),
+        stale,
+        reasons: latest.as_ref().map(|r| r.reasons.clone()).unwrap_or_default(),
+        collections: stats.collections.load(Ordering::Relaxed),
+        failures: stats.failures.load(Ordering::Relaxed),
+        timeouts: stats.timeouts.load(Ordering::Relaxed),
+        panics: stats.panics.load(Ordering::Relaxed),
+    }
+}
+
+/// A connector on the wire.
+pub fn connector(p: &Plugin) -> proto::Connector {
+    proto::Connector {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        api_version: p.api_version.clone(),
+        path: p.path.display().to_string(),
+        description: p.description.clone(),
+        commands: p
+            .commands
+            .iter()
+            .map(|(name, description)| proto::CommandInfo {
+                name: name.clone(),
+                description: description.clone(),
+            })
+            .collect(),
+    }
+}

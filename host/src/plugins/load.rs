@@ -1,0 +1,100 @@
+//! Loading one library through abi_stable, with abi_stable's errors turned into one line an
+//! operator can act on.
+
+use super::Plugin;
+use abi_stable::library::{LibraryError, lib_header_from_path};
+use dbmon_connector_api::ffi::{API_VERSION, ConnectorModRef, FfiHost, level};
+use abi_stable::std_types::RStr;
+use std::path::Path;
+
+/// Loads `path` as a connector. Never unloads anything: Rust libraries with thread-locals
+/// crash on dlclose, so abi_stable leaks them on purpose.
+pub fn load_file(path: &Path) -> Result<Plugin, String> {
+    let header = lib_header_from_path(path).map_err(|e| describe(&e, None))?;
+    let built_with = header.version_strings().version.to_string();
+    let module = header
+        .init_root_module::<ConnectorModRef>()
+        .map_err(|e| describe(&e, Some(&built_with)))?;
+    (module.init())(FfiHost {
+        log: forward_log,
+        max_level: max_level(),
+    });
+    let info = (module.info())();
+    if info.name.is_empty() {
+        return Err(format!("the connector has no name ({})", info.description));
+    }
+    Ok(Plugin {
+        name: info.name.into_string(),
+        version: info.version.into_string(),
+        api_version: info.api_version.into_string(),
+        description: info.description.into_string(),
+        commands: info
+            .commands
+            .into_iter()
+            .map(|c| (c.name.into_string(), c.description.into_string()))
+            .collect(),
+        path: path.to_path_buf(),
+        module,
+    })
+}
+
+fn describe(error: &LibraryError, built_with: Option<&str>) -> String {
+    let host = API_VERSION;
+    match error {
+        LibraryError::OpenError { err, .. } => format!("not a loadable shared library: {err}"),
+        LibraryError::GetSymbolError { .. } => {
+            "not a dbmon connector: the library exports no abi_stable root module".into()
+        }
+        LibraryError::IncompatibleVersionNumber { actual_version, .. } => format!(
+            "built against connector-api {actual_version}, but this host loads connector-api {}.x (host has {host}); rebuild the connector",
+            major(host)
+        ),
+        LibraryError::AbiInstability(details) => {
+            // abi_stable's own text is a ~1,000-line layout dump: keep it for debugging only.
+            tracing::debug!("layout mismatch details: {details}");
+            format!(
+                "its ABI does not match: built against connector-api {}, host has {host}; rebuild the connector against connector-api {host}",
+                built_with.unwrap_or("?")
+            )
+        }
+        LibraryError::InvalidAbiHeader(_) => {
+            "built with an incompatible version of abi_stable; rebuild the connector".into()
+        }
+        LibraryError::RootModule { err, .. } => format!("its root module failed: {err}"),
+        other => first_line(&other.to_string()),
+    }
+}
+
+fn major(version: &str) -> &str {
+    version.split('.').next().unwrap_or(version)
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+fn max_level() -> u8 {
+    use tracing::level_filters::LevelFilter;
+    match LevelFilter::current() {
+        LevelFilter::OFF => 0,
+        LevelFilter::ERROR => level::ERROR,
+        LevelFilter::WARN => level::WARN,
+        LevelFilter::INFO => level::INFO,
+        LevelFilter::DEBUG => level::DEBUG,
+        _ => level::TRACE,
+    }
+}
+
+/// Receives the connectors' log lines and re-emits them in the host's log.
+extern "C" fn forward_log(level: u8, target: RStr<'_>, line: RStr<'_>) {
+    let target = target.as_str();
+    let line = line.as_str();
+    match level {
+        level::ERROR => tracing::error!(target: "connector", source = target, "{line}"),
+        level::WARN => tracing::warn!(target: "connector", source = target, "{line}"),
+        level::INFO => tracing::info!(target: "connector", source = target, "{line}"),
+        level::DEBUG => tracing::debug!(target: "connector", source = target, "{line}"),
+        _ => tracing::trace!(target: "connector", source = target, "{line}"),
+    }
+}
+

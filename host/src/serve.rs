@@ -1,0 +1,164 @@
+//! `dbmon serve`: config → plugins → agents → store → gRPC, until SIGINT or SIGTERM.
+
+use crate::{
+    agent::Agent,
+    api::Monitor,
+    config::{Config, ConfigError, ConfigErrors},
+    plugins::Registry,
+    store::{ClusterInfo, Store},
+};
+use dbmon_proto as proto;
+use std::{collections::HashMap, path::PathBuf, process::ExitCode, sync::Arc};
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Flags of `dbmon serve`; each overrides the config file.
+#[derive(Debug, clap::Args)]
+#[deny(missing_docs)]
+pub struct ServeArgs {
+    /// The YAML config file.
+    #[arg(long, env = "DBMON_CONFIG", default_value = "dbmon.yaml")]
+    pub config: PathBuf,
+    /// Address to serve gRPC on (overrides `listen:`); port 0 picks a free port.
+    #[arg(long, env = "DBMON_LISTEN")]
+    pub listen: Option<String>,
+    /// Folder of connector libraries (overrides `plugins_dir:`).
+    #[arg(long, env = "DBMON_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+}
+
+/// Runs the host; returns when it was asked to stop, or at once on a bad config.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(errors) => return Ok(refuse(&errors)),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.plugins_dir {
+        config.plugins_dir = dir;
+    }
+    let (registry, _refusals) = Registry::load_dir(&config.plugins_dir);
+    let registry = Arc::new(registry);
+    let instances = match instantiate(&config, &registry) {
+        Ok(instances) => instances,
+        Err(errors) => return Ok(refuse(&errors)),
+    };
+
+    let infos = config.clusters.iter().map(|c| ClusterInfo {
+        id: c.id.as_str().into(),
+        connector: c.connector.as_str().into(),
+        endpoints: c.endpoints.clone(),
+        interval: c.interval,
+        timeout: c.timeout,
+    });
+    let store = Arc::new(Store::new(infos, config.history));
+    let (stop, stopped) = watch::channel(false);
+    let mut agents = Vec::new();
+    for cluster in &config.clusters {
+        let agent = Agent {
+            slot: Arc::clone(store.cluster(&cluster.id).expect("a slot per cluster")),
+            instance: Arc::clone(&instances[&cluster.id]),
+            jitter: cluster.jitter,
+            initial_delay: cluster.initial_delay,
+        };
+        agents.push(tokio::spawn(agent.run(stopped.clone())));
+    }
+
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr()?;
+    let monitor = Monitor {
+        store,
+        registry: Arc::clone(&registry),
+        instances,
+        shutdown: stopped.clone(),
+    };
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<proto::monitor_server::MonitorServer<Monitor>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(proto::monitor_server::MonitorServer::new(monitor))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop_signal());
+
+    tracing::info!(
+        "serving on {address}: {} clusters, {} connectors ({})",
+        config.clusters.len(),
+        registry.iter().count(),
+        registry.names()
+    );
+    // Scripts and tests read this line to learn the port.
+    println!("dbmon serving on http://{address}");
+    println!("try: dbmon --server http://{address} clusters");
+    server.await?;
+    let _ = stop.send(true);
+    for agent in agents {
+        let _ = agent.await;
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Validates every cluster with its connector and builds the instances; collects every error.
+fn instantiate(
+    config: &Config,
+    registry: &Registry,
+) -> Result<HashMap<String, Arc<dbmon_connector_api::ffi::InstanceBox>>, ConfigErrors> {
+    let mut instances = HashMap::new();
+    let mut errors: Vec<ConfigError> = Vec::new();
+    for cluster in &config.clusters {
+        let at = format!("clusters[{}]", cluster.index);
+        let Some(plugin) = registry.get(&cluster.connector) else {
+            errors.push(config.error_at(
+                &format!("{at}.connector"),
+                format!(
+                    "unknown connector '{}'; loaded connectors: {} (from {})",
+                    cluster.connector,
+                    registry.names(),
+                    config.plugins_dir.display()
+                ),
+            ));
+            continue;
+        };
+        match plugin.instantiate(cluster.connector_json()) {
+            Ok(instance) => {
+                instances.insert(cluster.id.clone(), Arc::new(instance));
+            }
+            Err((path, message)) => {
+                let path = if path.is_empty() { at } else { format!("{at}.{path}") };
+                let message = format!(
+                    "connector '{}' refused cluster '{}': {message}",
+                    cluster.connector, cluster.id
+                );
+                errors.push(config.error_at(&path, message));
+            }
+        }
+    }
+    if errors.is_empty() { Ok(instances) } else { Err(ConfigErrors(errors)) }
+}
+
+fn refuse(errors: &ConfigErrors) -> ExitCode {
+    eprintln!("dbmon: the configuration has errors:\n{errors}");
+    ExitCode::from(2)
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
+}

@@ -1,0 +1,249 @@
+//! Recent reports per cluster, in memory, and the feed of new reports that `Watch` streams.
+
+mod history;
+mod packed;
+mod report;
+
+pub use history::History;
+pub use report::{EMPTY_SCHEMA, Report, Schema};
+
+use dbmon_connector_api::{NodeStatus, Status, ffi::FfiReport};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+use tokio::sync::broadcast;
+
+/// New reports waiting for slow watchers before the oldest is dropped for them.
+const WATCH_BUFFER: usize = 4096;
+
+/// What a configured cluster is, for clients.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    /// Cluster id.
+    pub id: Arc<str>,
+    /// Connector name.
+    pub connector: Arc<str>,
+    /// Configured endpoints.
+    pub endpoints: Vec<String>,
+    /// Time between collections.
+    pub interval: Duration,
+    /// Time one collection may take.
+    pub timeout: Duration,
+}
+
+/// Counters of one cluster's agent since the host started.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Collections made.
+    pub collections: AtomicU64,
+    /// Collections that returned an error (timeouts and panics included).
+    pub failures: AtomicU64,
+    /// Collections abandoned at their timeout.
+    pub timeouts: AtomicU64,
+    /// Collections that panicked inside the connector.
+    pub panics: AtomicU64,
+}
+
+/// How a collection ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The connector returned a report.
+    Collected(FfiReport),
+    /// It returned an error.
+    Failed(String),
+    /// It panicked (caught inside the library).
+    Panicked(String),
+    /// It did not finish within the timeout.
+    TimedOut(Duration),
+}
+
+/// One collection, as the agent saw it.
+#[derive(Debug)]
+pub struct Collection {
+    /// Per cluster, from 1.
+    pub sequence: u64,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// How long it took.
+    pub duration: Duration,
+    /// What came of it.
+    pub outcome: Outcome,
+}
+
+/// One cluster's slot in the store.
+#[derive(Debug)]
+pub struct ClusterSlot {
+    /// What it is.
+    pub info: ClusterInfo,
+    /// Its agent's counters.
+    pub stats: Stats,
+    history: Mutex<History>,
+    schemas: Arc<SchemaPool>,
+    feed: broadcast::Sender<Arc<Report>>,
+}
+
+impl ClusterSlot {
+    /// Turns a collection into a report, keeps it and announces it.
+    pub fn record(&self, c: Collection) -> Arc<Report> {
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = history.latest();
+        let stats = &self.stats;
+        stats.collections.fetch_add(1, Ordering::Relaxed);
+        let finished = c.started_at + c.duration;
+        let mut report = Report {
+            cluster: Arc::clone(&self.info.id),
+            connector: Arc::clone(&self.info.connector),
+            sequence: c.sequence,
+            collected_at: c.started_at,
+            duration: c.duration,
+            status: Status::Unreachable,
+            reasons: Vec::new(),
+            error: None,
+            consecutive_failures: 0,
+            last_success: previous.and_then(|p| p.last_success),
+            schema: Arc::clone(&EMPTY_SCHEMA),
+            values: Box::default(),
+            node_status: Box::default(),
+        };
+        let failure = match c.outcome {
+            Outcome::Collected(ffi) => match self.schemas.schema_for(&ffi, previous.map(|p| &p.schema)) {
+                Ok(schema) => {
+                    report.status = Status::from_code(ffi.status);
+                    report.reasons = ffi.reasons.into_iter().map(Into::into).collect();
+                    report.values = ffi.values.as_slice().into();
+                    report.node_status = ffi.nodes.iter().map(|n| NodeStatus::from_code(n.status)).collect();
+                    report.schema = schema;
+                    report.last_success = Some(finished);
+                    None
+                }
+                Err(e) => Some(format!("connector returned a malformed report: {e}")),
+            },
+            Outcome::Failed(e) => Some(e),
+            Outcome::Panicked(e) => {
+                stats.panics.fetch_add(1, Ordering::Relaxed);
+                Some(e)
+            }
+            Outcome::TimedOut(after) => {
+                stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                Some(format!("collection timed out after {}", humantime::format_duration(after)))
+            }
+        };
+        if let Some(error) = failure {
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+            report.consecutive_failures = previous.map_or(0, |p| p.consecutive_failures) + 1;
+            report.reasons = vec![error.clone()];
+            report.error = Some(error);
+        }
+        let report = Arc::new(report);
+        history.push(Arc::clone(&report));
+        drop(history);
+        // No watcher is not an error.
+        let _ = self.feed.send(Arc::clone(&report));
+        report
+    }
+
+    /// The newest report.
+    pub fn latest(&self) -> Option<Arc<Report>> {
+        self.lock().latest().cloned()
+    }
+
+    /// Up to `limit` reports (0: all), newest first, collected after `since`.
+    pub fn reports(&self, limit: usize, since: Option<SystemTime>) -> Vec<Arc<Report>> {
+        self.lock().newest(limit, since)
+    }
+
+    /// Reports stored.
+    pub fn stored(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One copy of each distinct schema, shared by every report and cluster that has it.
+#[derive(Debug, Default)]
+struct SchemaPool {
+    by_fingerprint: Mutex<HashMap<u64, Weak<Schema>>>,
+}
+
+impl SchemaPool {
+    fn schema_for(&self, ffi: &FfiReport, previous: Option<&Arc<Schema>>) -> Result<Arc<Schema>, String> {
+        if let Some(previous) = previous.filter(|p| p.matches(ffi)) {
+            return Ok(Arc::clone(previous));
+        }
+        let schema = Schema::from_ffi(ffi)?;
+        let key = schema.fingerprint();
+        let mut pool = self.by_fingerprint.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shared) = pool.get(&key).and_then(Weak::upgrade).filter(|s| **s == schema) {
+            return Ok(shared);
+        }
+        let schema = Arc::new(schema);
+        if pool.len() > 1024 {
+            pool.retain(|_, w| w.strong_count() > 0);
+        }
+        pool.insert(key, Arc::downgrade(&schema));
+        Ok(schema)
+    }
+}
+
+/// Every cluster's slot, and the feed of new reports.
+#[derive(Debug)]
+pub struct Store {
+    clusters: BTreeMap<Arc<str>, Arc<ClusterSlot>>,
+    feed: broadcast::Sender<Arc<Report>>,
+}
+
+impl Store {
+    /// A store for these clusters, keeping `history` reports each.
+    pub fn new(clusters: impl IntoIterator<Item = ClusterInfo>, history: usize) -> Store {
+        let (feed, _) = broadcast::channel(WATCH_BUFFER);
+        let schemas = Arc::new(SchemaPool::default());
+        let clusters = clusters
+            .into_iter()
+            .map(|info| {
+                let slot = ClusterSlot {
+                    info: info.clone(),
+                    stats: Stats::default(),
+                    history: Mutex::new(History::new(history)),
+                    schemas: Arc::clone(&schemas),
+                    feed: feed.clone(),
+                };
+                (info.id, Arc::new(slot))
+            })
+            .collect();
+        Store { clusters, feed }
+    }
+
+    /// The slot of cluster `id`.
+    pub fn cluster(&self, id: &str) -> Option<&Arc<ClusterSlot>> {
+        self.clusters.get(id)
+    }
+
+    /// All slots, by id.
+    pub fn clusters(&self) -> impl Iterator<Item = &Arc<ClusterSlot>> {
+        self.clusters.values()
+    }
+
+    /// The ids, comma-separated, for error messages.
+    pub fn ids(&self) -> String {
+        if self.clusters.is_empty() {
+            return "none configured".into();
+        }
+        self.clusters.keys().map(|k| &**k).collect::<Vec<_>>().join(", ")
+    }
+
+    /// New reports from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Report>> {
+        self.feed.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+//! Comment lines: `# HELP`, `# TYPE`, OpenMetrics `# UNIT` and `# EOF`, and plain comments.
+
+use std::borrow::Cow;
+
+use crate::Entry;
+use crate::bytes::{NAME_CONT, NAME_START, SPACE, TOKEN_END, find_byte, find_class, is};
+use crate::bytes::{line_end, skip_class, skip_space};
+use crate::error::{Failure, quoted};
+
+/// The type declared by a `# TYPE` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    /// Monotonically increasing total.
+    Counter,
+    /// Value that can go up and down.
+    Gauge,
+    /// Cumulative buckets (`_bucket{le=..}`) plus `_sum` and `_count`.
+    Histogram,
+    /// Quantiles (`{quantile=..}`) plus `_sum` and `_count`.
+    Summary,
+    /// Prometheus' type for metrics without a declared type.
+    Untyped,
+    /// OpenMetrics gauge histogram (`_bucket`, `_gsum`, `_gcount`).
+    GaugeHistogram,
+    /// OpenMetrics state set: one 0/1 series per state.
+    StateSet,
+    /// OpenMetrics info metric: a constant 1 carrying labels.
+    Info,
+    /// OpenMetrics' name for a metric without a declared type.
+    Unknown,
+}
+
+impl MetricType {
+    /// The keyword used for this type in the exposition format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
+            MetricType::Untyped => "untyped",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::StateSet => "stateset",
+            MetricType::Info => "info",
+            MetricType::Unknown => "unknown",
+        }
+    }
+
+    fn from_keyword(kw: &str) -> Option<Self> {
+        Some(match kw {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "summary" => MetricType::Summary,
+            "untyped" => MetricType::Untyped,
+            "gaugehistogram" => MetricType::GaugeHistogram,
+            "stateset" => MetricType::StateSet,
+            "info" => MetricType::Info,
+            "unknown" => MetricType::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// What a comment line turned out to be.
+pub(crate) enum Comment<'a> {
+    /// HELP, TYPE or UNIT.
+    Entry(Entry<'a>),
+    /// Any other comment; the caller skips it.
+    Plain,
+    /// `# EOF`: nothing after it is read.
+    Eof,
+}
+
+/// Parses the comment line whose `#` is at `hash`; returns it and the index
+/// just past the line's `\n`.
+pub(crate) fn parse_comment(src: &str, hash: usize) -> Result<(Comment<'_>, usize), Failure> {
+    let b = src.as_bytes();
+    let eol = line_end(b, hash);
+    let next = (eol + 1).min(b.len());
+    let kw_start = skip_space(b, hash + 1);
+    let kw_end = find_class(b, kw_start, TOKEN_END).min(eol);
+    let keyword = &src[kw_start..kw_end];
+    if keyword == "EOF" && skip_space(b, kw_end) >= eol {
+        return Ok((Comment::Eof, next));
+    }
+    let name_start = skip_space(b, kw_end);
+    if !matches!(keyword, "HELP" | "TYPE" | "UNIT") || name_start >= eol {
+        // A bare `# HELP` is prose, not metadata; the Go parser agrees.
+        return Ok((Comment::Plain, next));
+    }
+    let name_end = skip_class(b, name_start, NAME_CONT);
+    let metric = &src[name_start..name_end];
+    if !is(b[name_start], NAME_START) || (name_end < eol && !is(b[name_end], SPACE)) {
+        let end = find_class(b, name_start, TOKEN_END).min(eol);
+        let bad = quoted(&src[name_start..end]);
+        return Err(Failure::new(
+            name_start,
+            format!("bad metric name {bad} in {keyword}"),
+        ));
+    }
+    // Strip the `\r` of a `\r\n` line, and the separator blanks after the name.
+    let text_end = if eol > name_end && b[eol - 1] == b'\r' {
+        eol - 1
+    } else {
+        eol
+    };
+    let text_start = skip_class(b, name_end, SPACE).min(text_end);
+    let text = &src[text_start..text_end];
+
+    let entry = match keyword {
+        "HELP" => Entry::Help {
+            metric,
+            text: unescape_help(text),
+        },
+        "TYPE" => {
+            let kind_text = text.trim_end_matches([' ', '\t']);
+            let Some(kind) = MetricType::from_keyword(kind_text) else {
+                let message = if kind_text.is_empty() {
+                    format!("missing type for {metric}")
+                } else {
+                    format!("unknown metric type {}", quoted(kind_text))
+                };
+                return Err(Failure::new(text_start, message));
+            };
+            Entry::Type { metric, kind }
+        }
+        _ => Entry::Unit {
+            metric,
+            unit: text.trim_end_matches([' ', '\t']),
+        },
+    };
+    Ok((Comment::Entry(entry), next))
+}
+
+/// Resolves `\\` and `\n` in HELP text. Other backslashes are kept as written:
+/// exporters get this wrong often enough that rejecting the line would lose
+/// the metric's documentation for nothing.
+fn unescape_help(text: &str) -> Cow<'_, str> {
+    let Some(first) = find_byte(text.as_bytes(), 0, b'\\') else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..first]);
+    let mut chars = text[first..].chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_keyword_round_trips() {
+        for kind in [
+            MetricType::Counter,
+            MetricType::Gauge,
+            MetricType::Histogram,
+            MetricType::Summary,
+            MetricType::Untyped,
+            MetricType::GaugeHistogram,
+            MetricType::StateSet,
+            MetricType::Info,
+            MetricType::Unknown,
+        ] {
+            assert_eq!(MetricType::from_keyword(kind.as_str()), Some(kind));
+        }
+        assert_eq!(MetricType::from_keyword("Counter"), None);
+    }
+
+    #[test]
+    fn help_unescape_keeps_unknown_escapes() {
+        assert_eq!(unescape_help(r"a\tb\\c\nd\"), "a\\tb\\c\nd\\");
+        assert!(matches!(unescape_help("plain\ttext"), Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,128 @@
+//! Sample lines: `name[{labels}] value [timestamp] [# exemplar]`.
+
+use std::borrow::Cow;
+
+use crate::bytes::{
+    NAME_CONT, NAME_START, TOKEN_END, find_class, is, line_end, skip_class, skip_space,
+};
+use crate::error::{Failure, quoted};
+use crate::labels::{self, Labels, unescape_value};
+use crate::value::{parse_timestamp, parse_value};
+
+/// One sample line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample<'a> {
+    /// Metric name as written, e.g. `sql_select_count` or `sys_rss_bucket`.
+    pub name: &'a str,
+    /// The value; `NaN` and the infinities are kept as such.
+    pub value: f64,
+    /// Optional timestamp in milliseconds since the Unix epoch.
+    pub timestamp_ms: Option<i64>,
+    raw_labels: &'a str,
+    escaped: bool,
+}
+
+impl<'a> Sample<'a> {
+    /// Iterates the labels, parsing them on demand from [`raw_labels`](Self::raw_labels).
+    #[inline]
+    pub fn labels(&self) -> Labels<'a> {
+        Labels::new(self.raw_labels, self.escaped)
+    }
+
+    /// The text between `{` and `}` exactly as written; `""` without a label set.
+    ///
+    /// Useful as a cheap series key: identical label text means identical labels.
+    #[inline]
+    pub fn raw_labels(&self) -> &'a str {
+        self.raw_labels
+    }
+
+    /// Value of the first label called `name`, unescaped only if it has escapes.
+    pub fn label(&self, name: &str) -> Option<Cow<'a, str>> {
+        let mut labels = self.labels();
+        while let Some((n, raw, has_escape)) = labels.next_raw() {
+            if n == name {
+                return Some(if has_escape {
+                    Cow::Owned(unescape_value(raw))
+                } else {
+                    Cow::Borrowed(raw)
+                });
+            }
+        }
+        None
+    }
+}
+
+/// Parses the sample line starting at `start` (a metric name character is
+/// expected there) and returns it with the index just past the line's `\n`.
+#[inline]
+pub(crate) fn parse_sample(src: &str, start: usize) -> Result<(Sample<'_>, usize), Failure> {
+    let b = src.as_bytes();
+    if !is(b[start], NAME_START) {
+        let end = find_class(b, start, TOKEN_END);
+        return Err(Failure::new(
+            start,
+            format!("bad metric name {}", quoted(&src[start..end])),
+        ));
+    }
+    let name_end = skip_class(b, start, NAME_CONT);
+    let name = &src[start..name_end];
+    let mut i = skip_space(b, name_end);
+    let mut raw_labels = "";
+    let mut escaped = false;
+    if b.get(i) == Some(&b'{') {
+        let set = labels::validate(b, i)?;
+        raw_labels = &src[i + 1..set.end - 1];
+        escaped = set.escaped;
+        i = skip_space(b, set.end);
+    } else if i == name_end && i < b.len() && b[i] != b'\n' {
+        let end = find_class(b, start, TOKEN_END);
+        return Err(Failure::new(
+            i,
+            format!("bad metric name {}", quoted(&src[start..end])),
+        ));
+    }
+
+    let value_end = find_class(b, i, TOKEN_END);
+    if value_end == i {
+        return Err(Failure::new(i, format!("missing value for {name}")));
+    }
+    let token = &src[i..value_end];
+    let Some(value) = parse_value(token) else {
+        return Err(Failure::new(i, format!("bad value {}", quoted(token))));
+    };
+    i = skip_space(b, value_end);
+
+    let mut timestamp_ms = None;
+    if i < b.len() && b[i] != b'\n' && b[i] != b'#' {
+        let ts_end = find_class(b, i, TOKEN_END);
+        let token = &src[i..ts_end];
+        timestamp_ms = Some(
+            parse_timestamp(token)
+                .ok_or_else(|| Failure::new(i, format!("bad timestamp {}", quoted(token))))?,
+        );
+        i = skip_space(b, ts_end);
+    }
+
+    match b.get(i) {
+        None => {}
+        Some(b'\n') => i += 1,
+        // An OpenMetrics exemplar; this parser has no use for it.
+        Some(b'#') => i = (line_end(b, i) + 1).min(b.len()),
+        Some(_) => {
+            let end = find_class(b, i, TOKEN_END);
+            return Err(Failure::new(
+                i,
+                format!("unexpected text after sample: {}", quoted(&src[i..end])),
+            ));
+        }
+    }
+    let sample = Sample {
+        name,
+        value,
+        timestamp_ms,
+        raw_labels,
+        escaped,
+    };
+    Ok((sample, i))
+}

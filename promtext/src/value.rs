@@ -1,0 +1,195 @@
+//! Sample values and timestamps.
+
+/// Largest mantissa an `f64` holds exactly (2^53).
+const MAX_EXACT: u64 = 1 << 53;
+
+/// Powers of ten that are exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Parses a sample value: decimal floats, exponents, `NaN`, `+Inf`, `-Inf`, `Inf`.
+///
+/// Most values in real bodies are short decimals (`0`, `2722.0`, `1.966079e+06`).
+/// For those a mantissa of at most 2^53 and a power of ten of at most 10^22 are
+/// both exact, so one multiplication or division rounds correctly (Clinger's
+/// fast path) and gives bit-for-bit the result of `str::parse`, which handles
+/// everything else.
+#[inline]
+pub(crate) fn parse_value(tok: &str) -> Option<f64> {
+    fast_decimal(tok.as_bytes()).or_else(|| tok.parse().ok())
+}
+
+#[inline]
+fn fast_decimal(b: &[u8]) -> Option<f64> {
+    let (negative, mut i) = match b.first()? {
+        b'-' => (true, 1),
+        b'+' => (false, 1),
+        _ => (false, 0),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0u32;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        // 19 decimal digits always fit a u64; longer numbers take the slow path.
+        if digits == 19 {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(c - b'0');
+        digits += 1;
+        i += 1;
+    }
+    let mut exp: i32 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            if digits == 19 {
+                return None;
+            }
+            mantissa = mantissa * 10 + u64::from(c - b'0');
+            digits += 1;
+            exp -= 1;
+            i += 1;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let negative_exp = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        let mut e: i32 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() || i - start >= 4 {
+                break;
+            }
+            e = e * 10 + i32::from(c - b'0');
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        exp += if negative_exp { -e } else { e };
+    }
+    if i != b.len() || mantissa > MAX_EXACT {
+        return None;
+    }
+    let magnitude = mantissa as f64;
+    let v = match exp {
+        0 => magnitude,
+        1..=22 => magnitude * POW10[exp as usize],
+        -22..=-1 => magnitude / POW10[(-exp) as usize],
+        _ => return None,
+    };
+    Some(if negative { -v } else { v })
+}
+
+/// Parses a timestamp in integer milliseconds, possibly negative.
+#[inline]
+pub(crate) fn parse_timestamp(tok: &str) -> Option<i64> {
+    let b = tok.as_bytes();
+    let (negative, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Accumulate negatively so i64::MIN is representable.
+    let mut acc: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        acc = acc.checked_mul(10)?.checked_sub(i64::from(c - b'0'))?;
+    }
+    if negative {
+        Some(acc)
+    } else {
+        acc.checked_neg()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_path_agrees_bit_for_bit_with_std() {
+        let cases = [
+            "0",
+            "-0",
+            "+0",
+            "1",
+            "2722.0",
+            "0.1",
+            "0.3",
+            "1e-05",
+            "1.681737728e+09",
+            "1.966079e+06",
+            "1.0200547327e+10",
+            "123456789012345678",
+            "9007199254740993",
+            "4.9e-324",
+            "1.7976931348623157e308",
+            "3.14159",
+            "-271.828e-2",
+            "1E22",
+            "1e23",
+            "0.000000000000000000001",
+            "12345.678901234567",
+            "1.",
+            ".5",
+            "5e",
+            "1e+",
+            "--1",
+            "1.2.3",
+            "0x10",
+            "1_0",
+            "",
+        ];
+        for case in cases {
+            let std = case.parse::<f64>().ok();
+            let ours = parse_value(case);
+            assert_eq!(ours.map(f64::to_bits), std.map(f64::to_bits), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn fast_path_declines_what_it_cannot_do_exactly() {
+        assert_eq!(fast_decimal(b"9007199254740993"), None);
+        assert_eq!(fast_decimal(b"1e23"), None);
+        assert_eq!(fast_decimal(b"NaN"), None);
+        assert_eq!(fast_decimal(b"12345678901234567890"), None);
+        assert_eq!(fast_decimal(b"1e99999"), None);
+    }
+
+    #[test]
+    fn timestamps_cover_the_i64_range() {
+        assert_eq!(parse_timestamp("1395066363000"), Some(1_395_066_363_000));
+        assert_eq!(parse_timestamp("-1"), Some(-1));
+        assert_eq!(parse_timestamp("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_timestamp("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_timestamp("9223372036854775808"), None);
+        assert_eq!(parse_timestamp("1.5"), None);
+        assert_eq!(parse_timestamp("-"), None);
+    }
+}
