@@ -28,6 +28,26 @@ pub struct ClusterConfig<O> {
 }
 
 impl<O> ClusterConfig<O> {
+    /// A config with these options and nothing else (10 s interval, 5 s timeout): handy in a
+    /// connector's own tests.
+    pub fn new(id: impl Into<String>, options: O) -> Self {
+        ClusterConfig {
+            id: id.into(),
+            endpoints: Vec::new(),
+            interval_ms: 10_000,
+            timeout_ms: 5_000,
+            tls: None,
+            auth: None,
+            options,
+        }
+    }
+
+    /// The same config with these endpoints.
+    pub fn with_endpoints<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
+        self.endpoints = endpoints.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// How long one collection may take.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)

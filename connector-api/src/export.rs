@@ -61,7 +61,7 @@ extern "C" fn info<C: Connector>() -> FfiInfo {
 }
 
 extern "C" fn init<C: Connector>(host: FfiHost) {
-    let _ = catch_unwind(|| logging::init(host));
+    let _ = catch_unwind(|| logging::init(host, C::info().name));
 }
 
 extern "C" fn new_instance<C: Connector>(

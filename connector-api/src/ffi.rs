@@ -62,7 +62,7 @@ pub struct FfiLabel {
 
 /// One node of the cluster.
 #[repr(C)]
-#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FfiNode {
     /// Node id (text span).
     pub id: Span,

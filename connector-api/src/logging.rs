@@ -10,12 +10,14 @@ use tracing_subscriber::{
 };
 
 static HOST: OnceLock<FfiHost> = OnceLock::new();
+static CONNECTOR: OnceLock<&'static str> = OnceLock::new();
 
 /// Installs the forwarding subscriber and a panic hook that logs instead of printing.
-pub(crate) fn init(host: FfiHost) {
+pub(crate) fn init(host: FfiHost, connector: &'static str) {
     if HOST.set(host).is_err() {
         return;
     }
+    let _ = CONNECTOR.set(connector);
     let max = match host.max_level {
         level::ERROR => LevelFilter::ERROR,
         level::WARN => LevelFilter::WARN,
@@ -48,7 +50,7 @@ impl<'a> MakeWriter<'a> for HostWriter {
     fn make_writer(&'a self) -> LineWriter {
         LineWriter {
             level: level::INFO,
-            target: String::new(),
+            target: CONNECTOR.get().unwrap_or(&"?").to_string(),
             line: Vec::new(),
         }
     }
@@ -63,7 +65,7 @@ impl<'a> MakeWriter<'a> for HostWriter {
         };
         LineWriter {
             level,
-            target: meta.target().to_string(),
+            target: format!("{}/{}", CONNECTOR.get().unwrap_or(&"?"), meta.target()),
             line: Vec::new(),
         }
     }

@@ -237,12 +237,43 @@ impl Report {
 
     /// The value of the first cluster-level metric with this name, if any.
     pub fn value(&self, name: &str) -> Option<f64> {
+        self.find(0, name, &[])
+    }
+
+    /// The value of the first cluster-level metric with this name and at least these labels.
+    pub fn value_with(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.find(0, name, labels)
+    }
+
+    /// The value of a node's metric with this name and at least these labels.
+    pub fn node_value(&self, node: NodeRef, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.find(node.0 + 1, name, labels)
+    }
+
+    /// Nodes added so far: (id, status).
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, NodeStatus)> {
         let text = self.inner.text.as_str();
+        self.inner
+            .nodes
+            .iter()
+            .map(move |n| (&text[n.id.range()], NodeStatus::from_code(n.status)))
+    }
+
+    fn find(&self, node: u32, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
+        let text = self.inner.text.as_str();
+        let s = |span: Span| &text[span.range()];
         self.inner
             .series
             .iter()
             .zip(self.inner.values.iter())
-            .find(|(s, _)| s.node == 0 && &text[s.name.range()] == name)
+            .find(|(series, _)| {
+                let labels = &self.inner.labels[series.labels.range()];
+                series.node == node
+                    && s(series.name) == name
+                    && wanted
+                        .iter()
+                        .all(|(k, v)| labels.iter().any(|l| s(l.key) == *k && s(l.value) == *v))
+            })
             .map(|(_, v)| *v)
     }
 

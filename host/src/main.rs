@@ -1,13 +1,6 @@
 //! `dbmon`: the monitoring host (`dbmon serve`) and its command-line client.
 
-mod agent;
-mod api;
-mod cli;
-mod config;
-mod logging;
-mod plugins;
-mod serve;
-mod store;
+use dbmon::{cli, logging, serve};
 
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};

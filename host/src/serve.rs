@@ -93,10 +93,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop_signal());
 
     tracing::info!(
-        "serving on {address}: {} clusters, {} connectors ({})",
+        "serving on {address}: {} clusters, {} connectors ({}), store {:?} keeping {} reports per cluster",
         config.clusters.len(),
         registry.iter().count(),
-        registry.names()
+        registry.names(),
+        config.store_kind,
+        config.history
     );
     // Scripts and tests read this line to learn the port.
     println!("dbmon serving on http://{address}");

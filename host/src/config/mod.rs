@@ -6,7 +6,7 @@ mod model;
 mod secrets;
 
 pub use locate::{Locations, Position};
-pub use model::{DEFAULT_LISTEN, TlsEntry};
+pub use model::{DEFAULT_LISTEN, StoreKind, TlsEntry};
 use model::DEFAULT_PLUGINS_DIR;
 
 use model::{ClusterEntry, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, FileConfig};
@@ -64,6 +64,8 @@ pub struct Config {
     pub listen: String,
     /// Folder of connector libraries (absolute or relative to the working directory).
     pub plugins_dir: PathBuf,
+    /// Where reports are kept.
+    pub store_kind: StoreKind,
     /// Reports kept per cluster.
     pub history: usize,
     /// The clusters, in file order.
@@ -143,6 +145,7 @@ impl Config {
             file: file.to_path_buf(),
             listen: raw.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into()),
             plugins_dir: base.join(raw.plugins_dir.as_deref().unwrap_or(Path::new(DEFAULT_PLUGINS_DIR))),
+            store_kind: raw.store.kind,
             history: raw.store.history,
             clusters: Vec::new(),
             locations: Locations::index(text),

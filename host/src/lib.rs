@@ -1,0 +1,13 @@
+//! The dbmon host as a library: the `dbmon` binary is a thin shell over it, and benchmarks
+//! and tests reach the loader and the store through it.
+//!
+//! Modules in the order data flows: config → plugins → agent → store → api → cli.
+
+pub mod config;
+pub mod plugins;
+pub mod agent;
+pub mod store;
+pub mod api;
+pub mod cli;
+pub mod logging;
+pub mod serve;
