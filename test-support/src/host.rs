@@ -1,0 +1,165 @@
+//! The `dbmon` binary as a child process, stopped when dropped even if the test fails.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+/// The folder cargo builds into (`target/debug`), found from the running test binary
+/// (`target/debug/deps/NAME`).
+fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let deps = exe.parent().expect("deps dir");
+    let dir = if deps.ends_with("deps") { deps.parent().expect("target dir") } else { deps };
+    dir.to_path_buf()
+}
+
+/// A binary built by `cargo build --workspace`.
+pub fn built_binary(name: &str) -> PathBuf {
+    let path = build_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test` (or `cargo build --workspace` before `cargo test`)",
+        path.display()
+    );
+    path
+}
+
+/// A connector library built by `cargo build --workspace`, by crate name
+/// (`dbmon_connector_system`).
+pub fn built_library(crate_name: &str) -> PathBuf {
+    built_binary(&format!("lib{crate_name}.so"))
+}
+
+/// A running `dbmon serve`.
+pub struct Host {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The temp folder holding the config, the plugins folder and the log.
+    pub dir: tempfile::TempDir,
+}
+
+impl Host {
+    /// Starts `dbmon serve` with `config` (YAML) and these libraries copied into its plugins
+    /// folder; waits until it serves.
+    pub fn start(config: &str, plugins: &[PathBuf]) -> Host {
+        Self::try_start(config, plugins).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`start`](Self::start), returning the failure (with the host's log) instead.
+    pub fn try_start(config: &str, plugins: &[PathBuf]) -> Result<Host, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let plugins_dir = dir.path().join("plugins.d");
+        std::fs::create_dir(&plugins_dir).map_err(|e| e.to_string())?;
+        for plugin in plugins {
+            let name = plugin.file_name().expect("file name");
+            std::fs::copy(plugin, plugins_dir.join(name)).map_err(|e| e.to_string())?;
+        }
+        Self::start_in(dir, config)
+    }
+
+    /// Starts the host in `dir`, which holds `plugins.d/` as the caller arranged it.
+    pub fn start_in(dir: tempfile::TempDir, config: &str) -> Result<Host, String> {
+        let config_path = dir.path().join("dbmon.yaml");
+        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+        let log = dir.path().join("dbmon.log");
+        let mut child = Command::new(built_binary("dbmon"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--log-file")
+            .arg(&log)
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start dbmon: {e}"))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("dbmon serving on ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let mut host = Host { child: Some(child), url: String::new(), dir };
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => {
+                host.url = url;
+                Ok(host)
+            }
+            Err(_) => {
+                let status = host.stop();
+                Err(format!(
+                    "dbmon did not start ({status:?}); its log:\n{}\nstderr:\n{}",
+                    host.log(),
+                    host.stderr()
+                ))
+            }
+        }
+    }
+
+    /// The host's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dbmon.log")).unwrap_or_default()
+    }
+
+    fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        if let Some(stderr) = self.child.as_mut().and_then(|c| c.stderr.as_mut()) {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// Runs the `dbmon` client against this host.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(built_binary("dbmon"))
+            .arg("--server")
+            .arg(&self.url)
+            .args(args)
+            .output()
+            .expect("run dbmon client")
+    }
+
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends SIGTERM and waits up to 10 s for the exit (then kills); returns the exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        for _ in 0..100 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Where a path sits relative to the workspace root, for tests that read repository files.
+pub fn workspace_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
