@@ -90,7 +90,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(proto::monitor_server::MonitorServer::new(monitor))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop_signal());
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            stop_signal().await;
+            // Agents and open Watch streams end now, so that the server can drain.
+            let _ = stop.send(true);
+        });
 
     tracing::info!(
         "serving on {address}: {} clusters, {} connectors ({}), store {:?} keeping {} reports per cluster",
@@ -104,7 +108,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("dbmon serving on http://{address}");
     println!("try: dbmon --server http://{address} clusters");
     server.await?;
-    let _ = stop.send(true);
     for agent in agents {
         let _ = agent.await;
     }
@@ -138,11 +141,12 @@ fn instantiate(
                 instances.insert(cluster.id.clone(), Arc::new(instance));
             }
             Err((path, message)) => {
-                let path = if path.is_empty() { at } else { format!("{at}.{path}") };
+                let field = if path.is_empty() { String::new() } else { format!("{path}: ") };
                 let message = format!(
-                    "connector '{}' refused cluster '{}': {message}",
+                    "connector '{}' refused cluster '{}': {field}{message}",
                     cluster.connector, cluster.id
                 );
+                let path = if path.is_empty() { at } else { format!("{at}.{path}") };
                 errors.push(config.error_at(&path, message));
             }
         }

@@ -76,7 +76,7 @@ impl Host {
             .arg("--log-file")
             .arg(&log)
             .arg("--log-level")
-            .arg("debug")
+            .arg("info,dbmon=debug,connector=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,82 @@
+use crate::{client, lib, reports_when};
+use dbmon_proto as proto;
+use dbmon_test_support::Host;
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+const CONFIG: &str = "
+clusters:
+  - {id: local, connector: system, interval: 500ms, timeout: 400ms}
+";
+
+/// A real shared library with no dbmon root module, made by the C compiler.
+fn plain_shared_library(dir: &Path) -> PathBuf {
+    let source = dir.join("plain.c");
+    std::fs::write(&source, "int plain_answer(void) { return 42; }\n").unwrap();
+    let out = dir.join("plain.so");
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("cc (gcc) is needed to build a plain shared library");
+    assert!(status.success());
+    out
+}
+
+/// The line the host logged about `file`.
+fn line_about<'a>(log: &'a str, file: &str) -> &'a str {
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(file) && l.contains("refused plugin")).collect();
+    assert_eq!(lines.len(), 1, "one line about {file} expected in:\n{log}");
+    lines[0]
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_one_line_each_and_the_rest_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins.d");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
+    std::fs::copy(lib("misbehave"), plugins.join("a-misbehave.so")).unwrap();
+    std::fs::copy(lib("misbehave"), plugins.join("b-misbehave-again.so")).unwrap();
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::write(plugins.join("garbage.so"), garbage).unwrap();
+    std::fs::write(plugins.join("empty.so"), b"").unwrap();
+    let plain = plain_shared_library(dir.path());
+    std::fs::copy(plain, plugins.join("plain.so")).unwrap();
+    std::fs::write(plugins.join("notes.txt"), "not a library, and not named .so").unwrap();
+
+    let host = Host::start_in(dir, CONFIG).unwrap_or_else(|e| panic!("{e}"));
+    reports_when(&host, "local", 1, Duration::from_secs(15)).await;
+    let log = host.log();
+    assert!(line_about(&log, "garbage.so").contains("not a loadable shared library"));
+    assert!(line_about(&log, "empty.so").contains("not a loadable shared library"));
+    assert!(line_about(&log, "plain.so").contains("no abi_stable root module"));
+    let dup = line_about(&log, "b-misbehave-again.so");
+    assert!(dup.contains("connector 'misbehave' is already loaded from") && dup.contains("a-misbehave.so"), "{dup}");
+    assert!(!log.contains("notes.txt"));
+
+    let mut grpc = client(&host).await;
+    let connectors = grpc.list_connectors(proto::ListConnectorsRequest {}).await.unwrap().into_inner().connectors;
+    let names: Vec<&str> = connectors.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["misbehave", "system"]);
+}
+
+#[tokio::test]
+async fn a_connector_built_against_another_major_is_refused_naming_both_versions() {
+    let other = crate::other_major::build("2.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins.d");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
+    std::fs::copy(&other, plugins.join("misbehave-v2.so")).unwrap();
+    let host = Host::start_in(dir, CONFIG).unwrap_or_else(|e| panic!("{e}"));
+    reports_when(&host, "local", 1, Duration::from_secs(15)).await;
+    let log = host.log();
+    let line = line_about(&log, "misbehave-v2.so");
+    assert!(line.contains("built against connector-api 2.0.0"), "{line}");
+    assert!(line.contains("1.0.0"), "{line}");
+}

@@ -1,0 +1,97 @@
+//! End-to-end tests: the real `dbmon` binary with real connector libraries, driven through the
+//! real CLI and a tonic client. `cargo xtask test` builds the libraries first.
+
+mod api;
+mod bad_config;
+mod bad_plugins;
+mod examples;
+mod misbehave;
+mod other_major;
+mod prometheus;
+mod system;
+mod watch;
+
+use dbmon_proto as proto;
+use dbmon_test_support::{Host, built_library};
+use proto::monitor_client::MonitorClient;
+use serde_json::Value;
+use std::{
+    path::PathBuf,
+    process::Output,
+    time::{Duration, Instant},
+};
+use tonic::transport::Channel;
+
+/// A bundled or test connector library, by crate name without the `dbmon_connector_` prefix.
+pub fn lib(name: &str) -> PathBuf {
+    built_library(&format!("dbmon_connector_{name}"))
+}
+
+/// A gRPC client of `host`.
+pub async fn client(host: &Host) -> MonitorClient<Channel> {
+    MonitorClient::connect(host.url.clone()).await.expect("connect to dbmon")
+}
+
+/// Runs the CLI off the async runtime (the test's loopback servers keep running meanwhile).
+pub async fn cli(host: &Host, args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let url = host.url.clone();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(dbmon_test_support::built_binary("dbmon"))
+            .arg("--server")
+            .arg(url)
+            .args(&args)
+            .output()
+            .expect("run the dbmon client")
+    })
+    .await
+    .expect("cli task")
+}
+
+/// Every stdout line of a `--json` command, parsed.
+pub fn json_lines(output: &Output) -> Vec<Value> {
+    assert!(
+        output.status.success(),
+        "dbmon failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Stored reports of `cluster`, newest first, once at least `count` exist (or panics after
+/// `within`).
+pub async fn reports_when(
+    host: &Host,
+    cluster: &str,
+    count: usize,
+    within: Duration,
+) -> Vec<proto::Report> {
+    let mut client = client(host).await;
+    let deadline = Instant::now() + within;
+    loop {
+        let request = proto::GetReportsRequest {
+            cluster_id: cluster.into(),
+            limit: 0,
+            since: None,
+        };
+        let reports = client.get_reports(request).await.expect("GetReports").into_inner().reports;
+        if reports.len() >= count {
+            return reports;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{cluster}: {} reports after {within:?}, wanted {count}; log:\n{}",
+            reports.len(),
+            host.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A cluster-level metric of a wire report.
+pub fn metric(report: &proto::Report, name: &str) -> Option<f64> {
+    report.metrics.iter().find(|m| m.name == name).map(|m| m.value)
+}
