@@ -43,7 +43,10 @@ impl<O> ClusterConfig<O> {
     }
 
     /// The same config with these endpoints.
-    pub fn with_endpoints<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_endpoints<S: Into<String>>(
+        mut self,
+        endpoints: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.endpoints = endpoints.into_iter().map(Into::into).collect();
         self
     }

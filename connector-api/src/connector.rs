@@ -35,8 +35,9 @@ pub struct CommandInfo {
 pub struct CollectContext {
     /// The host's sequence number of this collection (1 for the first).
     pub sequence: u64,
-    /// When the host gives up on this collection. Use it for your own I/O timeouts so that a
-    /// slow node costs a reason in the report instead of the whole report.
+    /// Finish by then. It is a little before the host gives up on the collection (a tenth of
+    /// the timeout, at most a second), so a report made by the deadline always arrives: use it
+    /// for your own I/O timeouts, and a slow node costs a reason instead of the whole report.
     pub deadline: Instant,
 }
 

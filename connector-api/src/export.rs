@@ -2,8 +2,7 @@
 //! Every entry point catches panics: a panic must never unwind into the host.
 
 use crate::{
-    CollectContext, Connector, ConfigError,
-    config,
+    CollectContext, ConfigError, Connector, config,
     ffi::{
         API_VERSION, ConnectorMod, ConnectorModRef, FfiCollectRequest, FfiCommandInfo,
         FfiConfigError, FfiHost, FfiInfo, FfiInstance, FfiReport, InstanceBox,
@@ -95,10 +94,14 @@ struct Instance<C> {
     handle: tokio::runtime::Handle,
 }
 
+/// Connectors get a tenth of the host's timeout (at most one second) less than the host
+/// allows, so that work finished by `ctx.deadline` always reaches the host in time.
 fn context(request: FfiCollectRequest) -> CollectContext {
+    let timeout = Duration::from_millis(request.timeout_ms);
+    let margin = (timeout / 10).min(Duration::from_secs(1));
     CollectContext {
         sequence: request.sequence,
-        deadline: Instant::now() + Duration::from_millis(request.timeout_ms),
+        deadline: Instant::now() + timeout - margin,
     }
 }
 

@@ -6,7 +6,7 @@ use crate::ffi::{FfiHost, level};
 use std::{io, sync::OnceLock};
 use tracing::{Level, Metadata};
 use tracing_subscriber::{
-    filter::LevelFilter, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt, Layer,
+    Layer, filter::LevelFilter, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt,
 };
 
 static HOST: OnceLock<FfiHost> = OnceLock::new();

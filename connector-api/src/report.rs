@@ -144,7 +144,10 @@ impl Report {
             values: RVec::with_capacity(series),
             ..FfiReport::default()
         };
-        Report { inner, status: Status::Healthy }
+        Report {
+            inner,
+            status: Status::Healthy,
+        }
     }
 
     /// The verdict so far.
@@ -250,13 +253,16 @@ impl Report {
         self.find(node.0 + 1, name, labels)
     }
 
-    /// Nodes added so far: (id, status).
-    pub fn nodes(&self) -> impl Iterator<Item = (&str, NodeStatus)> {
+    /// Nodes added so far: (handle, id, status).
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeRef, &str, NodeStatus)> {
         let text = self.inner.text.as_str();
-        self.inner
-            .nodes
-            .iter()
-            .map(move |n| (&text[n.id.range()], NodeStatus::from_code(n.status)))
+        self.inner.nodes.iter().enumerate().map(move |(i, n)| {
+            (
+                NodeRef(i as u32),
+                &text[n.id.range()],
+                NodeStatus::from_code(n.status),
+            )
+        })
     }
 
     fn find(&self, node: u32, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {

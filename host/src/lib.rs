@@ -3,11 +3,11 @@
 //!
 //! Modules in the order data flows: config → plugins → agent → store → api → cli.
 
-pub mod config;
-pub mod plugins;
 pub mod agent;
-pub mod store;
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod logging;
+pub mod plugins;
 pub mod serve;
+pub mod store;

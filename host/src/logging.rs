@@ -5,7 +5,8 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber with `filter`, writing to `file` when given.
 pub fn init(filter: &str, file: Option<&Path>) -> Result<(), String> {
-    let filter = EnvFilter::try_new(filter).map_err(|e| format!("bad log filter '{filter}': {e}"))?;
+    let filter =
+        EnvFilter::try_new(filter).map_err(|e| format!("bad log filter '{filter}': {e}"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match file {
         Some(path) => {
@@ -14,7 +15,10 @@ pub fn init(filter: &str, file: Option<&Path>) -> Result<(), String> {
                 .append(true)
                 .open(path)
                 .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
-            builder.with_ansi(false).with_writer(Mutex::new(file)).init();
+            builder
+                .with_ansi(false)
+                .with_writer(Mutex::new(file))
+                .init();
         }
         None => builder.with_writer(std::io::stderr).init(),
     }

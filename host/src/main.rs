@@ -11,7 +11,12 @@ use std::{path::PathBuf, process::ExitCode};
 #[deny(missing_docs)]
 struct Cli {
     /// The dbmon server the client commands talk to.
-    #[arg(long, global = true, env = "DBMON_SERVER", default_value = "http://127.0.0.1:4000")]
+    #[arg(
+        long,
+        global = true,
+        env = "DBMON_SERVER",
+        default_value = "http://127.0.0.1:4000"
+    )]
     server: String,
     /// Print one JSON object per line instead of a table.
     #[arg(long, global = true)]

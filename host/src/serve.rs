@@ -141,17 +141,29 @@ fn instantiate(
                 instances.insert(cluster.id.clone(), Arc::new(instance));
             }
             Err((path, message)) => {
-                let field = if path.is_empty() { String::new() } else { format!("{path}: ") };
+                let field = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{path}: ")
+                };
                 let message = format!(
                     "connector '{}' refused cluster '{}': {field}{message}",
                     cluster.connector, cluster.id
                 );
-                let path = if path.is_empty() { at } else { format!("{at}.{path}") };
+                let path = if path.is_empty() {
+                    at
+                } else {
+                    format!("{at}.{path}")
+                };
                 errors.push(config.error_at(&path, message));
             }
         }
     }
-    if errors.is_empty() { Ok(instances) } else { Err(ConfigErrors(errors)) }
+    if errors.is_empty() {
+        Ok(instances)
+    } else {
+        Err(ConfigErrors(errors))
+    }
 }
 
 fn refuse(errors: &ConfigErrors) -> ExitCode {

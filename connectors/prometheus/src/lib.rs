@@ -40,9 +40,16 @@ impl Connector for Prometheus {
     async fn collect(&self, ctx: &CollectContext) -> Result<Report, Error> {
         let targets = &self.settings.targets;
         let max = self.settings.max_body_bytes;
-        let fetches = targets
-            .iter()
-            .map(|url| dbmon_scrape::get(&self.client, url, ctx.deadline, max));
+        // A slow target costs a reason, not everyone's samples: the SDK's deadline leaves the
+        // time to build the report.
+        let fetch_deadline = ctx.deadline;
+        let fetches = targets.iter().map(|t| {
+            let mut request = self.client.get(&t.url);
+            if let Some(auth) = &self.settings.basic_auth {
+                request = request.basic_auth(&auth.username, auth.password.as_deref());
+            }
+            dbmon_scrape::send(request, &t.url, fetch_deadline, max)
+        });
         let results = futures::future::join_all(fetches).await;
 
         let capacity: usize = results.iter().flatten().map(|f| f.body.len()).sum();
@@ -50,13 +57,14 @@ impl Connector for Prometheus {
         let several = targets.len() > 1;
         let mut failures = Vec::new();
         let mut summary = Summary::default();
-        for (url, result) in targets.iter().zip(results) {
-            let instance = several.then_some(url.as_str());
+        for (target, result) in targets.iter().zip(results) {
+            let url = target.url.as_str();
+            let instance = several.then_some(url);
             let outcome = result
                 .map_err(|e| e.to_string())
                 .and_then(|fetched| scrape_target(&mut report, url, &fetched, self, instance));
             let node = report.node(url, NodeStatus::Live);
-            report.node_address(node, url);
+            report.node_address(node, &target.address);
             match outcome {
                 Ok(target) => {
                     summary.add(&target);
@@ -66,8 +74,13 @@ impl Connector for Prometheus {
                         .node_metric(node, "scrape_duration_ms", target.duration_ms)
                         .unit("ms");
                     if target.parse_errors > 0 {
+                        let lines = if target.parse_errors == 1 {
+                            "line"
+                        } else {
+                            "lines"
+                        };
                         report.degraded(format!(
-                            "{url}: {} lines could not be parsed ({})",
+                            "{url}: {} {lines} could not be parsed ({})",
                             target.parse_errors, target.first_error
                         ));
                     }
@@ -91,13 +104,15 @@ impl Connector for Prometheus {
         report.metric("targets_up", summary.up as f64);
         report.metric("samples", summary.samples as f64);
         report.metric("samples_dropped", summary.dropped as f64);
-        report.metric("scrape_duration_ms", summary.max_duration_ms).unit("ms");
+        report
+            .metric("scrape_duration_ms", summary.max_duration_ms)
+            .unit("ms");
         Ok(report)
     }
 }
 
 /// What one target contributed.
-struct Target {
+struct Scraped {
     samples: usize,
     dropped: usize,
     parse_errors: usize,
@@ -114,7 +129,7 @@ struct Summary {
 }
 
 impl Summary {
-    fn add(&mut self, t: &Target) {
+    fn add(&mut self, t: &Scraped) {
         self.up += 1;
         self.samples += t.samples;
         self.dropped += t.dropped;
@@ -128,19 +143,24 @@ fn scrape_target(
     fetched: &Fetched,
     connector: &Prometheus,
     instance: Option<&str>,
-) -> Result<Target, String> {
+) -> Result<Scraped, String> {
     if fetched.status != 200 {
         let excerpt: String = fetched.body.chars().take(200).collect();
-        return Err(format!("GET {url}: HTTP {}: {}", fetched.status, excerpt.trim()));
+        return Err(format!(
+            "GET {url}: HTTP {}: {}",
+            fetched.status,
+            excerpt.trim()
+        ));
     }
-    let parsed = scrape::append_samples(report, &fetched.body, &connector.settings.filter, instance);
+    let parsed =
+        scrape::append_samples(report, &fetched.body, &connector.settings.filter, instance);
     if parsed.samples == 0 && parsed.dropped == 0 && parsed.errors > 0 {
         return Err(format!(
             "GET {url}: not Prometheus text: {}",
             parsed.first_error.unwrap_or_default()
         ));
     }
-    Ok(Target {
+    Ok(Scraped {
         samples: parsed.samples,
         dropped: parsed.dropped,
         parse_errors: parsed.errors,

@@ -18,7 +18,8 @@ pub struct Parsed {
 }
 
 /// Appends the samples of `body` that `filter` keeps to `report`, each labelled with
-/// `instance` when given (several targets in one cluster).
+/// `instance` when given (several targets in one cluster); a sample's own `instance` label is
+/// then renamed `exported_instance`.
 pub fn append_samples(
     report: &mut Report,
     body: &str,
@@ -53,7 +54,13 @@ pub fn append_samples(
         parsed.samples += 1;
         let mut metric = report.metric(sample.name, sample.value);
         for label in sample.labels() {
-            metric = metric.label(label.name, &label.value);
+            // A target's own `instance` (a federation endpoint, a pushgateway) would clash with
+            // ours: it is kept under Prometheus's name for it, as `honor_labels: false` does.
+            let name = match (label.name, instance) {
+                ("instance", Some(_)) => "exported_instance",
+                (name, _) => name,
+            };
+            metric = metric.label(name, &label.value);
         }
         if let Some(instance) = instance {
             metric.label("instance", instance);

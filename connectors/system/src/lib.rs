@@ -22,10 +22,7 @@ use dbmon_connector_api::{
 };
 use disks::Outcome;
 use procfs::{CpuTimes, FormatError};
-use std::{
-    sync::{Mutex, PoisonError},
-    time::Instant,
-};
+use std::sync::{Mutex, PoisonError};
 use verdict::{Finding, Level};
 
 const LOADAVG: &str = "/proc/loadavg";
@@ -72,9 +69,8 @@ impl Connector for System {
     }
 
     async fn collect(&self, ctx: &CollectContext) -> Result<Report, Error> {
-        // Leave a tenth of the budget to build and hand back the report after statvfs.
-        let disk_budget = ctx.remaining() * 9 / 10;
-        let disk_deadline = Instant::now() + disk_budget;
+        let disk_deadline = ctx.deadline;
+        let disk_budget = ctx.remaining();
 
         let load = read(LOADAVG, procfs::parse_loadavg);
         let mem = read(MEMINFO, procfs::parse_meminfo);

@@ -111,7 +111,9 @@ pub fn cluster(slot: &ClusterSlot) -> proto::Cluster {
     proto::Cluster {
         id: info.id.to_string(),
         connector: info.connector.to_string(),
-        status: latest.as_ref().map_or(proto::Status::Unknown, |r| status(r.status)) as i32,
+        status: latest
+            .as_ref()
+            .map_or(proto::Status::Unknown, |r| status(r.status)) as i32,
         last_report_at: latest.as_ref().map(|r| timestamp(r.collected_at)),
         endpoints: info.endpoints.clone(),
         interval: Some(duration(info.interval)),
@@ -119,7 +121,10 @@ pub fn cluster(slot: &ClusterSlot) -> proto::Cluster {
         reports_stored: slot.stored() as u64,
         consecutive_failures: latest.as_ref().map_or(0, |r| r.consecutive_failures),
         stale,
-        reasons: latest.as_ref().map(|r| r.reasons.clone()).unwrap_or_default(),
+        reasons: latest
+            .as_ref()
+            .map(|r| r.reasons.clone())
+            .unwrap_or_default(),
         collections: stats.collections.load(Ordering::Relaxed),
         failures: stats.failures.load(Ordering::Relaxed),
         timeouts: stats.timeouts.load(Ordering::Relaxed),

@@ -28,7 +28,10 @@ pub struct Monitor {
 
 impl Monitor {
     fn unknown_cluster(&self, id: &str) -> Status {
-        Status::not_found(format!("unknown cluster '{id}'; clusters: {}", self.store.ids()))
+        Status::not_found(format!(
+            "unknown cluster '{id}'; clusters: {}",
+            self.store.ids()
+        ))
     }
 }
 
@@ -40,7 +43,11 @@ impl proto::monitor_server::Monitor for Monitor {
         &self,
         _: Request<proto::ListConnectorsRequest>,
     ) -> Result<Response<proto::ListConnectorsResponse>, Status> {
-        let connectors = self.registry.iter().map(|p| convert::connector(p)).collect();
+        let connectors = self
+            .registry
+            .iter()
+            .map(|p| convert::connector(p))
+            .collect();
         Ok(Response::new(proto::ListConnectorsResponse { connectors }))
     }
 
@@ -119,7 +126,9 @@ impl proto::monitor_server::Monitor for Monitor {
                     }
                     Err(RecvError::Closed) => return,
                 };
-                let already = seen.get(&report.cluster).is_some_and(|s| *s >= report.sequence);
+                let already = seen
+                    .get(&report.cluster)
+                    .is_some_and(|s| *s >= report.sequence);
                 if !wanted(&report.cluster) || already {
                     continue;
                 }
@@ -159,7 +168,11 @@ impl proto::monitor_server::Monitor for Monitor {
                 "connector '{}' has no command '{}'; commands: {}",
                 slot.info.connector,
                 req.command,
-                if names.is_empty() { "none".into() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
             )));
         }
         let timeout = slot.info.timeout;

@@ -69,12 +69,23 @@ async fn run_inner(server: &str, json: bool, query: Query) -> Result<(), String>
                 .into_inner()
                 .connectors;
             if json {
-                list.iter().for_each(|c| println!("{}", render::connector_json(c)));
+                list.iter()
+                    .for_each(|c| println!("{}", render::connector_json(c)));
             } else {
-                let mut rows = vec![["NAME", "VERSION", "API", "COMMANDS", "PATH"].map(String::from).to_vec()];
+                let mut rows = vec![
+                    ["NAME", "VERSION", "API", "COMMANDS", "PATH"]
+                        .map(String::from)
+                        .to_vec(),
+                ];
                 rows.extend(list.iter().map(|c| {
                     let commands: Vec<&str> = c.commands.iter().map(|k| k.name.as_str()).collect();
-                    vec![c.name.clone(), c.version.clone(), c.api_version.clone(), commands.join(","), c.path.clone()]
+                    vec![
+                        c.name.clone(),
+                        c.version.clone(),
+                        c.api_version.clone(),
+                        commands.join(","),
+                        c.path.clone(),
+                    ]
                 }));
                 print!("{}", render::table(&rows));
             }
@@ -87,16 +98,31 @@ async fn run_inner(server: &str, json: bool, query: Query) -> Result<(), String>
                 .into_inner()
                 .clusters;
             if json {
-                list.iter().for_each(|c| println!("{}", render::cluster_json(c)));
+                list.iter()
+                    .for_each(|c| println!("{}", render::cluster_json(c)));
             } else {
-                let mut rows = vec![["ID", "CONNECTOR", "STATUS", "LAST_REPORT", "REPORTS", "FAILS", "REASONS"]
+                let mut rows = vec![
+                    [
+                        "ID",
+                        "CONNECTOR",
+                        "STATUS",
+                        "LAST_REPORT",
+                        "REPORTS",
+                        "FAILS",
+                        "REASONS",
+                    ]
                     .map(String::from)
-                    .to_vec()];
+                    .to_vec(),
+                ];
                 rows.extend(list.iter().map(|c| {
                     vec![
                         c.id.clone(),
                         c.connector.clone(),
-                        format!("{}{}", render::status(c.status), if c.stale { " (stale)" } else { "" }),
+                        format!(
+                            "{}{}",
+                            render::status(c.status),
+                            if c.stale { " (stale)" } else { "" }
+                        ),
                         render::time(c.last_report_at.as_ref()).unwrap_or_else(|| "-".into()),
                         c.reports_stored.to_string(),
                         c.consecutive_failures.to_string(),
@@ -106,14 +132,29 @@ async fn run_inner(server: &str, json: bool, query: Query) -> Result<(), String>
                 print!("{}", render::table(&rows));
             }
         }
-        Query::Reports { cluster, limit, verbose } => {
-            let request = proto::GetReportsRequest { cluster_id: cluster, limit, since: None };
-            let reports = client.get_reports(request).await.map_err(failed)?.into_inner().reports;
+        Query::Reports {
+            cluster,
+            limit,
+            verbose,
+        } => {
+            let request = proto::GetReportsRequest {
+                cluster_id: cluster,
+                limit,
+                since: None,
+            };
+            let reports = client
+                .get_reports(request)
+                .await
+                .map_err(failed)?
+                .into_inner()
+                .reports;
             print_reports(&reports, json, verbose, true);
         }
         Query::Watch { clusters } => {
             let mut stream = client
-                .watch(proto::WatchRequest { cluster_ids: clusters })
+                .watch(proto::WatchRequest {
+                    cluster_ids: clusters,
+                })
                 .await
                 .map_err(failed)?
                 .into_inner();
@@ -124,9 +165,22 @@ async fn run_inner(server: &str, json: bool, query: Query) -> Result<(), String>
                 print_reports(std::slice::from_ref(&report), json, false, false);
             }
         }
-        Query::Run { cluster, command, args } => {
-            let request = proto::RunCommandRequest { cluster_id: cluster, command, args };
-            let output = client.run_command(request).await.map_err(failed)?.into_inner().output;
+        Query::Run {
+            cluster,
+            command,
+            args,
+        } => {
+            let request = proto::RunCommandRequest {
+                cluster_id: cluster,
+                command,
+                args,
+            };
+            let output = client
+                .run_command(request)
+                .await
+                .map_err(failed)?
+                .into_inner()
+                .output;
             if json {
                 println!("{}", serde_json::json!({ "output": output }));
             } else {
@@ -152,7 +206,11 @@ fn print_reports(reports: &[proto::Report], json: bool, verbose: bool, header: b
         rows.extend(reports.iter().map(render::report_row));
         if verbose {
             for (i, r) in reports.iter().enumerate() {
-                let _ = write!(out, "{}", render::table(&[rows[i + header as usize].clone()]));
+                let _ = write!(
+                    out,
+                    "{}",
+                    render::table(&[rows[i + header as usize].clone()])
+                );
                 let _ = write!(out, "{}", render::report_details(r));
             }
         } else {

@@ -18,12 +18,14 @@ pub fn status(code: i32) -> &'static str {
 
 fn node_status(code: i32) -> String {
     let s = proto::NodeStatus::try_from(code).unwrap_or(proto::NodeStatus::Unknown);
-    s.as_str_name().trim_start_matches("NODE_STATUS_").to_lowercase()
+    s.as_str_name()
+        .trim_start_matches("NODE_STATUS_")
+        .to_lowercase()
 }
 
 /// RFC 3339 with milliseconds, UTC.
 pub fn time(t: Option<&prost_types::Timestamp>) -> Option<String> {
-    let t = SystemTime::try_from(t?.clone()).ok()?;
+    let t = SystemTime::try_from(*t?).ok()?;
     Some(humantime::format_rfc3339_millis(t).to_string())
 }
 
@@ -39,7 +41,16 @@ pub fn series_key(m: &proto::Metric) -> String {
     let labels: Vec<String> = m
         .labels
         .iter()
-        .map(|l| format!("{}=\"{}\"", l.key, l.value.replace('\\', "\\\\").replace('"', "\\\"")))
+        .map(|l| {
+            format!(
+                "{}=\"{}\"",
+                l.key,
+                l.value
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            )
+        })
         .collect();
     format!("{}{{{}}}", m.name, labels.join(","))
 }
@@ -50,12 +61,19 @@ fn number(v: f64) -> Value {
 }
 
 fn metrics(list: &[proto::Metric]) -> Value {
-    let map: Map<String, Value> = list.iter().map(|m| (series_key(m), number(m.value))).collect();
+    let map: Map<String, Value> = list
+        .iter()
+        .map(|m| (series_key(m), number(m.value)))
+        .collect();
     Value::Object(map)
 }
 
 fn labels(list: &[proto::Label]) -> Value {
-    Value::Object(list.iter().map(|l| (l.key.clone(), Value::String(l.value.clone()))).collect())
+    Value::Object(
+        list.iter()
+            .map(|l| (l.key.clone(), Value::String(l.value.clone())))
+            .collect(),
+    )
 }
 
 /// A report as one JSON object.
@@ -146,34 +164,66 @@ pub fn report_row(r: &proto::Report) -> Vec<String> {
 }
 
 /// Header matching [`report_row`].
-pub const REPORT_HEADER: [&str; 8] =
-    ["COLLECTED_AT", "CLUSTER", "SEQ", "STATUS", "MS", "METRICS", "NODES", "REASONS"];
+pub const REPORT_HEADER: [&str; 8] = [
+    "COLLECTED_AT",
+    "CLUSTER",
+    "SEQ",
+    "STATUS",
+    "MS",
+    "METRICS",
+    "NODES",
+    "REASONS",
+];
 
 /// The metrics and nodes of a report, indented under its row.
 pub fn report_details(r: &proto::Report) -> String {
     let mut rows: Vec<Vec<String>> = r
         .metrics
         .iter()
-        .map(|m| vec![format!("  {}", series_key(m)), format_value(m.value), m.unit.clone()])
+        .map(|m| {
+            vec![
+                format!("  {}", series_key(m)),
+                format_value(m.value),
+                m.unit.clone(),
+            ]
+        })
         .collect();
     for n in &r.nodes {
-        rows.push(vec![format!("  node {} {}", n.id, n.address), node_status(n.status), String::new()]);
+        rows.push(vec![
+            format!("  node {} {}", n.id, n.address),
+            node_status(n.status),
+            String::new(),
+        ]);
         for m in &n.metrics {
-            rows.push(vec![format!("    {}", series_key(m)), format_value(m.value), m.unit.clone()]);
+            rows.push(vec![
+                format!("    {}", series_key(m)),
+                format_value(m.value),
+                m.unit.clone(),
+            ]);
         }
     }
     table(&rows)
 }
 
 fn format_value(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.3}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 /// Aligned columns; the last column is not padded.
 pub fn table<S: AsRef<str>>(rows: &[Vec<S>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.as_ref().chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.as_ref().chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {

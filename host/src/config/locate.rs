@@ -129,13 +129,22 @@ mod tests {
         let loc = Locations::index(DOC);
         assert_eq!(loc.get("listen"), Position { line: 1, column: 9 });
         assert_eq!(loc.get("clusters[1].id"), Position { line: 5, column: 9 });
-        assert_eq!(loc.get("clusters[1].options.url"), Position { line: 7, column: 12 });
+        assert_eq!(
+            loc.get("clusters[1].options.url"),
+            Position {
+                line: 7,
+                column: 12
+            }
+        );
     }
 
     #[test]
     fn falls_back_to_the_nearest_ancestor() {
         let loc = Locations::index(DOC);
-        assert_eq!(loc.get("clusters[1].options.nope"), loc.get("clusters[1].options"));
+        assert_eq!(
+            loc.get("clusters[1].options.nope"),
+            loc.get("clusters[1].options")
+        );
         assert_eq!(loc.get("clusters[0].tls.ca"), loc.get("clusters[0]"));
     }
 }

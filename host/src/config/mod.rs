@@ -6,8 +6,8 @@ mod model;
 mod secrets;
 
 pub use locate::{Locations, Position};
-pub use model::{DEFAULT_LISTEN, StoreKind, TlsEntry};
 use model::DEFAULT_PLUGINS_DIR;
+pub use model::{DEFAULT_LISTEN, StoreKind, TlsEntry};
 
 use model::{ClusterEntry, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, FileConfig};
 use std::{
@@ -31,7 +31,12 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Position { line, column } = self.position;
-        write!(f, "{}:{line}:{column}: {}", self.file.display(), self.message)
+        write!(
+            f,
+            "{}:{line}:{column}: {}",
+            self.file.display(),
+            self.message
+        )
     }
 }
 
@@ -144,7 +149,11 @@ impl Config {
         let mut config = Config {
             file: file.to_path_buf(),
             listen: raw.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into()),
-            plugins_dir: base.join(raw.plugins_dir.as_deref().unwrap_or(Path::new(DEFAULT_PLUGINS_DIR))),
+            plugins_dir: base.join(
+                raw.plugins_dir
+                    .as_deref()
+                    .unwrap_or(Path::new(DEFAULT_PLUGINS_DIR)),
+            ),
             store_kind: raw.store.kind,
             history: raw.store.history,
             clusters: Vec::new(),
@@ -155,7 +164,10 @@ impl Config {
             errors.push(config.error_at("store.history", "must be at least 1"));
         }
         if config.listen.parse::<std::net::SocketAddr>().is_err() {
-            let message = format!("listen: '{}' is not a host:port address like 127.0.0.1:4000", config.listen);
+            let message = format!(
+                "listen: '{}' is not a host:port address like 127.0.0.1:4000",
+                config.listen
+            );
             errors.push(config.error_at("listen", message));
         }
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -174,7 +186,11 @@ impl Config {
                 Err(e) => errors.push(e),
             }
         }
-        if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
     }
 
     /// An error about the node at `path` (`clusters[0].options.url`).
@@ -195,9 +211,15 @@ impl Config {
     ) -> Result<Cluster, ConfigError> {
         let at = |field: &str| format!("clusters[{index}].{field}");
         let id_ok = !entry.id.is_empty()
-            && entry.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && entry
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !id_ok {
-            let message = format!("cluster id '{}' must be non-empty and use only letters, digits, '-', '_' and '.'", entry.id);
+            let message = format!(
+                "cluster id '{}' must be non-empty and use only letters, digits, '-', '_' and '.'",
+                entry.id
+            );
             return Err(self.error_at(&at("id"), message));
         }
         let pick = |field: &str, own: &Option<model::Dur>, default: &Option<model::Dur>| {
@@ -206,16 +228,27 @@ impl Config {
                 (None, Some(d)) => (format!("defaults.{field}"), d),
                 (None, None) => return Ok(None),
             };
-            dur.parse(matches!(field, "jitter" | "initial_delay")).map(Some).map_err(|m| self.error_at(&path, m))
+            dur.parse(matches!(field, "jitter" | "initial_delay"))
+                .map(Some)
+                .map_err(|m| self.error_at(&path, m))
         };
-        let interval = pick("interval", &entry.interval, &defaults.interval)?.unwrap_or(DEFAULT_INTERVAL);
+        let interval =
+            pick("interval", &entry.interval, &defaults.interval)?.unwrap_or(DEFAULT_INTERVAL);
         let timeout = pick("timeout", &entry.timeout, &defaults.timeout)?
             .unwrap_or(DEFAULT_TIMEOUT.min(interval));
         let jitter = pick("jitter", &entry.jitter, &defaults.jitter)?.unwrap_or_default();
-        let initial_delay =
-            pick("initial_delay", &entry.initial_delay, &defaults.initial_delay)?.unwrap_or_default();
+        let initial_delay = pick(
+            "initial_delay",
+            &entry.initial_delay,
+            &defaults.initial_delay,
+        )?
+        .unwrap_or_default();
         if timeout > interval {
-            let field = if entry.timeout.is_some() { at("timeout") } else { "defaults.timeout".into() };
+            let field = if entry.timeout.is_some() {
+                at("timeout")
+            } else {
+                "defaults.timeout".into()
+            };
             let message = format!(
                 "timeout {} is longer than the interval {} of cluster '{}'",
                 humantime::format_duration(timeout),
@@ -259,14 +292,21 @@ impl Config {
 fn syntax_error(file: &Path, e: &serde_yaml_ng::Error) -> ConfigError {
     let position = e
         .location()
-        .map(|l| Position { line: l.line(), column: l.column() })
+        .map(|l| Position {
+            line: l.line(),
+            column: l.column(),
+        })
         .unwrap_or(Position { line: 1, column: 1 });
     let mut message = e.to_string();
     // The position is already in front of the message.
     if let Some(cut) = message.find(" at line ") {
         message.truncate(cut);
     }
-    ConfigError { file: file.to_path_buf(), position, message }
+    ConfigError {
+        file: file.to_path_buf(),
+        position,
+        message,
+    }
 }
 
 #[cfg(test)]

@@ -22,16 +22,26 @@ impl std::fmt::Debug for Auth {
 
 /// Resolves one `auth:` block; an error names the field (`password`, `password_file`).
 pub fn resolve(entry: AuthEntry, base: &Path) -> Result<Auth, (&'static str, String)> {
-    let username = entry.username.map(|u| expand(&u)).transpose().map_err(|e| ("username", e))?;
+    let username = entry
+        .username
+        .map(|u| expand(&u))
+        .transpose()
+        .map_err(|e| ("username", e))?;
     let password = match (entry.password, entry.password_file) {
         (Some(_), Some(_)) => {
-            return Err(("password_file", "set either password or password_file, not both".into()));
+            return Err((
+                "password_file",
+                "set either password or password_file, not both".into(),
+            ));
         }
         (Some(p), None) => Some(expand(&p).map_err(|e| ("password", e))?),
         (None, Some(file)) => {
             let file = base.join(file);
             let text = std::fs::read_to_string(&file).map_err(|e| {
-                ("password_file", format!("cannot read {}: {e}", file.display()))
+                (
+                    "password_file",
+                    format!("cannot read {}: {e}", file.display()),
+                )
             })?;
             Some(text.lines().next().unwrap_or_default().to_string())
         }
@@ -51,8 +61,8 @@ pub fn expand(text: &str) -> Result<String, String> {
             return Err("unterminated ${env:...}".into());
         };
         let var = &after[..end];
-        let value = std::env::var(var)
-            .map_err(|_| format!("environment variable {var} is not set"))?;
+        let value =
+            std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -68,7 +78,10 @@ mod tests {
     fn expands_variables_and_names_missing_ones() {
         // SAFETY: no other test reads or writes this variable.
         unsafe { std::env::set_var("DBMON_TEST_SECRET_X", "s3cret") };
-        assert_eq!(expand("a-${env:DBMON_TEST_SECRET_X}-b").unwrap(), "a-s3cret-b");
+        assert_eq!(
+            expand("a-${env:DBMON_TEST_SECRET_X}-b").unwrap(),
+            "a-s3cret-b"
+        );
         assert_eq!(expand("plain").unwrap(), "plain");
         let err = expand("${env:DBMON_TEST_SURELY_UNSET_VAR}").unwrap_err();
         assert!(err.contains("DBMON_TEST_SURELY_UNSET_VAR"), "{err}");

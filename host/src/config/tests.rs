@@ -69,8 +69,12 @@ fn duplicate_ids_point_at_the_second_one() {
 
 #[test]
 fn timeout_longer_than_interval_is_refused() {
-    let e = only_error("clusters:\n  - id: a\n    connector: x\n    interval: 1s\n    timeout: 2s\n");
-    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:5:14: timeout 2s is longer"), "{e}");
+    let e =
+        only_error("clusters:\n  - id: a\n    connector: x\n    interval: 1s\n    timeout: 2s\n");
+    assert!(
+        e.starts_with("/etc/dbmon/dbmon.yaml:5:14: timeout 2s is longer"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -81,7 +85,10 @@ fn every_error_is_reported_at_once() {
     assert_eq!(errors.len(), 3, "{text:?}");
     assert!(text[0].contains(":1:9: listen: 'nowhere'"), "{text:?}");
     assert!(text[1].contains(":3:9: cluster id 'bad id'"), "{text:?}");
-    assert!(text[2].contains(":7:22: environment variable DBMON_SURELY_UNSET_VAR"), "{text:?}");
+    assert!(
+        text[2].contains(":7:22: environment variable DBMON_SURELY_UNSET_VAR"),
+        "{text:?}"
+    );
 }
 
 #[test]

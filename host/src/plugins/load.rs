@@ -3,8 +3,8 @@
 
 use super::Plugin;
 use abi_stable::library::{LibraryError, lib_header_from_path};
-use dbmon_connector_api::ffi::{API_VERSION, ConnectorModRef, FfiHost, level};
 use abi_stable::std_types::RStr;
+use dbmon_connector_api::ffi::{API_VERSION, ConnectorModRef, FfiHost, level};
 use std::path::Path;
 
 /// Loads `path` as a connector. Never unloads anything: Rust libraries with thread-locals
@@ -97,4 +97,3 @@ extern "C" fn forward_log(level: u8, target: RStr<'_>, line: RStr<'_>) {
         _ => tracing::trace!(target: "connector", source = target, "{line}"),
     }
 }
-

@@ -104,7 +104,8 @@ impl Registry {
             ));
         }
         let plugin = Arc::new(plugin);
-        self.by_name.insert(plugin.name.clone(), Arc::clone(&plugin));
+        self.by_name
+            .insert(plugin.name.clone(), Arc::clone(&plugin));
         Ok(plugin)
     }
 

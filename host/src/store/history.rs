@@ -29,6 +29,11 @@ impl History {
         self.latest.as_ref()
     }
 
+    /// Whether nothing is stored yet.
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_none()
+    }
+
     /// Reports stored.
     pub fn len(&self) -> usize {
         self.latest.iter().count() + self.older.len()
@@ -36,18 +41,17 @@ impl History {
 
     /// Adds the newest report, dropping the oldest beyond capacity.
     pub fn push(&mut self, report: Arc<Report>) {
-        if let Some(previous) = self.latest.replace(Arc::clone(&report)) {
-            if self.capacity > 1 {
-                let same_series = Arc::ptr_eq(&previous.schema, &report.schema);
-                let packed = if same_series {
-                    Packed::new(&previous.values, &report.values)
-                } else {
-                    Packed::Raw(previous.values.clone())
-                };
-                let mut head = Arc::unwrap_or_clone(previous);
-                head.values = Box::default();
-                self.older.push_front((head, packed));
-            }
+        let previous = self.latest.replace(Arc::clone(&report));
+        if let Some(previous) = previous.filter(|_| self.capacity > 1) {
+            let same_series = Arc::ptr_eq(&previous.schema, &report.schema);
+            let packed = if same_series {
+                Packed::new(&previous.values, &report.values)
+            } else {
+                Packed::Raw(previous.values.clone())
+            };
+            let mut head = Arc::unwrap_or_clone(previous);
+            head.values = Box::default();
+            self.older.push_front((head, packed));
         }
         self.older.truncate(self.capacity - 1);
     }
@@ -57,7 +61,9 @@ impl History {
     pub fn newest(&self, limit: usize, since: Option<SystemTime>) -> Vec<Arc<Report>> {
         let limit = if limit == 0 { usize::MAX } else { limit };
         let mut out: Vec<Arc<Report>> = Vec::new();
-        let Some(latest) = &self.latest else { return out };
+        let Some(latest) = &self.latest else {
+            return out;
+        };
         let fresh = |r: &Report| since.is_none_or(|s| r.collected_at > s);
         if limit == 0 || !fresh(latest) {
             return out;

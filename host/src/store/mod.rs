@@ -111,18 +111,24 @@ impl ClusterSlot {
             node_status: Box::default(),
         };
         let failure = match c.outcome {
-            Outcome::Collected(ffi) => match self.schemas.schema_for(&ffi, previous.map(|p| &p.schema)) {
-                Ok(schema) => {
-                    report.status = Status::from_code(ffi.status);
-                    report.reasons = ffi.reasons.into_iter().map(Into::into).collect();
-                    report.values = ffi.values.as_slice().into();
-                    report.node_status = ffi.nodes.iter().map(|n| NodeStatus::from_code(n.status)).collect();
-                    report.schema = schema;
-                    report.last_success = Some(finished);
-                    None
+            Outcome::Collected(ffi) => {
+                match self.schemas.schema_for(&ffi, previous.map(|p| &p.schema)) {
+                    Ok(schema) => {
+                        report.status = Status::from_code(ffi.status);
+                        report.reasons = ffi.reasons.into_iter().map(Into::into).collect();
+                        report.values = ffi.values.as_slice().into();
+                        report.node_status = ffi
+                            .nodes
+                            .iter()
+                            .map(|n| NodeStatus::from_code(n.status))
+                            .collect();
+                        report.schema = schema;
+                        report.last_success = Some(finished);
+                        None
+                    }
+                    Err(e) => Some(format!("connector returned a malformed report: {e}")),
                 }
-                Err(e) => Some(format!("connector returned a malformed report: {e}")),
-            },
+            }
             Outcome::Failed(e) => Some(e),
             Outcome::Panicked(e) => {
                 stats.panics.fetch_add(1, Ordering::Relaxed);
@@ -130,7 +136,10 @@ impl ClusterSlot {
             }
             Outcome::TimedOut(after) => {
                 stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                Some(format!("collection timed out after {}", humantime::format_duration(after)))
+                Some(format!(
+                    "collection timed out after {}",
+                    humantime::format_duration(after)
+                ))
             }
         };
         if let Some(error) = failure {
@@ -174,14 +183,25 @@ struct SchemaPool {
 }
 
 impl SchemaPool {
-    fn schema_for(&self, ffi: &FfiReport, previous: Option<&Arc<Schema>>) -> Result<Arc<Schema>, String> {
+    fn schema_for(
+        &self,
+        ffi: &FfiReport,
+        previous: Option<&Arc<Schema>>,
+    ) -> Result<Arc<Schema>, String> {
         if let Some(previous) = previous.filter(|p| p.matches(ffi)) {
             return Ok(Arc::clone(previous));
         }
         let schema = Schema::from_ffi(ffi)?;
         let key = schema.fingerprint();
-        let mut pool = self.by_fingerprint.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(shared) = pool.get(&key).and_then(Weak::upgrade).filter(|s| **s == schema) {
+        let mut pool = self
+            .by_fingerprint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(shared) = pool
+            .get(&key)
+            .and_then(Weak::upgrade)
+            .filter(|s| **s == schema)
+        {
             return Ok(shared);
         }
         let schema = Arc::new(schema);
@@ -236,7 +256,11 @@ impl Store {
         if self.clusters.is_empty() {
             return "none configured".into();
         }
-        self.clusters.keys().map(|k| &**k).collect::<Vec<_>>().join(", ")
+        self.clusters
+            .keys()
+            .map(|k| &**k)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// New reports from now on.

@@ -92,8 +92,28 @@ mod tests {
 
     #[test]
     fn changed_values_round_trip_exactly() {
-        let older = [0.0, 1.0, -2.5, f64::NAN, f64::INFINITY, 1e300, 5e-324, 42.0, 7.0];
-        let newer = [0.0, 2.0, -2.5, 1.0, f64::NEG_INFINITY, 1e-300, 0.0, 42.0, 7.0000001];
+        let older = [
+            0.0,
+            1.0,
+            -2.5,
+            f64::NAN,
+            f64::INFINITY,
+            1e300,
+            5e-324,
+            42.0,
+            7.0,
+        ];
+        let newer = [
+            0.0,
+            2.0,
+            -2.5,
+            1.0,
+            f64::NEG_INFINITY,
+            1e-300,
+            0.0,
+            42.0,
+            7.0000001,
+        ];
         let packed = round_trip(&older, &newer);
         assert!(matches!(packed, Packed::Xor(_)));
     }

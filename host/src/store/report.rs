@@ -74,7 +74,11 @@ impl Schema {
             text: report.text.as_str().into(),
             series: report.series.as_slice().into(),
             labels: report.labels.as_slice().into(),
-            nodes: report.nodes.iter().map(|n| FfiNode { status: 0, ..*n }).collect(),
+            nodes: report
+                .nodes
+                .iter()
+                .map(|n| FfiNode { status: 0, ..*n })
+                .collect(),
             report_labels: report.report_labels,
         };
         schema.check(report.values.len())?;
@@ -104,7 +108,11 @@ impl Schema {
 
     fn check(&self, values: usize) -> Result<(), String> {
         if values != self.series.len() {
-            return Err(format!("{} values for {} series", values, self.series.len()));
+            return Err(format!(
+                "{} values for {} series",
+                values,
+                self.series.len()
+            ));
         }
         let text_ok = |s: Span| {
             let r = s.range();
@@ -114,11 +122,24 @@ impl Schema {
         };
         let labels_ok = |s: Span| s.range().end <= self.labels.len();
         let spans_ok = self.series.iter().all(|s| {
-            text_ok(s.name) && text_ok(s.unit) && labels_ok(s.labels) && s.node as usize <= self.nodes.len()
-        }) && self.labels.iter().all(|l| text_ok(l.key) && text_ok(l.value))
-            && self.nodes.iter().all(|n| text_ok(n.id) && text_ok(n.address) && labels_ok(n.labels))
+            text_ok(s.name)
+                && text_ok(s.unit)
+                && labels_ok(s.labels)
+                && s.node as usize <= self.nodes.len()
+        }) && self
+            .labels
+            .iter()
+            .all(|l| text_ok(l.key) && text_ok(l.value))
+            && self
+                .nodes
+                .iter()
+                .all(|n| text_ok(n.id) && text_ok(n.address) && labels_ok(n.labels))
             && labels_ok(self.report_labels);
-        if spans_ok { Ok(()) } else { Err("the report refers to strings it does not contain".into()) }
+        if spans_ok {
+            Ok(())
+        } else {
+            Err("the report refers to strings it does not contain".into())
+        }
     }
 
     /// The text of a span.

@@ -52,7 +52,11 @@ fn keeps_history_reports_and_reads_do_not_drain() {
     }
     assert_eq!(a.reports(2, None).len(), 2);
     let since = SystemTime::UNIX_EPOCH + Duration::from_secs(6);
-    let newer: Vec<u64> = a.reports(0, Some(since)).iter().map(|r| r.sequence).collect();
+    let newer: Vec<u64> = a
+        .reports(0, Some(since))
+        .iter()
+        .map(|r| r.sequence)
+        .collect();
     assert_eq!(newer, vec![8, 7]);
     assert_eq!(s.cluster("b").unwrap().stored(), 0);
 }
@@ -68,7 +72,11 @@ fn reports_with_the_same_series_share_one_schema() {
     assert!(Arc::ptr_eq(&r1.schema, &r3.schema));
     let r4 = a.record(collected(3, &[1.0]));
     assert!(!Arc::ptr_eq(&r1.schema, &r4.schema));
-    let values: Vec<Vec<f64>> = a.reports(0, None).iter().map(|r| r.values.to_vec()).collect();
+    let values: Vec<Vec<f64>> = a
+        .reports(0, None)
+        .iter()
+        .map(|r| r.values.to_vec())
+        .collect();
     assert_eq!(values, vec![vec![1.0], vec![3.0, 4.0], vec![1.0, 2.0]]);
 }
 
@@ -104,7 +112,11 @@ fn malformed_reports_become_errors() {
         duration: Duration::ZERO,
         outcome: Outcome::Collected(ffi),
     });
-    assert!(r.error.as_deref().unwrap().contains("malformed"), "{:?}", r.error);
+    assert!(
+        r.error.as_deref().unwrap().contains("malformed"),
+        "{:?}",
+        r.error
+    );
 }
 
 #[tokio::test]

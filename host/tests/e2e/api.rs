@@ -13,7 +13,11 @@ clusters:
 async fn unknown_clusters_are_not_found_and_the_cli_names_the_known_ones() {
     let host = Host::start(CONFIG, &[lib("system")]);
     let mut grpc = client(&host).await;
-    let request = proto::GetReportsRequest { cluster_id: "nope".into(), limit: 1, since: None };
+    let request = proto::GetReportsRequest {
+        cluster_id: "nope".into(),
+        limit: 1,
+        since: None,
+    };
     let err = grpc.get_reports(request).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     assert_eq!(err.message(), "unknown cluster 'nope'; clusters: local");
@@ -21,18 +25,29 @@ async fn unknown_clusters_are_not_found_and_the_cli_names_the_known_ones() {
     let out = cli(&host, &["reports", "nope"]).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown cluster 'nope'; clusters: local"), "{stderr}");
+    assert!(
+        stderr.contains("unknown cluster 'nope'; clusters: local"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 async fn health_and_reflection_are_served() {
     let host = Host::start(CONFIG, &[lib("system")]);
-    let channel = Channel::from_shared(host.url.clone()).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(host.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
 
-    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
     let mut health = HealthClient::new(channel.clone());
     for service in ["", "dbmon.v1.Monitor"] {
-        let check = HealthCheckRequest { service: service.into() };
+        let check = HealthCheckRequest {
+            service: service.into(),
+        };
         let status = health.check(check).await.unwrap().into_inner().status;
         assert_eq!(status, ServingStatus::Serving as i32, "service '{service}'");
     }
@@ -57,18 +72,28 @@ async fn health_and_reflection_are_served() {
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     assert!(names.contains(&"dbmon.v1.Monitor".to_string()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_string()),
+        "{names:?}"
+    );
 
     use tonic_reflection::pb::v1alpha::{
-        ServerReflectionRequest as AlphaRequest, server_reflection_client::ServerReflectionClient as AlphaClient,
+        ServerReflectionRequest as AlphaRequest,
+        server_reflection_client::ServerReflectionClient as AlphaClient,
         server_reflection_request::MessageRequest as AlphaMessage,
     };
     let mut alpha = AlphaClient::new(channel);
     let request = AlphaRequest {
         host: String::new(),
-        message_request: Some(AlphaMessage::FileContainingSymbol("dbmon.v1.Monitor".into())),
+        message_request: Some(AlphaMessage::FileContainingSymbol(
+            "dbmon.v1.Monitor".into(),
+        )),
     };
-    let mut responses = alpha.server_reflection_info(tokio_stream::once(request)).await.unwrap().into_inner();
+    let mut responses = alpha
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .unwrap()
+        .into_inner();
     let response = responses.message().await.unwrap().unwrap();
     assert!(response.message_response.is_some(), "{response:?}");
 }
@@ -78,7 +103,13 @@ async fn sigterm_stops_the_host_cleanly_with_a_watch_open() {
     let mut host = Host::start(CONFIG, &[lib("system")]);
     reports_when(&host, "local", 1, Duration::from_secs(15)).await;
     let mut grpc = client(&host).await;
-    let mut stream = grpc.watch(proto::WatchRequest { cluster_ids: vec![] }).await.unwrap().into_inner();
+    let mut stream = grpc
+        .watch(proto::WatchRequest {
+            cluster_ids: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(stream.message().await.unwrap().is_some());
     let status = tokio::task::spawn_blocking(move || {
         let status = host.stop();

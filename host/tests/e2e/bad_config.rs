@@ -33,12 +33,18 @@ fn refused(config: &str, plugins: &[PathBuf]) -> (Output, String) {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    (output, stderr.replace(&format!("{}/", dir.path().display()), ""))
+    (
+        output,
+        stderr.replace(&format!("{}/", dir.path().display()), ""),
+    )
 }
 
 #[test]
 fn yaml_that_does_not_parse_names_file_line_and_column() {
-    let (_, err) = refused("clusters:\n  - id: a\n    connector: system\n   bad indent: [\n", &[]);
+    let (_, err) = refused(
+        "clusters:\n  - id: a\n    connector: system\n   bad indent: [\n",
+        &[],
+    );
     assert!(err.contains("bad.yaml:4:"), "{err}");
 }
 
@@ -47,7 +53,9 @@ fn unknown_connectors_list_the_loaded_ones() {
     let config = "clusters:\n  - id: a\n    connector: sytsem\n";
     let (_, err) = refused(config, &[lib("system"), lib("misbehave")]);
     assert!(
-        err.contains("bad.yaml:3:16: unknown connector 'sytsem'; loaded connectors: misbehave, system"),
+        err.contains(
+            "bad.yaml:3:16: unknown connector 'sytsem'; loaded connectors: misbehave, system"
+        ),
         "{err}"
     );
 }
@@ -56,15 +64,24 @@ fn unknown_connectors_list_the_loaded_ones() {
 fn duplicate_ids_and_bad_durations_are_named() {
     let config = "clusters:\n  - {id: a, connector: system}\n  - {id: a, connector: system}\n  - {id: b, connector: system, interval: 10 parsecs}\n";
     let (_, err) = refused(config, &[lib("system")]);
-    assert!(err.contains("bad.yaml:3:10: duplicate cluster id 'a' (first defined at line 2)"), "{err}");
-    assert!(err.contains("bad.yaml:4:42: invalid duration '10 parsecs'"), "{err}");
+    assert!(
+        err.contains("bad.yaml:3:10: duplicate cluster id 'a' (first defined at line 2)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:4:42: invalid duration '10 parsecs'"),
+        "{err}"
+    );
 }
 
 #[test]
 fn connector_option_errors_point_at_the_option() {
     let config = "clusters:\n  - id: box\n    connector: system\n    options:\n      disk_used_degraded_percent: 150\n";
     let (_, err) = refused(config, &[lib("system")]);
-    assert!(err.contains("bad.yaml:5:35: connector 'system' refused cluster 'box'"), "{err}");
+    assert!(
+        err.contains("bad.yaml:5:35: connector 'system' refused cluster 'box'"),
+        "{err}"
+    );
     assert!(err.contains("disk_used_degraded_percent"), "{err}");
     let config = "clusters:\n  - id: p\n    connector: prometheus\n    options: {url: 'ftp://x'}\n";
     let (_, err) = refused(config, &[lib("prometheus")]);
@@ -82,5 +99,8 @@ fn a_missing_config_file_is_a_clear_error() {
         .unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{err}");
-    assert!(err.contains("/nonexistent/dbmon.yaml:1:1: cannot read the config file"), "{err}");
+    assert!(
+        err.contains("/nonexistent/dbmon.yaml:1:1: cannot read the config file"),
+        "{err}"
+    );
 }

@@ -29,7 +29,10 @@ fn plain_shared_library(dir: &Path) -> PathBuf {
 
 /// The line the host logged about `file`.
 fn line_about<'a>(log: &'a str, file: &str) -> &'a str {
-    let lines: Vec<&str> = log.lines().filter(|l| l.contains(file) && l.contains("refused plugin")).collect();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(file) && l.contains("refused plugin"))
+        .collect();
     assert_eq!(lines.len(), 1, "one line about {file} expected in:\n{log}");
     lines[0]
 }
@@ -42,12 +45,18 @@ async fn bad_files_are_refused_one_line_each_and_the_rest_serve() {
     std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
     std::fs::copy(lib("misbehave"), plugins.join("a-misbehave.so")).unwrap();
     std::fs::copy(lib("misbehave"), plugins.join("b-misbehave-again.so")).unwrap();
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     std::fs::write(plugins.join("garbage.so"), garbage).unwrap();
     std::fs::write(plugins.join("empty.so"), b"").unwrap();
     let plain = plain_shared_library(dir.path());
     std::fs::copy(plain, plugins.join("plain.so")).unwrap();
-    std::fs::write(plugins.join("notes.txt"), "not a library, and not named .so").unwrap();
+    std::fs::write(
+        plugins.join("notes.txt"),
+        "not a library, and not named .so",
+    )
+    .unwrap();
 
     let host = Host::start_in(dir, CONFIG).unwrap_or_else(|e| panic!("{e}"));
     reports_when(&host, "local", 1, Duration::from_secs(15)).await;
@@ -56,11 +65,20 @@ async fn bad_files_are_refused_one_line_each_and_the_rest_serve() {
     assert!(line_about(&log, "empty.so").contains("not a loadable shared library"));
     assert!(line_about(&log, "plain.so").contains("no abi_stable root module"));
     let dup = line_about(&log, "b-misbehave-again.so");
-    assert!(dup.contains("connector 'misbehave' is already loaded from") && dup.contains("a-misbehave.so"), "{dup}");
+    assert!(
+        dup.contains("connector 'misbehave' is already loaded from")
+            && dup.contains("a-misbehave.so"),
+        "{dup}"
+    );
     assert!(!log.contains("notes.txt"));
 
     let mut grpc = client(&host).await;
-    let connectors = grpc.list_connectors(proto::ListConnectorsRequest {}).await.unwrap().into_inner().connectors;
+    let connectors = grpc
+        .list_connectors(proto::ListConnectorsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .connectors;
     let names: Vec<&str> = connectors.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["misbehave", "system"]);
 }

@@ -20,12 +20,23 @@ async fn shipped_configs_start_and_serve_their_clusters() {
     assert!(files.len() >= 3, "{files:?}");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let host = Host::try_start(&text, &bundled()).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let host = Host::try_start(&text, &bundled())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let mut grpc = client(&host).await;
-        let clusters = grpc.list_clusters(proto::ListClustersRequest {}).await.unwrap().into_inner().clusters;
+        let clusters = grpc
+            .list_clusters(proto::ListClustersRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .clusters;
         assert!(!clusters.is_empty(), "{}", file.display());
         for c in &clusters {
-            assert!(text.contains(&format!("id: {}", c.id)), "{}: {}", file.display(), c.id);
+            assert!(
+                text.contains(&format!("id: {}", c.id)),
+                "{}: {}",
+                file.display(),
+                c.id
+            );
         }
     }
 }

@@ -29,7 +29,9 @@ pub fn lib(name: &str) -> PathBuf {
 
 /// A gRPC client of `host`.
 pub async fn client(host: &Host) -> MonitorClient<Channel> {
-    MonitorClient::connect(host.url.clone()).await.expect("connect to dbmon")
+    MonitorClient::connect(host.url.clone())
+        .await
+        .expect("connect to dbmon")
 }
 
 /// Runs the CLI off the async runtime (the test's loopback servers keep running meanwhile).
@@ -77,7 +79,12 @@ pub async fn reports_when(
             limit: 0,
             since: None,
         };
-        let reports = client.get_reports(request).await.expect("GetReports").into_inner().reports;
+        let reports = client
+            .get_reports(request)
+            .await
+            .expect("GetReports")
+            .into_inner()
+            .reports;
         if reports.len() >= count {
             return reports;
         }
@@ -93,5 +100,9 @@ pub async fn reports_when(
 
 /// A cluster-level metric of a wire report.
 pub fn metric(report: &proto::Report, name: &str) -> Option<f64> {
-    report.metrics.iter().find(|m| m.name == name).map(|m| m.value)
+    report
+        .metrics
+        .iter()
+        .find(|m| m.name == name)
+        .map(|m| m.value)
 }

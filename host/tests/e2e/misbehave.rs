@@ -33,12 +33,18 @@ async fn panics_and_hangs_are_contained_and_the_others_keep_their_schedule() {
     // and hang: 500 ms, give or take scheduling noise.
     let times: Vec<i64> = steady.iter().map(|r| millis(&r.collected_at)).collect();
     for gap in times.windows(2).map(|w| w[0] - w[1]) {
-        assert!((350..=650).contains(&gap), "gaps between reports: {times:?}");
+        assert!(
+            (350..=650).contains(&gap),
+            "gaps between reports: {times:?}"
+        );
     }
 
     for r in &panics {
         let error = r.error.clone().unwrap_or_default();
-        assert!(error.contains("connector panicked") && error.contains("asked to panic"), "{error}");
+        assert!(
+            error.contains("connector panicked") && error.contains("asked to panic"),
+            "{error}"
+        );
         assert_eq!(r.status, proto::Status::Unreachable as i32);
     }
     assert!(panics[0].consecutive_failures >= 4);
@@ -50,10 +56,21 @@ async fn panics_and_hangs_are_contained_and_the_others_keep_their_schedule() {
         let ms = took.seconds * 1000 + i64::from(took.nanos) / 1_000_000;
         assert!((300..450).contains(&ms), "abandoned after {ms} ms");
     }
-    assert!(fails[0].error.as_deref().unwrap_or_default().contains("asked to fail"));
+    assert!(
+        fails[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("asked to fail")
+    );
 
     let mut grpc = client(&host).await;
-    let clusters = grpc.list_clusters(proto::ListClustersRequest {}).await.unwrap().into_inner().clusters;
+    let clusters = grpc
+        .list_clusters(proto::ListClustersRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .clusters;
     let by_id = |id: &str| clusters.iter().find(|c| c.id == id).unwrap().clone();
     assert!(by_id("panics").panics >= 4);
     assert!(by_id("hangs").timeouts >= 4);
@@ -72,9 +89,17 @@ async fn commands_run_on_the_cluster_connector() {
         command: command.into(),
         args: args.iter().map(|s| s.to_string()).collect(),
     };
-    let out = grpc.run_command(run("echo", &["a", "b"])).await.unwrap().into_inner();
+    let out = grpc
+        .run_command(run("echo", &["a", "b"]))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(out.output, "a b");
     let missing = grpc.run_command(run("nope", &[])).await.unwrap_err();
     assert_eq!(missing.code(), tonic::Code::NotFound);
-    assert!(missing.message().contains("commands: echo"), "{}", missing.message());
+    assert!(
+        missing.message().contains("commands: echo"),
+        "{}",
+        missing.message()
+    );
 }

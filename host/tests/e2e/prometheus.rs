@@ -59,7 +59,10 @@ async fn prometheus_samples_become_metrics_with_labels() {
     assert_eq!(m["up"], 1.0);
     assert_eq!(m["samples"], 8.0);
     assert!(m["scrape_duration_ms"].as_f64().unwrap() > 0.0);
-    assert_eq!(m[r#"http_requests_total{method="post",code="200"}"#], 1027.0);
+    assert_eq!(
+        m[r#"http_requests_total{method="post",code="200"}"#],
+        1027.0
+    );
     assert_eq!(m[r#"http_requests_total{method="post",code="400"}"#], 3.0);
     assert_eq!(m[r#"rpc_duration_seconds_sum"#], 17560473.0);
     // JSON has no infinities or NaN: the CLI prints them as strings.
@@ -69,10 +72,32 @@ async fn prometheus_samples_become_metrics_with_labels() {
 
     // Label values arrive unescaped on the wire.
     let mut grpc = client(&host).await;
-    let request = proto::GetReportsRequest { cluster_id: "prom".into(), limit: 1, since: None };
-    let wire = grpc.get_reports(request).await.unwrap().into_inner().reports.remove(0);
-    let msdos = wire.metrics.iter().find(|m| m.name == "msdos_file_access_time_seconds").unwrap();
-    let label = |k: &str| msdos.labels.iter().find(|l| l.key == k).unwrap().value.clone();
+    let request = proto::GetReportsRequest {
+        cluster_id: "prom".into(),
+        limit: 1,
+        since: None,
+    };
+    let wire = grpc
+        .get_reports(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .reports
+        .remove(0);
+    let msdos = wire
+        .metrics
+        .iter()
+        .find(|m| m.name == "msdos_file_access_time_seconds")
+        .unwrap();
+    let label = |k: &str| {
+        msdos
+            .labels
+            .iter()
+            .find(|l| l.key == k)
+            .unwrap()
+            .value
+            .clone()
+    };
     assert_eq!(label("path"), r"C:\DIR\FILE.TXT");
     assert_eq!(label("error"), "Cannot find file:\n\"FILE.TXT\"");
     assert_eq!(msdos.value, 1.458255915e9);
@@ -86,14 +111,20 @@ async fn filters_and_dead_targets_do_not_disturb_the_others() {
     let filtered = reports_when(&host, "only-http", 2, Duration::from_secs(15)).await;
     let latest = &filtered[0];
     let names: Vec<&str> = latest.metrics.iter().map(|m| m.name.as_str()).collect();
-    assert!(names.iter().filter(|n| n.starts_with("http_")).count() == 2, "{names:?}");
+    assert!(
+        names.iter().filter(|n| n.starts_with("http_")).count() == 2,
+        "{names:?}"
+    );
     assert!(!names.contains(&"nan_gauge"), "{names:?}");
     assert_eq!(metric(latest, "samples_dropped"), Some(6.0));
 
     let down = reports_when(&host, "down", 2, Duration::from_secs(15)).await;
     assert_eq!(down[0].status, proto::Status::Unreachable as i32);
     let error = down[0].error.clone().unwrap_or_default();
-    assert!(error.contains("/metrics") && error.to_lowercase().contains("refused"), "{error}");
+    assert!(
+        error.contains("/metrics") && error.to_lowercase().contains("refused"),
+        "{error}"
+    );
     assert!(down[0].consecutive_failures >= 2);
     // The healthy cluster kept its schedule meanwhile.
     let prom = reports_when(&host, "prom", 2, Duration::from_secs(5)).await;
@@ -110,15 +141,33 @@ async fn get_reports_honours_limit_and_order() {
     let seqs: Vec<u64> = all.iter().map(|r| r.sequence).collect();
     assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
     let mut grpc = client(&host).await;
-    let request = proto::GetReportsRequest { cluster_id: "prom".into(), limit: 2, since: None };
-    let two = grpc.get_reports(request).await.unwrap().into_inner().reports;
+    let request = proto::GetReportsRequest {
+        cluster_id: "prom".into(),
+        limit: 2,
+        since: None,
+    };
+    let two = grpc
+        .get_reports(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .reports;
     assert_eq!(two.len(), 2);
     assert!(two[0].sequence > two[1].sequence);
     // Older reports come back from the packed history with every value intact.
     let oldest = all.last().unwrap();
     assert_eq!(metric(oldest, r#"http_requests_total"#), Some(1027.0));
     let since = all[1].collected_at;
-    let request = proto::GetReportsRequest { cluster_id: "prom".into(), limit: 0, since };
-    let newer = grpc.get_reports(request).await.unwrap().into_inner().reports;
+    let request = proto::GetReportsRequest {
+        cluster_id: "prom".into(),
+        limit: 0,
+        since,
+    };
+    let newer = grpc
+        .get_reports(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .reports;
     assert!(!newer.is_empty() && newer.iter().all(|r| r.sequence > all[1].sequence));
 }

@@ -23,10 +23,16 @@ async fn system_reports_reach_the_cli_as_json_and_tables() {
     assert_eq!(newest["connector"], "system");
     assert!(newest["sequence"].as_u64().unwrap() > reports[1]["sequence"].as_u64().unwrap());
     let at = newest["collected_at"].as_str().unwrap();
-    assert!(at.len() >= 20 && at.contains('T') && at.ends_with('Z'), "{at}");
+    assert!(
+        at.len() >= 20 && at.contains('T') && at.ends_with('Z'),
+        "{at}"
+    );
     assert!(newest["duration_ms"].as_f64().unwrap() >= 0.0);
     let status = newest["status"].as_str().unwrap();
-    assert!(["healthy", "degraded", "unhealthy"].contains(&status), "{status}");
+    assert!(
+        ["healthy", "degraded", "unhealthy"].contains(&status),
+        "{status}"
+    );
     assert!(newest["reasons"].is_array());
     assert!(newest["error"].is_null());
     let metrics = &newest["metrics"];
@@ -52,12 +58,21 @@ async fn system_reports_reach_the_cli_as_json_and_tables() {
     assert_eq!(connectors[0]["name"], "system");
     assert_eq!(connectors[0]["api_version"], "1.0.0");
     assert!(connectors[0]["version"].as_str().is_some());
-    assert!(connectors[0]["path"].as_str().unwrap().ends_with("libdbmon_connector_system.so"));
+    assert!(
+        connectors[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("libdbmon_connector_system.so")
+    );
 
     let table = cli(&host, &["clusters"]).await;
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.starts_with("ID "), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("local ") && l.contains("system")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("local ") && l.contains("system")),
+        "{text}"
+    );
     let verbose = cli(&host, &["reports", "local", "--limit", "1", "-v"]).await;
     let text = String::from_utf8_lossy(&verbose.stdout);
     assert!(text.contains("memory_used_percent"), "{text}");

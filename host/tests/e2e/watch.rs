@@ -15,14 +15,18 @@ async fn watch_streams_every_cluster_at_least_twice() {
     let host = Host::start(CONFIG, &[lib("system"), lib("misbehave")]);
     let mut grpc = client(&host).await;
     let mut stream = grpc
-        .watch(proto::WatchRequest { cluster_ids: vec![] })
+        .watch(proto::WatchRequest {
+            cluster_ids: vec![],
+        })
         .await
         .expect("Watch")
         .into_inner();
     let mut seen: HashMap<String, Vec<u64>> = HashMap::new();
     let collect = async {
         while let Some(report) = stream.message().await.expect("stream") {
-            seen.entry(report.cluster_id.clone()).or_default().push(report.sequence);
+            seen.entry(report.cluster_id.clone())
+                .or_default()
+                .push(report.sequence);
             if seen.len() == 3 && seen.values().all(|s| s.len() >= 2) {
                 break;
             }
@@ -32,7 +36,10 @@ async fn watch_streams_every_cluster_at_least_twice() {
         .await
         .unwrap_or_else(|_| panic!("watch saw only {seen:?}"));
     for (cluster, sequences) in &seen {
-        assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{cluster}: {sequences:?}");
+        assert!(
+            sequences.windows(2).all(|w| w[0] < w[1]),
+            "{cluster}: {sequences:?}"
+        );
     }
 }
 
@@ -41,7 +48,9 @@ async fn watch_of_one_cluster_sends_only_that_cluster() {
     let host = Host::start(CONFIG, &[lib("system"), lib("misbehave")]);
     let mut grpc = client(&host).await;
     let mut stream = grpc
-        .watch(proto::WatchRequest { cluster_ids: vec!["broken".into()] })
+        .watch(proto::WatchRequest {
+            cluster_ids: vec!["broken".into()],
+        })
         .await
         .expect("Watch")
         .into_inner();
@@ -55,6 +64,10 @@ async fn watch_of_one_cluster_sends_only_that_cluster() {
         assert_eq!(report.status, proto::Status::Unreachable as i32);
         assert!(report.error.unwrap_or_default().contains("asked to fail"));
     }
-    let unknown = grpc.watch(proto::WatchRequest { cluster_ids: vec!["nope".into()] }).await;
+    let unknown = grpc
+        .watch(proto::WatchRequest {
+            cluster_ids: vec!["nope".into()],
+        })
+        .await;
     assert_eq!(unknown.err().map(|e| e.code()), Some(tonic::Code::NotFound));
 }
