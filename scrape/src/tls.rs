@@ -30,15 +30,28 @@ pub fn client_config(tls: Option<&TlsConfig>) -> Result<ClientConfig, ConfigErro
     match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
             let certs = certificates(cert, "tls.cert")?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| ConfigError::at("tls.key", format!("cannot read a PEM private key from {}: {e}", key.display())))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| ConfigError::at("tls.key", format!("client certificate and key do not fit: {e}")))
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                ConfigError::at(
+                    "tls.key",
+                    format!("cannot read a PEM private key from {}: {e}", key.display()),
+                )
+            })?;
+            builder.with_client_auth_cert(certs, key).map_err(|e| {
+                ConfigError::at(
+                    "tls.key",
+                    format!("client certificate and key do not fit: {e}"),
+                )
+            })
         }
         (None, None) => Ok(builder.with_no_client_auth()),
-        (Some(_), None) => Err(ConfigError::at("tls.cert", "a client certificate needs tls.key too")),
-        (None, Some(_)) => Err(ConfigError::at("tls.key", "a client key needs tls.cert too")),
+        (Some(_), None) => Err(ConfigError::at(
+            "tls.cert",
+            "a client certificate needs tls.key too",
+        )),
+        (None, Some(_)) => Err(ConfigError::at(
+            "tls.key",
+            "a client key needs tls.cert too",
+        )),
     }
 }
 
@@ -46,9 +59,13 @@ fn certificates(path: &Path, field: &str) -> Result<Vec<CertificateDer<'static>>
     let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
         .map_err(|e| ConfigError::at(field, format!("cannot read {}: {e}", path.display())))?
         .collect();
-    let certs = certs.map_err(|e| ConfigError::at(field, format!("bad PEM in {}: {e}", path.display())))?;
+    let certs =
+        certs.map_err(|e| ConfigError::at(field, format!("bad PEM in {}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(ConfigError::at(field, format!("no certificate in {}", path.display())));
+        return Err(ConfigError::at(
+            field,
+            format!("no certificate in {}", path.display()),
+        ));
     }
     Ok(certs)
 }
@@ -58,9 +75,12 @@ fn roots(ca: Option<&Path>) -> Result<RootCertStore, ConfigError> {
     match ca {
         Some(ca) => {
             for cert in certificates(ca, "tls.ca")? {
-                roots
-                    .add(cert)
-                    .map_err(|e| ConfigError::at("tls.ca", format!("bad CA certificate in {}: {e}", ca.display())))?;
+                roots.add(cert).map_err(|e| {
+                    ConfigError::at(
+                        "tls.ca",
+                        format!("bad CA certificate in {}: {e}", ca.display()),
+                    )
+                })?;
             }
         }
         None => {
@@ -95,7 +115,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -104,7 +129,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

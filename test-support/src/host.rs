@@ -13,7 +13,11 @@ use std::{
 fn build_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let deps = exe.parent().expect("deps dir");
-    let dir = if deps.ends_with("deps") { deps.parent().expect("target dir") } else { deps };
+    let dir = if deps.ends_with("deps") {
+        deps.parent().expect("target dir")
+    } else {
+        deps
+    };
     dir.to_path_buf()
 }
 
@@ -91,7 +95,11 @@ impl Host {
                 }
             }
         });
-        let mut host = Host { child: Some(child), url: String::new(), dir };
+        let mut host = Host {
+            child: Some(child),
+            url: String::new(),
+            dir,
+        };
         match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(url) => {
                 host.url = url;
@@ -161,5 +169,7 @@ impl Drop for Host {
 
 /// Where a path sits relative to the workspace root, for tests that read repository files.
 pub fn workspace_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
 }

@@ -38,7 +38,10 @@ impl Reply {
 
     /// 200 with a JSON body.
     pub fn json(body: impl Into<String>) -> Reply {
-        Reply { content_type: "application/json".into(), ..Reply::text(body) }
+        Reply {
+            content_type: "application/json".into(),
+            ..Reply::text(body)
+        }
     }
 
     /// The same reply with another status.
@@ -87,7 +90,9 @@ pub struct HttpServer {
 impl HttpServer {
     /// Starts on a free loopback port, inside the current tokio runtime.
     pub async fn start() -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
@@ -106,7 +111,11 @@ impl HttpServer {
 
     /// Answers requests for `path` (without query) with `reply` from now on.
     pub fn set(&self, path: &str, reply: Reply) {
-        self.state.lock().unwrap().replies.insert(path.to_string(), reply);
+        self.state
+            .lock()
+            .unwrap()
+            .replies
+            .insert(path.to_string(), reply);
     }
 
     /// Answers with `handler` first; when it returns `None`, the fixed replies apply.
@@ -122,7 +131,11 @@ impl HttpServer {
     /// How many requests asked for `path` (without query).
     pub fn hits(&self, path: &str) -> usize {
         let state = self.state.lock().unwrap();
-        state.requests.iter().filter(|r| r.path.split('?').next() == Some(path)).count()
+        state
+            .requests
+            .iter()
+            .filter(|r| r.path.split('?').next() == Some(path))
+            .count()
     }
 }
 
@@ -135,7 +148,9 @@ impl Drop for HttpServer {
 async fn serve_connection(mut stream: TcpStream, state: Arc<Mutex<State>>) {
     let mut buffer = Vec::with_capacity(4096);
     loop {
-        let Some(request) = read_request(&mut stream, &mut buffer).await else { return };
+        let Some(request) = read_request(&mut stream, &mut buffer).await else {
+            return;
+        };
         let reply = {
             let mut state = state.lock().unwrap();
             state.requests.push(request.clone());
@@ -156,7 +171,9 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             reply.content_type,
             reply.body.len()
         );
-        if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(&reply.body).await.is_err() {
+        if stream.write_all(head.as_bytes()).await.is_err()
+            || stream.write_all(&reply.body).await.is_err()
+        {
             return;
         }
     }
@@ -183,7 +200,10 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     while buffer.len() < head_end + length {
         let mut chunk = [0u8; 4096];
         let n = stream.read(&mut chunk).await.ok()?;
@@ -194,5 +214,10 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
     }
     let body = buffer[head_end..head_end + length].to_vec();
     buffer.drain(..head_end + length);
-    Some(Request { method, path, headers, body })
+    Some(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
 }

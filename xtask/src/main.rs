@@ -24,14 +24,19 @@ fn main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         _ => {
-            eprintln!("usage: cargo xtask serve [dbmon serve args] | test [cargo test args] | install-plugins");
+            eprintln!(
+                "usage: cargo xtask serve [dbmon serve args] | test [cargo test args] | install-plugins"
+            );
             Ok(ExitCode::from(2))
         }
     }
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Package names of the bundled connectors: every folder under `connectors/`.
@@ -45,7 +50,11 @@ fn bundled_connectors(root: &Path) -> Result<Vec<String>> {
         let text = std::fs::read_to_string(&manifest)?;
         let name = text
             .lines()
-            .find_map(|l| l.trim().strip_prefix("name = ").map(|n| n.trim_matches('"').to_string()))
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("name = ")
+                    .map(|n| n.trim_matches('"').to_string())
+            })
             .with_context(|| format!("no package name in {}", manifest.display()))?;
         names.push(name);
     }
@@ -69,7 +78,9 @@ fn install_plugins(root: &Path, profile: &str) -> Result<()> {
         args.extend(["-p", name.as_str()]);
     }
     cargo(root, &args)?;
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
     let built = target.join(if profile == "dev" { "debug" } else { profile });
     let plugins = root.join("plugins.d");
     for name in &connectors {
@@ -85,13 +96,19 @@ fn install_plugins(root: &Path, profile: &str) -> Result<()> {
 
 fn serve(root: &Path, rest: &[String]) -> Result<ExitCode> {
     install_plugins(root, "release")?;
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
     let status = Command::new(target.join("release/dbmon"))
         .args(["serve", "--config", "dbmon.yaml"])
         .args(rest)
         .current_dir(root)
         .status()?;
-    Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn test(root: &Path, rest: &[String]) -> Result<ExitCode> {
@@ -100,5 +117,9 @@ fn test(root: &Path, rest: &[String]) -> Result<ExitCode> {
     args.extend(rest.iter().map(String::as_str));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo).args(&args).current_dir(root).status()?;
-    Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
