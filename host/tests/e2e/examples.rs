@@ -2,8 +2,14 @@ use crate::{client, lib};
 use dbmon_proto as proto;
 use dbmon_test_support::{Host, workspace_file};
 
+/// Every bundled connector: one library per folder under `connectors/`.
 fn bundled() -> Vec<std::path::PathBuf> {
-    vec![lib("system"), lib("prometheus")]
+    let mut libs = Vec::new();
+    for entry in std::fs::read_dir(workspace_file("connectors")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        libs.push(lib(&name));
+    }
+    libs
 }
 
 /// The repository's default config and every connector's example.yaml start a host that
