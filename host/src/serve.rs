@@ -39,7 +39,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.plugins_dir {
         config.plugins_dir = dir;
     }
-    let (registry, _refusals) = Registry::load_dir(&config.plugins_dir);
+    let (registry, _refusals) = Registry::load_dir(&config.plugins_dir, &config.trust);
     let registry = Arc::new(registry);
     let instances = match instantiate(&config, &registry) {
         Ok(instances) => instances,

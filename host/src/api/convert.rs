@@ -140,6 +140,7 @@ pub fn connector(p: &Plugin) -> proto::Connector {
         api_version: p.api_version.clone(),
         path: p.path.display().to_string(),
         description: p.description.clone(),
+        sha256: p.sha256.clone(),
         commands: p
             .commands
             .iter()

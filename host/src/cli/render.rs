@@ -144,6 +144,7 @@ pub fn connector_json(c: &proto::Connector) -> Value {
         "api_version": c.api_version,
         "path": c.path,
         "description": c.description,
+        "sha256": c.sha256,
         "commands": commands,
     })
 }

@@ -5,6 +5,7 @@ mod locate;
 mod model;
 mod secrets;
 
+use crate::plugins::TrustPolicy;
 pub use locate::{Locations, Position};
 use model::DEFAULT_PLUGINS_DIR;
 pub use model::{DEFAULT_LISTEN, StoreKind, TlsEntry};
@@ -69,6 +70,8 @@ pub struct Config {
     pub listen: String,
     /// Folder of connector libraries (absolute or relative to the working directory).
     pub plugins_dir: PathBuf,
+    /// Which plugin files load.
+    pub trust: TrustPolicy,
     /// Where reports are kept.
     pub store_kind: StoreKind,
     /// Reports kept per cluster.
@@ -154,12 +157,22 @@ impl Config {
                     .as_deref()
                     .unwrap_or(Path::new(DEFAULT_PLUGINS_DIR)),
             ),
+            trust: TrustPolicy {
+                insecure: raw.plugins.insecure,
+                allow: raw.plugins.allow.clone(),
+            },
             store_kind: raw.store.kind,
             history: raw.store.history,
             clusters: Vec::new(),
             locations: Locations::index(text),
         };
         let mut errors = Vec::new();
+        for (i, digest) in raw.plugins.allow.iter().enumerate() {
+            if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+                let message = format!("'{digest}' is not a SHA-256 digest (64 hex digits)");
+                errors.push(config.error_at(&format!("plugins.allow[{i}]"), message));
+            }
+        }
         if config.history == 0 {
             errors.push(config.error_at("store.history", "must be at least 1"));
         }

@@ -25,6 +25,9 @@ pub struct FileConfig {
     /// Folder of connector `.so` files, relative to the config file. By default, `plugins.d`.
     #[serde(default)]
     pub plugins_dir: Option<PathBuf>,
+    /// Which plugin files are trusted.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
     /// The report store.
     #[serde(default)]
     pub store: StoreConfig,
@@ -34,6 +37,19 @@ pub struct FileConfig {
     /// The clusters to monitor.
     #[serde(default)]
     pub clusters: Vec<ClusterEntry>,
+}
+
+/// `plugins:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Load plugin files and folders writable by group or others, or owned by another user.
+    /// By default, this is false.
+    #[serde(default)]
+    pub insecure: bool,
+    /// When set, only libraries with one of these SHA-256 digests load. By default, any.
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 /// `store:`

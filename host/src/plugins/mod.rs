@@ -2,6 +2,7 @@
 //! valid connector is refused with one log line naming it and the reason; the rest load.
 
 mod load;
+mod trust;
 
 use abi_stable::std_types::{RResult, RString};
 use dbmon_connector_api::ffi::{ConnectorModRef, InstanceBox};
@@ -12,6 +13,7 @@ use std::{
 };
 
 pub use load::load_file;
+pub use trust::{TrustPolicy, sha256_file};
 
 /// A loaded connector library.
 pub struct Plugin {
@@ -27,6 +29,8 @@ pub struct Plugin {
     pub commands: Vec<(String, String)>,
     /// The file it was loaded from.
     pub path: PathBuf,
+    /// SHA-256 of that file (lowercase hex).
+    pub sha256: String,
     module: ConnectorModRef,
 }
 
@@ -36,6 +40,7 @@ impl std::fmt::Debug for Plugin {
             .field("name", &self.name)
             .field("version", &self.version)
             .field("path", &self.path)
+            .field("sha256", &self.sha256)
             .finish_non_exhaustive()
     }
 }
@@ -67,8 +72,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads every `*.so` in `dir` (sorted by file name); refusals are logged and returned.
-    pub fn load_dir(dir: &Path) -> (Registry, Vec<Refusal>) {
+    /// Loads every `*.so` in `dir` (sorted by file name) that `policy` trusts; refusals are
+    /// logged and returned.
+    pub fn load_dir(dir: &Path, policy: &TrustPolicy) -> (Registry, Vec<Refusal>) {
         let mut registry = Registry::default();
         let mut refusals = Vec::new();
         let files = match library_files(dir) {
@@ -78,11 +84,21 @@ impl Registry {
                 return (registry, refusals);
             }
         };
+        if let Err(reason) = policy.check_ownership(dir, "plugins folder") {
+            tracing::error!(dir = %dir.display(), "refused every plugin: {reason}");
+            let refused = files.into_iter().map(|path| Refusal {
+                path,
+                reason: reason.clone(),
+            });
+            refusals.extend(refused);
+            return (registry, refusals);
+        }
         for path in files {
-            let result = load_file(&path).and_then(|plugin| registry.add(plugin));
+            let result = load_checked(&path, policy).and_then(|plugin| registry.add(plugin));
             match result {
                 Ok(plugin) => tracing::info!(
                     file = %plugin.path.display(),
+                    sha256 = %plugin.sha256,
                     "loaded connector {} {} (connector-api {})",
                     plugin.name, plugin.version, plugin.api_version
                 ),
@@ -126,6 +142,14 @@ impl Registry {
         }
         self.by_name.keys().cloned().collect::<Vec<_>>().join(", ")
     }
+}
+
+/// Loads one file the way `serve` does: trust checks first, then the library.
+pub fn load_checked(path: &Path, policy: &TrustPolicy) -> Result<Plugin, String> {
+    let sha256 = policy.check_file(path)?;
+    let mut plugin = load_file(path)?;
+    plugin.sha256 = sha256;
+    Ok(plugin)
 }
 
 /// Absolute paths of the `.so` files in `dir`, sorted; dlopen treats a bare name as a library

@@ -9,6 +9,7 @@ mod misbehave;
 mod other_major;
 mod prometheus;
 mod system;
+mod trust;
 mod watch;
 
 use dbmon_proto as proto;
