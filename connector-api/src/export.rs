@@ -28,6 +28,9 @@ pub fn root_module<C: Connector>() -> ConnectorModRef {
         info: info::<C>,
         init: init::<C>,
         new_instance: new_instance::<C>,
+        // abi 1.1 {
+        validate: validate::<C>,
+        // } abi 1.1
     }
     .leak_into_prefix()
 }
@@ -63,31 +66,48 @@ extern "C" fn init<C: Connector>(host: FfiHost) {
     let _ = catch_unwind(|| logging::init(host, C::info().name));
 }
 
-extern "C" fn new_instance<C: Connector>(
-    config_json: RString,
-) -> RResult<InstanceBox, FfiConfigError> {
-    let built = catch_unwind(AssertUnwindSafe(|| -> Result<InstanceBox, ConfigError> {
-        let config = config::parse::<C::Options>(&config_json)?;
-        let handle = runtime::handle(C::info().name).map_err(ConfigError::new)?;
-        let connector = {
-            let _enter = handle.enter();
-            C::new(config)?
-        };
-        let instance = Instance {
-            connector: Arc::new(connector),
-            handle,
-        };
-        Ok(InstanceBox::from_value(instance, TD_Opaque))
-    }));
-    let result = built.unwrap_or_else(|payload| Err(ConfigError::new(panic_message(payload))));
+/// Parses and validates a configuration into the connector, inside the library's runtime.
+fn build<C: Connector>(config_json: &str) -> Result<(C, tokio::runtime::Handle), ConfigError> {
+    let config = config::parse::<C::Options>(config_json)?;
+    let handle = runtime::handle(C::info().name).map_err(ConfigError::new)?;
+    let connector = {
+        let _enter = handle.enter();
+        C::new(config)?
+    };
+    Ok((connector, handle))
+}
+
+/// Runs `f`, turning a panic into a configuration error and the error into its FFI form.
+fn config_call<T>(f: impl FnOnce() -> Result<T, ConfigError>) -> RResult<T, FfiConfigError> {
+    let result = catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|payload| Err(ConfigError::new(panic_message(payload))));
     match result {
-        Ok(instance) => RResult::ROk(instance),
+        Ok(value) => RResult::ROk(value),
         Err(e) => RResult::RErr(FfiConfigError {
             path: e.path.into(),
             message: e.message.into(),
         }),
     }
 }
+
+extern "C" fn new_instance<C: Connector>(
+    config_json: RString,
+) -> RResult<InstanceBox, FfiConfigError> {
+    config_call(|| {
+        let (connector, handle) = build::<C>(&config_json)?;
+        let instance = Instance {
+            connector: Arc::new(connector),
+            handle,
+        };
+        Ok(InstanceBox::from_value(instance, TD_Opaque))
+    })
+}
+
+// abi 1.1 {
+extern "C" fn validate<C: Connector>(config_json: RString) -> RResult<(), FfiConfigError> {
+    config_call(|| build::<C>(&config_json).map(drop))
+}
+// } abi 1.1
 
 struct Instance<C> {
     connector: Arc<C>,

@@ -201,6 +201,13 @@ pub struct ConnectorMod {
     /// Validates one cluster's configuration (JSON, see `ClusterConfig`) and builds its instance.
     #[sabi(last_prefix_field)]
     pub new_instance: extern "C" fn(config_json: RString) -> RResult<InstanceBox, FfiConfigError>,
+    // Fields below the last prefix field were added in later minors: the host reads them as
+    // `Option`, `None` in a library built against an older minor. The compatibility test
+    // rebuilds a connector without the lines between these markers.
+    // abi 1.1 {
+    /// Validates a configuration without keeping an instance (`dbmon serve --check`).
+    pub validate: extern "C" fn(config_json: RString) -> RResult<(), FfiConfigError>,
+    // } abi 1.1
 }
 
 impl RootModule for ConnectorModRef {

@@ -59,6 +59,7 @@ pub mod ffi;
 mod logging;
 mod report;
 mod runtime;
+pub mod testkit;
 
 pub use config::{AuthConfig, ClusterConfig, ConfigError, TlsConfig};
 pub use connector::{CollectContext, CommandInfo, Connector, ConnectorInfo, Error};

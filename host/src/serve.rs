@@ -4,7 +4,7 @@ use crate::{
     agent::Agent,
     api::Monitor,
     config::{Config, ConfigError, ConfigErrors},
-    plugins::Registry,
+    plugins::{Plugin, Registry},
     store::{ClusterInfo, Store},
 };
 use dbmon_proto as proto;
@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Folder of connector libraries (overrides `plugins_dir:`).
     #[arg(long, env = "DBMON_PLUGINS_DIR")]
     pub plugins_dir: Option<PathBuf>,
+    /// Only check the configuration with the loaded connectors, print the verdict and exit
+    /// (status 0 when it is valid, 2 when not).
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Runs the host; returns when it was asked to stop, or at once on a bad config.
@@ -41,7 +45,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let (registry, _refusals) = Registry::load_dir(&config.plugins_dir, &config.trust);
     let registry = Arc::new(registry);
-    let instances = match instantiate(&config, &registry) {
+    if args.check {
+        return Ok(
+            match for_each_cluster(&config, &registry, |p, json| p.validate(json)) {
+                Ok(valid) => {
+                    println!(
+                        "{}: configuration OK ({} clusters, connectors: {})",
+                        config.file.display(),
+                        valid.len(),
+                        registry.names()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(errors) => refuse(&errors),
+            },
+        );
+    }
+    let instances = match for_each_cluster(&config, &registry, |p, json| {
+        p.instantiate(json).map(Arc::new)
+    }) {
         Ok(instances) => instances,
         Err(errors) => return Ok(refuse(&errors)),
     };
@@ -115,11 +137,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Validates every cluster with its connector and builds the instances; collects every error.
-fn instantiate(
+/// Hands every cluster's configuration to its connector (`make` validates it, or builds the
+/// instance); collects every error with its place in the file.
+fn for_each_cluster<T>(
     config: &Config,
     registry: &Registry,
-) -> Result<HashMap<String, Arc<dbmon_connector_api::ffi::InstanceBox>>, ConfigErrors> {
+    make: impl Fn(&Plugin, String) -> Result<T, (String, String)>,
+) -> Result<HashMap<String, T>, ConfigErrors> {
     let mut instances = HashMap::new();
     let mut errors: Vec<ConfigError> = Vec::new();
     for cluster in &config.clusters {
@@ -136,9 +160,9 @@ fn instantiate(
             ));
             continue;
         };
-        match plugin.instantiate(cluster.connector_json()) {
+        match make(plugin, cluster.connector_json()) {
             Ok(instance) => {
-                instances.insert(cluster.id.clone(), Arc::new(instance));
+                instances.insert(cluster.id.clone(), instance);
             }
             Err((path, message)) => {
                 let field = if path.is_empty() {

@@ -2,19 +2,31 @@
 //! operator can act on.
 
 use super::Plugin;
-use abi_stable::library::{LibraryError, lib_header_from_path};
 use abi_stable::std_types::RStr;
+use abi_stable::{
+    StableAbi,
+    abi_stability::abi_checking::check_layout_compatibility,
+    library::{LibHeader, LibraryError, lib_header_from_path},
+};
 use dbmon_connector_api::ffi::{API_VERSION, ConnectorModRef, FfiHost, level};
 use std::path::Path;
 
 /// Loads `path` as a connector. Never unloads anything: Rust libraries with thread-locals
 /// crash on dlclose, so abi_stable leaks them on purpose.
 pub fn load_file(path: &Path) -> Result<Plugin, String> {
-    let header = lib_header_from_path(path).map_err(|e| describe(&e, None))?;
+    let header = lib_header_from_path(path).map_err(|e| describe(&e))?;
     let built_with = header.version_strings().version.to_string();
-    let module = header
-        .init_root_module::<ConnectorModRef>()
-        .map_err(|e| describe(&e, Some(&built_with)))?;
+    if major(&built_with) != major(API_VERSION) {
+        return Err(format!(
+            "built against connector-api {built_with}, but this host loads connector-api {}.x (host has {API_VERSION}); rebuild the connector",
+            major(API_VERSION)
+        ));
+    }
+    check_layout(header, &built_with)?;
+    // SAFETY: `check_layout` proved that one root module layout is a prefix of the other, and
+    // the prefix type's accessors read fields past the library's end as `None`.
+    let module = unsafe { header.unchecked_layout::<ConnectorModRef>() }
+        .map_err(|e| format!("its root module failed: {e}"))?;
     (module.init())(FfiHost {
         log: forward_log,
         max_level: max_level(),
@@ -39,29 +51,38 @@ pub fn load_file(path: &Path) -> Result<Plugin, String> {
     })
 }
 
-fn describe(error: &LibraryError, built_with: Option<&str>) -> String {
-    let host = API_VERSION;
+/// abi_stable's own check (`init_root_module`) lets a library have more root-module fields
+/// than the host but not fewer, which would refuse every connector built against an older
+/// minor. Connectors of either an older or a newer minor are accepted here: whichever layout is
+/// the shorter must be a prefix of the other.
+fn check_layout(header: &LibHeader, built_with: &str) -> Result<(), String> {
+    let Some(library) = header.layout() else {
+        return Err("the library was built without its layout (unsafe_no_layout_constant)".into());
+    };
+    let host = <ConnectorModRef as StableAbi>::LAYOUT;
+    let older = check_layout_compatibility(library, host);
+    if older.is_ok() || check_layout_compatibility(host, library).is_ok() {
+        return Ok(());
+    }
+    if let Err(details) = older {
+        // abi_stable's own text is a ~1,000-line layout dump: keep it for debugging only.
+        tracing::debug!("layout mismatch details: {details}");
+    }
+    Err(format!(
+        "its ABI does not match: built against connector-api {built_with}, host has {API_VERSION}; rebuild the connector against connector-api {API_VERSION}"
+    ))
+}
+
+/// One line for an error of `lib_header_from_path`.
+fn describe(error: &LibraryError) -> String {
     match error {
         LibraryError::OpenError { err, .. } => format!("not a loadable shared library: {err}"),
         LibraryError::GetSymbolError { .. } => {
             "not a dbmon connector: the library exports no abi_stable root module".into()
         }
-        LibraryError::IncompatibleVersionNumber { actual_version, .. } => format!(
-            "built against connector-api {actual_version}, but this host loads connector-api {}.x (host has {host}); rebuild the connector",
-            major(host)
-        ),
-        LibraryError::AbiInstability(details) => {
-            // abi_stable's own text is a ~1,000-line layout dump: keep it for debugging only.
-            tracing::debug!("layout mismatch details: {details}");
-            format!(
-                "its ABI does not match: built against connector-api {}, host has {host}; rebuild the connector against connector-api {host}",
-                built_with.unwrap_or("?")
-            )
-        }
         LibraryError::InvalidAbiHeader(_) => {
             "built with an incompatible version of abi_stable; rebuild the connector".into()
         }
-        LibraryError::RootModule { err, .. } => format!("its root module failed: {err}"),
         other => first_line(&other.to_string()),
     }
 }

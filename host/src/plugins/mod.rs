@@ -56,6 +56,20 @@ impl Plugin {
     }
 }
 
+impl Plugin {
+    /// Validates one cluster's configuration without keeping an instance. Libraries built
+    /// against connector-api 1.0 lack the entry point: an instance is built and dropped.
+    pub fn validate(&self, config_json: String) -> Result<(), (String, String)> {
+        match self.module.validate() {
+            Some(validate) => match validate(RString::from(config_json)) {
+                RResult::ROk(()) => Ok(()),
+                RResult::RErr(e) => Err((e.path.into_string(), e.message.into_string())),
+            },
+            None => self.instantiate(config_json).map(drop),
+        }
+    }
+}
+
 /// A file that was not loaded, and why.
 #[derive(Debug, Clone)]
 pub struct Refusal {

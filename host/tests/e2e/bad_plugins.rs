@@ -85,7 +85,7 @@ async fn bad_files_are_refused_one_line_each_and_the_rest_serve() {
 
 #[tokio::test]
 async fn a_connector_built_against_another_major_is_refused_naming_both_versions() {
-    let other = crate::other_major::build("2.0.0");
+    let other = crate::abi_compat::build("2.0.0");
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins.d");
     std::fs::create_dir(&plugins).unwrap();
@@ -96,5 +96,64 @@ async fn a_connector_built_against_another_major_is_refused_naming_both_versions
     let log = host.log();
     let line = line_about(&log, "misbehave-v2.so");
     assert!(line.contains("built against connector-api 2.0.0"), "{line}");
-    assert!(line.contains("1.0.0"), "{line}");
+    assert!(
+        line.contains(dbmon_connector_api::ffi::API_VERSION),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_connector_built_against_an_older_minor_loads_and_reports() {
+    let older = crate::abi_compat::build("1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins.d");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(&older, plugins.join("misbehave-1.0.so")).unwrap();
+    let config = "clusters:\n  - {id: old, connector: misbehave, interval: 300ms, timeout: 200ms, options: {mode: ok}}\n";
+
+    std::fs::write(dir.path().join("dbmon.yaml"), config).unwrap();
+    // `--check` validates through the 1.1 entry point, which the 1.0 library lacks: the host
+    // falls back to building and dropping an instance.
+    let check = Command::new(dbmon_test_support::built_binary("dbmon"))
+        .args(["serve", "--check", "--config"])
+        .arg(dir.path().join("dbmon.yaml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        stdout.contains("configuration OK (1 clusters, connectors: misbehave)"),
+        "{stdout}"
+    );
+    let bad = "clusters:\n  - {id: old, connector: misbehave, options: {mode: sideways}}\n";
+    std::fs::write(dir.path().join("bad.yaml"), bad).unwrap();
+    let refused = Command::new(dbmon_test_support::built_binary("dbmon"))
+        .args(["serve", "--check", "--config"])
+        .arg(dir.path().join("bad.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown variant `sideways`"));
+
+    let host = Host::start_in(dir, config).unwrap_or_else(|e| panic!("{e}"));
+    let reports = reports_when(&host, "old", 2, Duration::from_secs(15)).await;
+    assert_eq!(
+        reports[0].status,
+        proto::Status::Healthy as i32,
+        "{:?}",
+        reports[0]
+    );
+    let mut grpc = client(&host).await;
+    let connectors = grpc
+        .list_connectors(proto::ListConnectorsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .connectors;
+    assert_eq!(connectors[0].api_version, "1.0.0");
+    assert_ne!(dbmon_connector_api::ffi::API_VERSION, "1.0.0");
 }

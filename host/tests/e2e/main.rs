@@ -1,12 +1,12 @@
 //! End-to-end tests: the real `dbmon` binary with real connector libraries, driven through the
 //! real CLI and a tonic client. `cargo xtask test` builds the libraries first.
 
+mod abi_compat;
 mod api;
 mod bad_config;
 mod bad_plugins;
 mod examples;
 mod misbehave;
-mod other_major;
 mod prometheus;
 mod system;
 mod trust;

@@ -56,7 +56,10 @@ async fn system_reports_reach_the_cli_as_json_and_tables() {
     let connectors = json_lines(&cli(&host, &["--json", "connectors"]).await);
     assert_eq!(connectors.len(), 1);
     assert_eq!(connectors[0]["name"], "system");
-    assert_eq!(connectors[0]["api_version"], "1.0.0");
+    assert_eq!(
+        connectors[0]["api_version"],
+        dbmon_connector_api::ffi::API_VERSION
+    );
     assert!(connectors[0]["version"].as_str().is_some());
     assert!(
         connectors[0]["path"]
