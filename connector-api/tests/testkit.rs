@@ -267,3 +267,20 @@ async fn the_kit_runs_inside_an_async_test_too() {
         .run_in_process::<Reader>()
         .assert_passed();
 }
+
+#[test]
+fn silent_servers_never_answer() {
+    use std::io::Read;
+    let wait = Duration::from_millis(300);
+    let silent = SilentServer::start().unwrap();
+    let mut stream = std::net::TcpStream::connect_timeout(&silent.addr(), wait).unwrap();
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let err = stream.read(&mut [0u8; 1]).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+
+    let blackhole = SilentServer::blackhole().unwrap();
+    for _ in 0..2 {
+        let err = std::net::TcpStream::connect_timeout(&blackhole.addr(), wait).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+    }
+}

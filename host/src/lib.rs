@@ -1,13 +1,17 @@
 //! The dbmon host as a library: the `dbmon` binary is a thin shell over it, and benchmarks
 //! and tests reach the loader and the store through it.
 //!
-//! Modules in the order data flows: config → plugins → agent → store → api → cli.
+//! How data flows: config → plugins → runner (in process, or an isolation worker) → agent →
+//! store → api → cli. `author` holds the connector author's commands (`dbmon connector`).
 
 pub mod agent;
 pub mod api;
+pub mod author;
 pub mod cli;
 pub mod config;
+pub mod isolation;
 pub mod logging;
 pub mod plugins;
+pub mod runner;
 pub mod serve;
 pub mod store;

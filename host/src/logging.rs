@@ -24,3 +24,14 @@ pub fn init(filter: &str, file: Option<&Path>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A worker's log: plain lines on stderr, which the host re-logs with the cluster's name.
+pub fn init_worker(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .init();
+}

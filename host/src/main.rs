@@ -1,6 +1,6 @@
 //! `dbmon`: the monitoring host (`dbmon serve`) and its command-line client.
 
-use dbmon::{cli, logging, serve};
+use dbmon::{author, cli, isolation, logging, serve};
 
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
@@ -35,8 +35,17 @@ struct Cli {
 enum Command {
     /// Runs the host: loads plugins, collects every cluster, serves gRPC.
     Serve(serve::ServeArgs),
+    /// Tools for connector authors: start a project, check a built library.
+    Connector {
+        /// What to do.
+        #[command(subcommand)]
+        command: author::ConnectorCommand,
+    },
     #[command(flatten)]
     Query(cli::Query),
+    /// Runs one cluster's connector for a host (`isolation: process`); started by the host.
+    #[command(hide = true)]
+    Worker(isolation::child::WorkerArgs),
 }
 
 #[tokio::main]
@@ -48,7 +57,7 @@ async fn main() -> ExitCode {
                 eprintln!("dbmon: {e}");
                 return ExitCode::FAILURE;
             }
-            match serve::serve(args).await {
+            match serve::serve(args, &cli.log_level).await {
                 Ok(code) => code,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -57,6 +66,24 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Connector { command } => {
+            // The checked connector's log lines are forwarded to this log.
+            if let Err(e) = logging::init(&cli.log_level, cli.log_file.as_deref()) {
+                eprintln!("dbmon: {e}");
+                return ExitCode::FAILURE;
+            }
+            author::run(command, cli.json)
+        }
         Command::Query(query) => cli::run(cli.server, cli.json, query).await,
+        Command::Worker(args) => {
+            logging::init_worker(&cli.log_level);
+            match isolation::child::run(args).await {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("dbmon worker: error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }

@@ -3,8 +3,10 @@
 use crate::{
     agent::Agent,
     api::Monitor,
-    config::{Config, ConfigError, ConfigErrors},
+    config::{Cluster, Config, ConfigError, ConfigErrors, Isolation},
+    isolation::{Worker, WorkerSpec},
     plugins::{Plugin, Registry},
+    runner::Runner,
     store::{ClusterInfo, Store},
 };
 use dbmon_proto as proto;
@@ -31,8 +33,9 @@ pub struct ServeArgs {
     pub check: bool,
 }
 
-/// Runs the host; returns when it was asked to stop, or at once on a bad config.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// Runs the host; returns when it was asked to stop, or at once on a bad config. `log_level`
+/// is passed on to connector workers.
+pub async fn serve(args: ServeArgs, log_level: &str) -> anyhow::Result<ExitCode> {
     let mut config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(errors) => return Ok(refuse(&errors)),
@@ -46,25 +49,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (registry, _refusals) = Registry::load_dir(&config.plugins_dir, &config.trust);
     let registry = Arc::new(registry);
     if args.check {
-        return Ok(
-            match for_each_cluster(&config, &registry, |p, json| p.validate(json)) {
-                Ok(valid) => {
-                    println!(
-                        "{}: configuration OK ({} clusters, connectors: {})",
-                        config.file.display(),
-                        valid.len(),
-                        registry.names()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(errors) => refuse(&errors),
-            },
-        );
+        return Ok(check(&config, &registry));
     }
-    let instances = match for_each_cluster(&config, &registry, |p, json| {
-        p.instantiate(json).map(Arc::new)
-    }) {
-        Ok(instances) => instances,
+    let runners = match start_runners(&config, &registry, log_level).await {
+        Ok(runners) => runners,
         Err(errors) => return Ok(refuse(&errors)),
     };
 
@@ -81,7 +69,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for cluster in &config.clusters {
         let agent = Agent {
             slot: Arc::clone(store.cluster(&cluster.id).expect("a slot per cluster")),
-            instance: Arc::clone(&instances[&cluster.id]),
+            runner: Arc::clone(&runners[&cluster.id]),
             jitter: cluster.jitter,
             initial_delay: cluster.initial_delay,
         };
@@ -95,7 +83,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let monitor = Monitor {
         store,
         registry: Arc::clone(&registry),
-        instances,
+        runners,
         shutdown: stopped.clone(),
     };
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -137,57 +125,119 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Hands every cluster's configuration to its connector (`make` validates it, or builds the
-/// instance); collects every error with its place in the file.
-fn for_each_cluster<T>(
+/// `--check`: every cluster's configuration through its connector's validation.
+fn check(config: &Config, registry: &Registry) -> ExitCode {
+    let mut errors = Vec::new();
+    for cluster in &config.clusters {
+        let result = plugin_for(config, registry, cluster).and_then(|p| {
+            p.validate(cluster.connector_json())
+                .map_err(|e| refusal(config, cluster, e))
+        });
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return refuse(&ConfigErrors(errors));
+    }
+    println!(
+        "{}: configuration OK ({} clusters, connectors: {})",
+        config.file.display(),
+        config.clusters.len(),
+        registry.names()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Builds every cluster's connector, in this process or in a worker; collects every error
+/// with its place in the file.
+async fn start_runners(
     config: &Config,
     registry: &Registry,
-    make: impl Fn(&Plugin, String) -> Result<T, (String, String)>,
-) -> Result<HashMap<String, T>, ConfigErrors> {
-    let mut instances = HashMap::new();
-    let mut errors: Vec<ConfigError> = Vec::new();
+    log_level: &str,
+) -> Result<HashMap<String, Arc<Runner>>, ConfigErrors> {
+    let mut runners = HashMap::new();
+    let mut errors = Vec::new();
+    let mut workers = Vec::new();
     for cluster in &config.clusters {
-        let at = format!("clusters[{}]", cluster.index);
-        let Some(plugin) = registry.get(&cluster.connector) else {
-            errors.push(config.error_at(
-                &format!("{at}.connector"),
-                format!(
-                    "unknown connector '{}'; loaded connectors: {} (from {})",
-                    cluster.connector,
-                    registry.names(),
-                    config.plugins_dir.display()
-                ),
-            ));
-            continue;
-        };
-        match make(plugin, cluster.connector_json()) {
-            Ok(instance) => {
-                instances.insert(cluster.id.clone(), instance);
+        let plugin = match plugin_for(config, registry, cluster) {
+            Ok(plugin) => plugin,
+            Err(e) => {
+                errors.push(e);
+                continue;
             }
-            Err((path, message)) => {
-                let field = if path.is_empty() {
-                    String::new()
-                } else {
-                    format!("{path}: ")
+        };
+        match cluster.isolation {
+            Isolation::InProcess => match plugin.instantiate(cluster.connector_json()) {
+                Ok(instance) => {
+                    runners.insert(cluster.id.clone(), Arc::new(Runner::InProcess(instance)));
+                }
+                Err(e) => errors.push(refusal(config, cluster, e)),
+            },
+            Isolation::Process => {
+                let spec = WorkerSpec {
+                    cluster: cluster.id.as_str().into(),
+                    plugin: plugin.path.clone(),
+                    sha256: plugin.sha256.clone(),
+                    insecure: config.trust.insecure,
+                    config_json: cluster.connector_json(),
+                    log_level: log_level.to_string(),
                 };
-                let message = format!(
-                    "connector '{}' refused cluster '{}': {field}{message}",
-                    cluster.connector, cluster.id
-                );
-                let path = if path.is_empty() {
-                    at
-                } else {
-                    format!("{at}.{path}")
-                };
-                errors.push(config.error_at(&path, message));
+                workers.push(async move { (cluster, Worker::start(spec).await) });
             }
         }
     }
+    for (cluster, started) in futures::future::join_all(workers).await {
+        match started {
+            Ok(worker) => {
+                runners.insert(cluster.id.clone(), Arc::new(Runner::Isolated(worker)));
+            }
+            Err(e) => errors.push(refusal(config, cluster, e)),
+        }
+    }
     if errors.is_empty() {
-        Ok(instances)
+        Ok(runners)
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+fn plugin_for<'r>(
+    config: &Config,
+    registry: &'r Registry,
+    cluster: &Cluster,
+) -> Result<&'r Arc<Plugin>, ConfigError> {
+    registry.get(&cluster.connector).ok_or_else(|| {
+        config.error_at(
+            &format!("clusters[{}].connector", cluster.index),
+            format!(
+                "unknown connector '{}'; loaded connectors: {} (from {})",
+                cluster.connector,
+                registry.names(),
+                config.plugins_dir.display()
+            ),
+        )
+    })
+}
+
+/// A connector's refusal of a cluster's configuration, at the offending field.
+fn refusal(config: &Config, cluster: &Cluster, (path, message): (String, String)) -> ConfigError {
+    let field = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    let message = format!(
+        "connector '{}' refused cluster '{}': {field}{message}",
+        cluster.connector, cluster.id
+    );
+    let at = format!("clusters[{}]", cluster.index);
+    let path = if path.is_empty() {
+        at
+    } else {
+        format!("{at}.{path}")
+    };
+    config.error_at(&path, message)
 }
 
 fn refuse(errors: &ConfigErrors) -> ExitCode {

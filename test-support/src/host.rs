@@ -4,7 +4,7 @@ use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
-    sync::mpsc,
+    sync::{Arc, Mutex, mpsc},
     time::Duration,
 };
 
@@ -38,9 +38,14 @@ pub fn built_library(crate_name: &str) -> PathBuf {
     built_binary(&format!("lib{crate_name}.so"))
 }
 
+/// The host's log filter in tests: the host's and the connectors' debug lines.
+const TEST_LOG_LEVEL: &str = "info,dbmon=debug,connector=debug";
+
 /// A running `dbmon serve`.
 pub struct Host {
     child: Option<Child>,
+    stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// The temp folder holding the config, the plugins folder and the log.
@@ -56,6 +61,16 @@ impl Host {
 
     /// Like [`start`](Self::start), returning the failure (with the host's log) instead.
     pub fn try_start(config: &str, plugins: &[PathBuf]) -> Result<Host, String> {
+        Self::try_start_logging(config, plugins, TEST_LOG_LEVEL)
+    }
+
+    /// Like [`try_start`](Self::try_start), with the host's log filter set to `log_level`:
+    /// benchmarks measure the host as operators run it, at `info`.
+    pub fn try_start_logging(
+        config: &str,
+        plugins: &[PathBuf],
+        log_level: &str,
+    ) -> Result<Host, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let plugins_dir = dir.path().join("plugins.d");
         std::fs::create_dir(&plugins_dir).map_err(|e| e.to_string())?;
@@ -63,11 +78,15 @@ impl Host {
             let name = plugin.file_name().expect("file name");
             std::fs::copy(plugin, plugins_dir.join(name)).map_err(|e| e.to_string())?;
         }
-        Self::start_in(dir, config)
+        Self::launch(dir, config, log_level)
     }
 
     /// Starts the host in `dir`, which holds `plugins.d/` as the caller arranged it.
     pub fn start_in(dir: tempfile::TempDir, config: &str) -> Result<Host, String> {
+        Self::launch(dir, config, TEST_LOG_LEVEL)
+    }
+
+    fn launch(dir: tempfile::TempDir, config: &str, log_level: &str) -> Result<Host, String> {
         let config_path = dir.path().join("dbmon.yaml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let log = dir.path().join("dbmon.log");
@@ -80,13 +99,24 @@ impl Host {
             .arg("--log-file")
             .arg(&log)
             .arg("--log-level")
-            .arg("info,dbmon=debug,connector=debug")
+            .arg(log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start dbmon: {e}"))?;
         let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let errors = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&errors);
+        let stderr_reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut text = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut text);
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_str(&text);
+        });
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -97,6 +127,8 @@ impl Host {
         });
         let mut host = Host {
             child: Some(child),
+            stderr: errors,
+            stderr_reader: Some(stderr_reader),
             url: String::new(),
             dir,
         };
@@ -107,6 +139,10 @@ impl Host {
             }
             Err(_) => {
                 let status = host.stop();
+                // The process is gone: its stderr is complete once the reader has seen the end.
+                if let Some(reader) = host.stderr_reader.take() {
+                    let _ = reader.join();
+                }
                 Err(format!(
                     "dbmon did not start ({status:?}); its log:\n{}\nstderr:\n{}",
                     host.log(),
@@ -121,13 +157,12 @@ impl Host {
         std::fs::read_to_string(self.dir.path().join("dbmon.log")).unwrap_or_default()
     }
 
-    fn stderr(&mut self) -> String {
-        use std::io::Read;
-        let mut text = String::new();
-        if let Some(stderr) = self.child.as_mut().and_then(|c| c.stderr.as_mut()) {
-            let _ = stderr.read_to_string(&mut text);
-        }
-        text
+    /// What the host wrote to stderr (complete once it has exited).
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Runs the `dbmon` client against this host.

@@ -8,8 +8,8 @@ use std::{
     time::Duration,
 };
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::TcpListener,
 };
 
 /// What the server answers on one path.
@@ -73,18 +73,31 @@ pub struct Request {
 type Handler = Arc<dyn Fn(&Request) -> Option<Reply> + Send + Sync>;
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     replies: HashMap<String, Reply>,
     handler: Option<Handler>,
     requests: Vec<Request>,
+    /// Open connections, closed when the server is dropped (a client's pooled keep-alive
+    /// connection must not outlive the server).
+    connections: Vec<tokio::task::AbortHandle>,
+}
+
+/// Runs one connection's task and remembers it, so that dropping the server closes it.
+pub(crate) fn track(state: &Mutex<State>, connection: impl Future<Output = ()> + Send + 'static) {
+    let handle = tokio::spawn(connection).abort_handle();
+    let mut state = state.lock().unwrap();
+    state.connections.retain(|c| !c.is_finished());
+    state.connections.push(handle);
 }
 
 /// A running server; it stops when dropped.
 pub struct HttpServer {
     /// Where it listens.
     pub addr: SocketAddr,
-    state: Arc<Mutex<State>>,
-    task: tokio::task::JoinHandle<()>,
+    /// `http` or `https`.
+    pub(crate) scheme: &'static str,
+    pub(crate) state: Arc<Mutex<State>>,
+    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
 impl HttpServer {
@@ -98,15 +111,21 @@ impl HttpServer {
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve_connection(stream, Arc::clone(&shared)));
+                track(&shared, serve_connection(stream, Arc::clone(&shared)));
             }
         });
-        HttpServer { addr, state, task }
+        HttpServer {
+            addr,
+            scheme: "http",
+            state,
+            task,
+        }
     }
 
-    /// `http://127.0.0.1:PORT` + `path`.
+    /// `http://127.0.0.1:PORT` + `path` (`https://` for a server started with
+    /// [`start_tls`](HttpServer::start_tls)).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// Answers requests for `path` (without query) with `reply` from now on.
@@ -142,10 +161,19 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.task.abort();
+        if let Ok(state) = self.state.lock() {
+            for connection in &state.connections {
+                connection.abort();
+            }
+        }
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, state: Arc<Mutex<State>>) {
+/// Serves one connection, plain or TLS, until the client closes it.
+pub(crate) async fn serve_connection<S>(mut stream: S, state: Arc<Mutex<State>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buffer = Vec::with_capacity(4096);
     loop {
         let Some(request) = read_request(&mut stream, &mut buffer).await else {
@@ -171,15 +199,20 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             reply.content_type,
             reply.body.len()
         );
+        // A TLS stream holds records until flushed.
         if stream.write_all(head.as_bytes()).await.is_err()
             || stream.write_all(&reply.body).await.is_err()
+            || stream.flush().await.is_err()
         {
             return;
         }
     }
 }
 
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
+async fn read_request<S>(stream: &mut S, buffer: &mut Vec<u8>) -> Option<Request>
+where
+    S: AsyncRead + Unpin,
+{
     let head_end = loop {
         if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break at + 4;

@@ -117,7 +117,7 @@ fn check_info(info: &FfiInfo, in_process: bool) -> Result<String, String> {
     let api_ok = if in_process {
         api == API_VERSION
     } else {
-        same_major_not_newer(api, API_VERSION)
+        same_major(api, API_VERSION)
     };
     if !api_ok {
         problems.push(format!(
@@ -148,18 +148,10 @@ fn count(n: usize, thing: &str) -> String {
     format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
 }
 
-/// `1.0.3` loads into a host of `1.2.0`; `2.0.0` and `1.3.0` do not.
-fn same_major_not_newer(version: &str, host: &str) -> bool {
-    let parse = |v: &str| -> Option<(u64, u64)> {
-        let mut parts = v.split('.');
-        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-    };
-    match (parse(version), parse(host)) {
-        (Some((major, minor)), Some((host_major, host_minor))) => {
-            major == host_major && minor <= host_minor
-        }
-        _ => false,
-    }
+/// The host loads any minor of its own major (`1.0.3` and `1.4.0` into a `1.2.0` host).
+fn same_major(version: &str, host: &str) -> bool {
+    let major = |v: &str| v.split('.').next().and_then(|m| m.parse::<u64>().ok());
+    major(version).is_some() && major(version) == major(host)
 }
 
 fn new_instance(module: ConnectorModRef, config: &str) -> Result<InstanceBox, String> {

@@ -1,9 +1,9 @@
 //! Helpers the checks and the author's tests run against: a connector that panics on purpose,
-//! and a TCP server that never answers.
+//! and TCP endpoints that never answer.
 
 use crate::{ClusterConfig, CollectContext, ConfigError, Connector, ConnectorInfo, Error, Report};
 use std::{
-    net::{SocketAddr, TcpListener},
+    net::{SocketAddr, TcpListener, TcpStream},
     sync::Once,
 };
 
@@ -54,22 +54,47 @@ fn quiet_probe_panics() {
     });
 }
 
-/// A loopback TCP server that accepts connections and never answers: point a connector's
-/// valid configuration at it so that collect has to give up at its deadline, and the kit's
-/// deadline and cancellation checks wait on real I/O. Stops listening when dropped.
+/// A loopback TCP endpoint that never answers: point a connector's valid configuration at it
+/// so that collect has to give up at its deadline, and the kit's deadline and cancellation
+/// checks wait on real I/O. Stops listening when dropped.
 ///
-/// The kernel completes the handshakes (until the backlog is full, after which connects hang
-/// too); nothing is ever read or written.
+/// [`start`](SilentServer::start) accepts connections (the kernel completes the handshakes)
+/// and never reads or writes: a client waits for an answer. [`blackhole`](SilentServer::blackhole)
+/// does not even complete handshakes: a client waits in `connect`.
 #[derive(Debug)]
 pub struct SilentServer {
     listener: TcpListener,
+    /// The connection that fills a blackhole's one-slot backlog.
+    _filler: Option<TcpStream>,
 }
 
 impl SilentServer {
-    /// Listens on a free loopback port.
+    /// Listens on a free loopback port; connections succeed and then hear nothing.
     pub fn start() -> std::io::Result<SilentServer> {
         Ok(SilentServer {
             listener: TcpListener::bind("127.0.0.1:0")?,
+            _filler: None,
+        })
+    }
+
+    /// Listens on a free loopback port with a backlog of one, which it fills itself: the
+    /// kernel drops every further SYN, so connecting hangs until the client gives up.
+    pub fn blackhole() -> std::io::Result<SilentServer> {
+        // std has no backlog setting; tokio's TcpSocket does, and needs a runtime to register
+        // the listener, which `into_std` then takes back out.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()?;
+        let listener = {
+            let _enter = runtime.enter();
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(([127, 0, 0, 1], 0).into())?;
+            socket.listen(0)?.into_std()?
+        };
+        let filler = TcpStream::connect(listener.local_addr()?)?;
+        Ok(SilentServer {
+            listener,
+            _filler: Some(filler),
         })
     }
 

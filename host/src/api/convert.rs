@@ -2,6 +2,7 @@
 
 use crate::{
     plugins::Plugin,
+    runner::Runner,
     store::{ClusterSlot, Report, Schema},
 };
 use dbmon_connector_api::{NodeStatus, Status, ffi::FfiLabel};
@@ -100,7 +101,7 @@ pub fn report(r: &Report) -> proto::Report {
 }
 
 /// A cluster on the wire.
-pub fn cluster(slot: &ClusterSlot) -> proto::Cluster {
+pub fn cluster(slot: &ClusterSlot, runner: Option<&Runner>) -> proto::Cluster {
     let latest = slot.latest();
     let info = &slot.info;
     let stats = &slot.stats;
@@ -129,6 +130,11 @@ pub fn cluster(slot: &ClusterSlot) -> proto::Cluster {
         failures: stats.failures.load(Ordering::Relaxed),
         timeouts: stats.timeouts.load(Ordering::Relaxed),
         panics: stats.panics.load(Ordering::Relaxed),
+        isolation: runner
+            .map(Runner::isolation)
+            .unwrap_or_default()
+            .to_string(),
+        worker_restarts: runner.map_or(0, Runner::restarts),
     }
 }
 

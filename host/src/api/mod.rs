@@ -2,9 +2,7 @@
 
 mod convert;
 
-use crate::{plugins::Registry, store::Store};
-use abi_stable::std_types::{RResult, RString, RVec};
-use dbmon_connector_api::ffi::{FfiCollectRequest, InstanceBox};
+use crate::{plugins::Registry, runner::Runner, store::Store};
 use dbmon_proto as proto;
 use std::{collections::HashMap, pin::Pin, sync::Arc, time::SystemTime};
 use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
@@ -20,8 +18,8 @@ pub struct Monitor {
     pub store: Arc<Store>,
     /// Loaded connectors.
     pub registry: Arc<Registry>,
-    /// Each cluster's connector instance, for commands.
-    pub instances: HashMap<String, Arc<InstanceBox>>,
+    /// Each cluster's connector, for commands.
+    pub runners: HashMap<String, Arc<Runner>>,
     /// Turns true when the host stops; open streams end then.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -55,7 +53,11 @@ impl proto::monitor_server::Monitor for Monitor {
         &self,
         _: Request<proto::ListClustersRequest>,
     ) -> Result<Response<proto::ListClustersResponse>, Status> {
-        let clusters = self.store.clusters().map(|s| convert::cluster(s)).collect();
+        let clusters = self
+            .store
+            .clusters()
+            .map(|s| convert::cluster(s, self.runners.get(&*s.info.id).map(|r| &**r)))
+            .collect();
         Ok(Response::new(proto::ListClustersResponse { clusters }))
     }
 
@@ -149,8 +151,8 @@ impl proto::monitor_server::Monitor for Monitor {
             .store
             .cluster(&req.cluster_id)
             .ok_or_else(|| self.unknown_cluster(&req.cluster_id))?;
-        let instance = self
-            .instances
+        let runner = self
+            .runners
             .get(&req.cluster_id)
             .ok_or_else(|| self.unknown_cluster(&req.cluster_id))?;
         let offered = self
@@ -176,25 +178,11 @@ impl proto::monitor_server::Monitor for Monitor {
             )));
         }
         let timeout = slot.info.timeout;
-        let request = FfiCollectRequest {
-            sequence: 0,
-            timeout_ms: timeout.as_millis() as u64,
-        };
-        let args: RVec<RString> = req.args.into_iter().map(RString::from).collect();
-        let call = instance.run_command(req.command.clone().into(), args, request);
-        match tokio::time::timeout(timeout, call).await {
-            Ok(RResult::ROk(output)) => Ok(Response::new(proto::RunCommandResponse {
-                output: output.into(),
-            })),
-            Ok(RResult::RErr(e)) => Err(Status::failed_precondition(format!(
+        match runner.run_command(&req.command, req.args, timeout).await {
+            Ok(output) => Ok(Response::new(proto::RunCommandResponse { output })),
+            Err(e) => Err(Status::failed_precondition(format!(
                 "{} on {}: {e}",
                 req.command, req.cluster_id
-            ))),
-            Err(_) => Err(Status::deadline_exceeded(format!(
-                "{} on {} did not finish within {}",
-                req.command,
-                req.cluster_id,
-                humantime::format_duration(timeout)
             ))),
         }
     }

@@ -8,7 +8,7 @@ mod secrets;
 use crate::plugins::TrustPolicy;
 pub use locate::{Locations, Position};
 use model::DEFAULT_PLUGINS_DIR;
-pub use model::{DEFAULT_LISTEN, StoreKind, TlsEntry};
+pub use model::{DEFAULT_LISTEN, Isolation, StoreKind, TlsEntry};
 
 use model::{ClusterEntry, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, FileConfig};
 use std::{
@@ -100,6 +100,8 @@ pub struct Cluster {
     pub jitter: Duration,
     /// Fixed delay before the first collection.
     pub initial_delay: Duration,
+    /// Where the connector runs.
+    pub isolation: Isolation,
     tls: Option<TlsEntry>,
     auth: Option<secrets::Auth>,
     options: serde_json::Value,
@@ -194,7 +196,11 @@ impl Config {
                 errors.push(config.error_at(&format!("clusters[{index}].id"), message));
                 continue;
             }
-            match config.resolve(index, entry, &raw.defaults, base) {
+            let default_isolation = raw
+                .connectors
+                .get(&entry.connector)
+                .and_then(|c| c.isolation);
+            match config.resolve(index, entry, &raw.defaults, default_isolation, base) {
                 Ok(cluster) => config.clusters.push(cluster),
                 Err(e) => errors.push(e),
             }
@@ -220,6 +226,7 @@ impl Config {
         index: usize,
         entry: ClusterEntry,
         defaults: &model::Schedule,
+        default_isolation: Option<Isolation>,
         base: &Path,
     ) -> Result<Cluster, ConfigError> {
         let at = |field: &str| format!("clusters[{index}].{field}");
@@ -295,6 +302,7 @@ impl Config {
             timeout,
             jitter,
             initial_delay,
+            isolation: entry.isolation.or(default_isolation).unwrap_or_default(),
             tls,
             auth,
             options,

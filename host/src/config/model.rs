@@ -34,6 +34,9 @@ pub struct FileConfig {
     /// Defaults for every cluster.
     #[serde(default)]
     pub defaults: Schedule,
+    /// Defaults per connector, by connector name.
+    #[serde(default)]
+    pub connectors: std::collections::BTreeMap<String, ConnectorDefaults>,
     /// The clusters to monitor.
     #[serde(default)]
     pub clusters: Vec<ClusterEntry>,
@@ -50,6 +53,37 @@ pub struct PluginsConfig {
     /// When set, only libraries with one of these SHA-256 digests load. By default, any.
     #[serde(default)]
     pub allow: Vec<String>,
+}
+
+/// One entry of `connectors:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorDefaults {
+    /// How clusters of this connector run unless they say otherwise.
+    #[serde(default)]
+    pub isolation: Option<Isolation>,
+}
+
+/// Where a cluster's connector runs.
+#[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// In the host's process: fastest; a crash in the connector takes the host down.
+    #[default]
+    InProcess,
+    /// In a `dbmon worker` child process per cluster: a crash kills only the worker, which
+    /// the host restarts with capped exponential backoff.
+    Process,
+}
+
+impl Isolation {
+    /// The name used in the YAML and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::InProcess => "in_process",
+            Isolation::Process => "process",
+        }
+    }
 }
 
 /// `store:`
@@ -136,6 +170,10 @@ pub struct ClusterEntry {
     /// Credentials handed to the connector.
     #[serde(default)]
     pub auth: Option<AuthEntry>,
+    /// Where the connector runs, overriding `connectors.NAME.isolation`. By default, in the
+    /// host's process.
+    #[serde(default)]
+    pub isolation: Option<Isolation>,
     /// Connector-specific options; the connector validates them.
     #[serde(default)]
     pub options: serde_json::Value,

@@ -103,3 +103,21 @@ fn connector_json_carries_options_and_secrets() {
     assert_eq!(json["endpoints"][0], "http://h:1");
     assert!(!format!("{:?}", c.clusters[0]).contains("hunter2"));
 }
+
+#[test]
+fn isolation_comes_from_the_cluster_then_the_connector() {
+    let text = "connectors:\n  fragile: {isolation: process}\nclusters:\n  - {id: a, connector: fragile}\n  - {id: b, connector: fragile, isolation: in_process}\n  - {id: c, connector: other}\n  - {id: d, connector: other, isolation: process}\n";
+    let c = parse(text).unwrap();
+    let got: Vec<Isolation> = c.clusters.iter().map(|c| c.isolation).collect();
+    assert_eq!(
+        got,
+        [
+            Isolation::Process,
+            Isolation::InProcess,
+            Isolation::InProcess,
+            Isolation::Process
+        ]
+    );
+    let e = only_error("clusters:\n  - {id: a, connector: x, isolation: thread}\n");
+    assert!(e.contains("unknown variant `thread`"), "{e}");
+}

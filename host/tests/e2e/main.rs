@@ -6,6 +6,7 @@ mod api;
 mod bad_config;
 mod bad_plugins;
 mod examples;
+mod isolation;
 mod misbehave;
 mod prometheus;
 mod system;

@@ -1,5 +1,6 @@
-//! A connector that misbehaves on request, for the host's tests: it panics, hangs, blocks its
-//! thread, or fails, as `options.mode` says. `mode: ok` reports one metric, `collections`.
+//! A connector that misbehaves on request, for the host's tests: it panics, hangs, fails, or
+//! crashes its process (abort, segfault, stack overflow), as `options.mode` says. `mode: ok`
+//! reports one metric, `collections`.
 
 use dbmon_connector_api::{
     ClusterConfig, CollectContext, CommandInfo, ConfigError, Connector, ConnectorInfo, Error,
@@ -20,6 +21,12 @@ pub enum Mode {
     Hang,
     /// Returns an error.
     Fail,
+    /// Calls `std::process::abort()`: only a worker process survives this.
+    Abort,
+    /// Writes through a null pointer (SIGSEGV).
+    Segfault,
+    /// Recurses without end until the stack overflows.
+    StackOverflow,
 }
 
 /// `options:` of a misbehave cluster.
@@ -70,6 +77,16 @@ impl Connector for Misbehave {
             Mode::Panic => panic!("misbehave: asked to panic (collection {n})"),
             Mode::Hang => std::future::pending().await,
             Mode::Fail => Err(format!("misbehave: asked to fail (collection {n})").into()),
+            Mode::Abort => std::process::abort(),
+            Mode::Segfault => {
+                // SAFETY: none; crashing the process is the point of this mode.
+                unsafe { std::ptr::null_mut::<u64>().write_volatile(n) };
+                unreachable!("wrote through a null pointer")
+            }
+            Mode::StackOverflow => {
+                std::hint::black_box(recurse(n));
+                unreachable!("recursed without end")
+            }
         }
     }
 
@@ -84,6 +101,13 @@ impl Connector for Misbehave {
             other => Err(format!("unknown command '{other}'").into()),
         }
     }
+}
+
+/// Recursion the optimiser cannot turn into a loop.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    frame[0] + recurse(std::hint::black_box(depth + 1))
 }
 
 export_connector!(Misbehave);

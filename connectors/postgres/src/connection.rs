@@ -1,0 +1,193 @@
+//! One connection per endpoint, kept across collections: made when first needed, made again
+//! when the server closed it or did not answer in time. So a collection costs one round of
+//! queries, not a login, and a down server costs at most one connection attempt per collection.
+
+use crate::{options::Endpoint, probe::Statements};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::{sync::Mutex, time::timeout_at};
+use tokio_postgres::{Client, NoTls, config::SslMode};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// How to log in; the same for every endpoint of a cluster.
+pub struct Login {
+    /// User name.
+    pub user: String,
+    /// Password, if any.
+    pub password: Option<String>,
+    /// TLS, when the cluster has a `tls:` block.
+    pub tls: Option<MakeRustlsConnect>,
+    /// `statement_timeout` set on every connection, in milliseconds.
+    pub statement_timeout_ms: u64,
+}
+
+/// A logged-in connection with the connector's statements prepared on it.
+pub struct Session {
+    /// The client; queries from several tasks are pipelined on its one connection.
+    pub client: Client,
+    /// Statements prepared once per connection.
+    pub statements: Statements,
+}
+
+/// One endpoint and its kept connection.
+pub struct Node {
+    /// Where it is.
+    pub endpoint: Endpoint,
+    slot: Mutex<Option<Arc<Session>>>,
+}
+
+impl Node {
+    /// A node not connected yet.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Node {
+            endpoint,
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// Runs `work` on this node's connection, connecting first when needed, all by `deadline`.
+    /// A kept connection the server has closed since (a restart) is replaced once and the work
+    /// retried. A connection that did not answer in time is dropped: the next call starts anew
+    /// rather than queueing behind a query that may never end.
+    pub async fn run<T, F, Fut>(
+        &self,
+        login: &Login,
+        deadline: Instant,
+        work: F,
+    ) -> Result<T, String>
+    where
+        F: Fn(Arc<Session>) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let started = Instant::now();
+        let late = || {
+            let waited = deadline.saturating_duration_since(started);
+            format!("no answer within {} ms", waited.as_millis())
+        };
+        for attempt in 0..2 {
+            let (session, reused) = timeout_at(deadline.into(), self.session(login, deadline))
+                .await
+                .map_err(|_| late())??;
+            match timeout_at(deadline.into(), work(session.clone())).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) => {
+                    let closed = session.client.is_closed();
+                    if closed {
+                        self.forget(&session).await;
+                    }
+                    if !(closed && reused && attempt == 0) {
+                        return Err(format!("query failed: {}", error_chain(&e)));
+                    }
+                }
+                Err(_) => {
+                    self.forget(&session).await;
+                    return Err(late());
+                }
+            }
+        }
+        unreachable!("the second attempt always returns")
+    }
+
+    /// The kept session, or a new one; `true` when it was kept from before.
+    async fn session(
+        &self,
+        login: &Login,
+        deadline: Instant,
+    ) -> Result<(Arc<Session>, bool), String> {
+        let mut slot = self.slot.lock().await;
+        if let Some(session) = slot.as_ref().filter(|s| !s.client.is_closed()) {
+            return Ok((session.clone(), true));
+        }
+        *slot = None;
+        let session = Arc::new(connect(&self.endpoint, login, deadline).await?);
+        *slot = Some(session.clone());
+        Ok((session, false))
+    }
+
+    async fn forget(&self, session: &Arc<Session>) {
+        let mut slot = self.slot.lock().await;
+        if slot.as_ref().is_some_and(|kept| Arc::ptr_eq(kept, session)) {
+            *slot = None;
+        }
+    }
+}
+
+async fn connect(endpoint: &Endpoint, login: &Login, deadline: Instant) -> Result<Session, String> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&endpoint.host)
+        .port(endpoint.port)
+        .dbname(&endpoint.database)
+        .user(&login.user)
+        .application_name("dbmon")
+        .connect_timeout(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        );
+    if let Some(password) = &login.password {
+        config.password(password);
+    }
+    let cannot = |e: tokio_postgres::Error| {
+        let text = error_chain(&e);
+        // What tokio-postgres says when the other end is not PostgreSQL (HTTP, Redis, ...).
+        let garbled = [
+            "error communicating with the server",
+            "unexpected message from server",
+        ];
+        let hint = match garbled.iter().any(|g| text.starts_with(g)) {
+            true => " (is a PostgreSQL server listening there?)",
+            false => "",
+        };
+        format!("cannot connect: {text}{hint}")
+    };
+    let client = match &login.tls {
+        Some(tls) => {
+            config.ssl_mode(SslMode::Require);
+            let (client, connection) = config.connect(tls.clone()).await.map_err(cannot)?;
+            tokio::spawn(connection);
+            client
+        }
+        None => {
+            config.ssl_mode(SslMode::Disable);
+            let (client, connection) = config.connect(NoTls).await.map_err(cannot)?;
+            tokio::spawn(connection);
+            client
+        }
+    };
+    let setup = async {
+        let timeout = format!("{}ms", login.statement_timeout_ms);
+        client
+            .execute(
+                "SELECT set_config('statement_timeout', $1, false)",
+                &[&timeout],
+            )
+            .await?;
+        Statements::prepare(&client).await
+    };
+    let statements = setup.await.map_err(|e| {
+        format!(
+            "cannot prepare the connector's queries: {}",
+            error_chain(&e)
+        )
+    })?;
+    tracing::debug!(node = %endpoint.address, "connected");
+    Ok(Session { client, statements })
+}
+
+/// The error and its causes, each once: tokio-postgres prints its first cause itself.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

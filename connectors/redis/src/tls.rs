@@ -1,0 +1,140 @@
+//! The rustls client configuration of a cluster that uses TLS, built once from its `tls:` block
+//! so that a bad certificate file is refused at startup, not at every collection.
+
+use dbmon_connector_api::{ConfigError, TlsConfig};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    crypto::CryptoProvider,
+    pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime, pem::PemObject},
+};
+use std::{path::Path, sync::Arc};
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The client configuration for `tls` (no block: the system's roots, no client certificate).
+pub fn client_config(tls: Option<&TlsConfig>) -> Result<Arc<ClientConfig>, ConfigError> {
+    let default = TlsConfig::default();
+    let tls = tls.unwrap_or(&default);
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::at("tls", e.to_string()))?;
+    let builder = if tls.insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider())))
+    } else {
+        builder.with_root_certificates(roots(tls.ca.as_deref())?)
+    };
+    let config = match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            let certs = certificates(cert, "tls.cert")?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                ConfigError::at(
+                    "tls.key",
+                    format!("cannot read a PEM private key from {}: {e}", key.display()),
+                )
+            })?;
+            builder.with_client_auth_cert(certs, key).map_err(|e| {
+                ConfigError::at(
+                    "tls.key",
+                    format!("client certificate and key do not fit: {e}"),
+                )
+            })?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        (Some(_), None) => {
+            return Err(ConfigError::at(
+                "tls.cert",
+                "a client certificate needs tls.key too",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::at(
+                "tls.key",
+                "a client key needs tls.cert too",
+            ));
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+fn certificates(path: &Path, field: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| ConfigError::at(field, format!("cannot read {}: {e}", path.display())))?
+        .collect();
+    let certs =
+        certs.map_err(|e| ConfigError::at(field, format!("bad PEM in {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(ConfigError::at(
+            field,
+            format!("no certificate in {}", path.display()),
+        ));
+    }
+    Ok(certs)
+}
+
+fn roots(ca: Option<&Path>) -> Result<RootCertStore, ConfigError> {
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(ca) => {
+            for cert in certificates(ca, "tls.ca")? {
+                roots.add(cert).map_err(|e| {
+                    ConfigError::at(
+                        "tls.ca",
+                        format!("bad CA certificate in {}: {e}", ca.display()),
+                    )
+                })?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    Ok(roots)
+}
+
+/// `insecure_skip_verify: true`: accepts any certificate, still checks handshake signatures.
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

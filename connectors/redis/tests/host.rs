@@ -1,0 +1,105 @@
+//! End to end: the real `dbmon serve` loads the built connector library and collects from a
+//! real redis-server; the real CLI reads the reports and runs `slowlog`. Needs
+//! `cargo build -p dbmon -p dbmon-connector-redis` (or `cargo build --workspace`) first.
+
+mod common;
+
+use common::{Server, closed_port};
+use dbmon_test_support::{Host, built_library};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+fn config(up: &str, down: &str) -> String {
+    format!(
+        "
+clusters:
+  - id: cache
+    connector: redis
+    interval: 500ms
+    timeout: 400ms
+    endpoints: ['redis://{up}']
+  - id: gone
+    connector: redis
+    interval: 500ms
+    timeout: 400ms
+    endpoints: ['{down}']
+    options: {{memory_used_degraded_percent: 90}}
+"
+    )
+}
+
+/// The newest report of `cluster`, once there is one (panics after 20 s).
+fn newest_report(host: &Host, cluster: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let output = host.cli(&["--json", "reports", cluster, "--limit", "1"]);
+        let text = String::from_utf8_lossy(&output.stdout);
+        if let Some(line) = text.lines().next() {
+            return serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no report of {cluster}: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            host.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_reports_redis_metrics_and_runs_slowlog() {
+    let server = Server::start(&[]);
+    server.run(None, &["SET", "e2e-a", "1"]);
+    server.run(None, &["SET", "e2e-b", "2"]);
+    let down = format!("127.0.0.1:{}", closed_port());
+    let host = Host::start(
+        &config(&server.address(), &down),
+        &[built_library("dbmon_connector_redis")],
+    );
+
+    let listed = host.cli(&["connectors"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("redis") && listed.contains("slowlog"),
+        "{listed}"
+    );
+
+    let report = newest_report(&host, "cache");
+    assert_eq!(report["connector"], "redis");
+    assert_eq!(report["status"], "healthy", "{report}");
+    let m = &report["metrics"];
+    assert_eq!(m["up"], 1.0, "{report}");
+    assert_eq!(m["keyspace_keys"], 2.0, "{report}");
+    assert_eq!(m["masters"], 1.0);
+    assert!(m["memory_used_bytes"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["units"]["memory_used_bytes"], "bytes");
+    assert_eq!(report["labels"]["mode"], "standalone");
+    let node = &report["nodes"][0];
+    assert_eq!(node["id"], server.address().as_str());
+    assert_eq!(node["status"], "live");
+    assert_eq!(node["labels"]["role"], "master");
+    assert_eq!(node["metrics"]["keyspace_keys"], 2.0);
+
+    let gone = newest_report(&host, "gone");
+    assert_eq!(gone["status"], "unreachable", "{gone}");
+    let error = gone["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&down) && error.contains("cannot connect"),
+        "{gone}"
+    );
+
+    let output = host.cli(&["run", "cache", "slowlog", "3"]);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(table.starts_with("node "), "{table}");
+    assert!(table.contains("from 1 node"), "{table}");
+    let output = host.cli(&["run", "cache", "slowlog", "many"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("number of entries per node"), "{stderr}");
+}

@@ -1,0 +1,92 @@
+//! The connector author's commands: `dbmon connector new` writes a project that builds a
+//! loadable connector, `dbmon connector check` says whether `serve` would load a library and
+//! runs the conformance kit against it.
+
+mod check;
+mod scaffold;
+
+pub use check::CheckArgs;
+pub use scaffold::Scaffold;
+
+use std::{path::PathBuf, process::ExitCode};
+
+/// `dbmon connector ...`
+#[derive(Debug, clap::Subcommand)]
+#[deny(missing_docs)]
+pub enum ConnectorCommand {
+    /// Writes a new connector project: a cargo crate with a working example, README,
+    /// example.yaml and the conformance test.
+    New {
+        /// The connector's name, as clusters will write it in `connector:` ([a-z][a-z0-9_-]*).
+        name: String,
+        /// Folder to create (must not exist). By default, `./NAME`.
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Depend on this connector-api checkout instead of the released crate.
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+    },
+    /// Loads a connector library exactly as `serve` would and says whether it would load;
+    /// with `--config`, also runs the conformance kit against that cluster.
+    Check {
+        /// The library (`lib*.so`).
+        file: PathBuf,
+        /// A YAML file with one cluster entry, or a host config whose first cluster using this
+        /// connector is checked (its `plugins:` trust rules apply too).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Accept files writable by group or others or owned by another user, as
+        /// `plugins.insecure: true` does.
+        #[arg(long)]
+        insecure: bool,
+    },
+}
+
+/// Runs one `dbmon connector` command; `json` prints one JSON object instead of text.
+pub fn run(command: ConnectorCommand, json: bool) -> ExitCode {
+    match command {
+        ConnectorCommand::New {
+            name,
+            path,
+            sdk_path,
+        } => {
+            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+            let written = Scaffold::new(&name, sdk_path.as_deref())
+                .and_then(|scaffold| scaffold.write(&dir).map(|()| scaffold));
+            match written {
+                Ok(scaffold) => {
+                    println!(
+                        "created connector '{name}' in {}\n\nnext:\n  cd {}\n  cargo test\n  cargo build --release\n  dbmon connector check target/release/{} --config example.yaml",
+                        dir.display(),
+                        dir.display(),
+                        scaffold.library_file()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        ConnectorCommand::Check {
+            file,
+            config,
+            insecure,
+        } => {
+            let args = CheckArgs {
+                file,
+                config,
+                insecure,
+                json,
+            };
+            match check::run(&args) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("dbmon: {message}");
+    ExitCode::from(2)
+}
