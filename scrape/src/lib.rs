@@ -4,6 +4,8 @@
 
 mod tls;
 
+pub use tls::client_config;
+
 /// The HTTP client crate, so that connectors name the same version.
 pub use reqwest;
 

@@ -13,7 +13,9 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The TLS settings of one cluster's client.
+/// The rustls client settings of one cluster: its CA (or the system's roots), an optional
+/// client certificate, and no certificate checks only when `insecure_skip_verify` asks for it.
+/// Shared by every connector that speaks TLS (HTTP, PostgreSQL, ...).
 pub fn client_config(tls: Option<&TlsConfig>) -> Result<ClientConfig, ConfigError> {
     let default = TlsConfig::default();
     let tls = tls.unwrap_or(&default);

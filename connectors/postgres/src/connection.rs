@@ -2,7 +2,7 @@
 //! when the server closed it or did not answer in time. So a collection costs one round of
 //! queries, not a login, and a down server costs at most one connection attempt per collection.
 
-use crate::{options::Endpoint, probe::Statements};
+use crate::{endpoint::Endpoint, probe::Statements};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -73,11 +73,11 @@ impl Node {
             match timeout_at(deadline.into(), work(session.clone())).await {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(e)) => {
-                    let closed = session.client.is_closed();
-                    if closed {
+                    let lost = connection_lost(&e, &session);
+                    if lost {
                         self.forget(&session).await;
                     }
-                    if !(closed && reused && attempt == 0) {
+                    if !(lost && reused && attempt == 0) {
                         return Err(format!("query failed: {}", error_chain(&e)));
                     }
                 }
@@ -175,6 +175,17 @@ async fn connect(endpoint: &Endpoint, login: &Login, deadline: Instant) -> Resul
     })?;
     tracing::debug!(node = %endpoint.address, "connected");
     Ok(Session { client, statements })
+}
+
+/// Whether `e` ended the connection: it closed, the socket failed, or the server said FATAL
+/// (`pg_terminate_backend`, a shutdown), which it sends in place of the next answer and then
+/// closes.
+fn connection_lost(e: &tokio_postgres::Error, session: &Session) -> bool {
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    let fatal = e
+        .as_db_error()
+        .is_some_and(|db| matches!(db.severity(), "FATAL" | "PANIC"));
+    session.client.is_closed() || e.is_closed() || io || fatal
 }
 
 /// The error and its causes, each once: tokio-postgres prints its first cause itself.

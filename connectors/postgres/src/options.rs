@@ -1,5 +1,6 @@
 //! `options:` of a postgres cluster, its endpoints, and what they resolve to.
 
+use crate::endpoint::{Endpoint, parse_endpoint, redacted};
 use dbmon_connector_api::{ClusterConfig, ConfigError};
 use serde::Deserialize;
 use std::fmt;
@@ -8,8 +9,6 @@ use std::fmt;
 pub const DEFAULT_DATABASE: &str = "postgres";
 /// The user when `auth.username` is not set.
 pub const DEFAULT_USER: &str = "postgres";
-/// The port when an endpoint does not name one.
-pub const DEFAULT_PORT: u16 = 5432;
 /// Default of [`Options::replication_lag_bytes_degraded`]: 64 MiB of WAL.
 pub const DEFAULT_REPLICATION_LAG_BYTES_DEGRADED: f64 = 67_108_864.0;
 /// Default of [`Options::replication_lag_seconds_degraded`].
@@ -53,19 +52,6 @@ impl Default for Options {
             xid_wraparound_degraded_percent: DEFAULT_XID_WRAPAROUND_DEGRADED_PERCENT,
         }
     }
-}
-
-/// One server to connect to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    /// Host name or IP address (without brackets).
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// Database to connect to.
-    pub database: String,
-    /// `host:port` (`[::1]:5432` for IPv6): the node's id and address.
-    pub address: String,
 }
 
 /// The validated settings of one cluster.
@@ -158,17 +144,6 @@ pub fn settings(config: &ClusterConfig<Options>) -> Result<Settings, ConfigError
     })
 }
 
-/// The endpoint as written, without what stands before an `@` (a password, maybe).
-fn redacted(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}<redacted>{}", &text[..scheme + 3], &text[at..])
-        }
-        (None, Some(at)) => format!("<redacted>{}", &text[at..]),
-        _ => text.to_string(),
-    }
-}
-
 fn non_negative(field: &str, value: f64) -> Result<(), ConfigError> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
@@ -188,139 +163,5 @@ fn percentage(field: &str, value: f64) -> Result<(), ConfigError> {
             format!("options.{field}"),
             format!("must be a percentage from 0 to 100; got {value}"),
         ))
-    }
-}
-
-/// Parses `host`, `host:port`, `[v6]:port`, or `postgres://host[:port][/database]`
-/// (`postgresql://` too).
-pub fn parse_endpoint(text: &str, default_database: &str) -> Result<Endpoint, String> {
-    let text = text.trim();
-    let (authority, database) = match text.split_once("://") {
-        Some((scheme, rest)) => {
-            if !matches!(
-                scheme.to_ascii_lowercase().as_str(),
-                "postgres" | "postgresql"
-            ) {
-                return Err(format!(
-                    "scheme '{scheme}' is not postgres:// or postgresql://"
-                ));
-            }
-            if rest.contains('?') {
-                return Err(
-                    "query parameters are not supported: TLS comes from the cluster's \
-                            tls:, credentials from its auth:"
-                        .into(),
-                );
-            }
-            match rest.split_once('/') {
-                Some((authority, "")) => (authority, None),
-                Some((authority, database)) => (authority, Some(database)),
-                None => (rest, None),
-            }
-        }
-        None => (text, None),
-    };
-    if authority.contains('@') {
-        return Err(
-            "credentials do not belong in the endpoint: put them in the cluster's auth:".into(),
-        );
-    }
-    if let Some(database) = database
-        && (database.contains('/') || database.contains('%'))
-    {
-        return Err(format!("'{database}' is not a plain database name"));
-    }
-    let (host, port) = split_host_port(authority)?;
-    let address = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    Ok(Endpoint {
-        host: host.to_string(),
-        port,
-        database: database.unwrap_or(default_database).to_string(),
-        address,
-    })
-}
-
-fn split_host_port(authority: &str) -> Result<(&str, u16), String> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or("an IPv6 address needs its closing ]")?;
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err(format!("unexpected '{after}' after the address")),
-            },
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, _)) if host.contains(':') => {
-                return Err("write an IPv6 address in brackets: [::1]:5432".into());
-            }
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("no host".into());
-    }
-    if host.chars().any(|c| c.is_whitespace() || c == '/') {
-        return Err(format!("'{host}' is not a host name"));
-    }
-    let port = match port {
-        None => DEFAULT_PORT,
-        Some(port) => match port.parse::<u16>() {
-            Ok(port) if port > 0 => port,
-            _ => return Err(format!("'{port}' is not a port number (1-65535)")),
-        },
-    };
-    Ok((host, port))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoint_forms() {
-        let e = parse_endpoint("db1", "postgres").unwrap();
-        assert_eq!(
-            (e.host.as_str(), e.port, e.address.as_str()),
-            ("db1", 5432, "db1:5432")
-        );
-        let e = parse_endpoint("postgres://10.0.0.1:6432/app", "postgres").unwrap();
-        assert_eq!((e.port, e.database.as_str()), (6432, "app"));
-        let e = parse_endpoint("postgresql://[::1]/", "x").unwrap();
-        assert_eq!(
-            (e.host.as_str(), e.address.as_str(), e.database.as_str()),
-            ("::1", "[::1]:5432", "x")
-        );
-        assert!(
-            parse_endpoint("::1:5432", "x")
-                .unwrap_err()
-                .contains("brackets")
-        );
-        assert!(
-            parse_endpoint("postgres://u:secret@h/db", "x")
-                .unwrap_err()
-                .contains("auth:")
-        );
-        assert!(
-            parse_endpoint("http://h:1", "x")
-                .unwrap_err()
-                .contains("scheme")
-        );
-        assert!(parse_endpoint("h:0", "x").unwrap_err().contains("port"));
-        assert!(parse_endpoint("h:99999", "x").unwrap_err().contains("port"));
-        assert!(parse_endpoint("postgres://h/db?sslmode=require", "x").is_err());
-        assert!(
-            parse_endpoint(":5432", "x")
-                .unwrap_err()
-                .contains("no host")
-        );
     }
 }

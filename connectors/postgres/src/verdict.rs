@@ -1,7 +1,8 @@
 //! The report from every node's answers: metrics per node and for the cluster, and the verdict.
 
 use crate::{
-    options::{Endpoint, Options},
+    endpoint::Endpoint,
+    options::Options,
     probe::{Facts, Replica},
 };
 use dbmon_connector_api::{Error, NodeRef, NodeStatus, Report};

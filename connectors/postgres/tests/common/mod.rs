@@ -2,6 +2,7 @@
 //! with a deadline, reports read back the way the host sees them, and PostgreSQL servers.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+mod programs;
 pub mod server;
 
 use dbmon_connector_api::{

@@ -3,10 +3,8 @@
 //! (immediate shutdown) and its folder removed when dropped, even when the test fails.
 //! Run as root, the servers run as the `postgres` user, which owns their folders.
 
+use super::programs::{bin, free_port, program, run, temp_dir, write_owned};
 use std::{
-    ffi::CString,
-    os::unix::process::CommandExt,
-    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -29,74 +27,6 @@ pub struct ServerTls<'a> {
     pub cert_pem: &'a str,
     /// Its PEM key.
     pub key_pem: &'a str,
-}
-
-/// A directory of PostgreSQL's programs: the newest `/usr/lib/postgresql/*/bin`.
-fn bin(program: &str) -> PathBuf {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL's programs in /usr/lib/postgresql (Debian's postgresql package)")
-        .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
-        .collect();
-    versions.sort();
-    let (_, dir) = versions.pop().expect("a PostgreSQL version");
-    dir.join("bin").join(program)
-}
-
-/// The uid and gid of `postgres` when running as root (PostgreSQL refuses to run as root).
-fn owner() -> Option<(u32, u32)> {
-    // SAFETY: plain libc calls; getpwnam's result is read before any other call.
-    unsafe {
-        if libc::geteuid() != 0 {
-            return None;
-        }
-        let name = CString::new("postgres").unwrap();
-        let pw = libc::getpwnam(name.as_ptr());
-        assert!(!pw.is_null(), "running as root needs a 'postgres' user");
-        Some(((*pw).pw_uid, (*pw).pw_gid))
-    }
-}
-
-fn chown(path: &Path) {
-    if let Some((uid, gid)) = owner() {
-        std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown to postgres");
-    }
-}
-
-/// A PostgreSQL program run as the servers' owner, in `dir`.
-fn program(name: &str, dir: &Path) -> Command {
-    let mut command = Command::new(bin(name));
-    command.current_dir(dir).stdin(Stdio::null());
-    for var in [
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGDATA",
-        "PGDATABASE",
-        "PGPASSWORD",
-    ] {
-        command.env_remove(var);
-    }
-    if let Some((uid, gid)) = owner() {
-        command.uid(uid).gid(gid);
-    }
-    command
-}
-
-fn run(mut command: Command, what: &str) -> String {
-    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{what} failed: {text}");
-    text
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    listener.local_addr().expect("local addr").port()
 }
 
 /// One running server.
@@ -249,12 +179,14 @@ impl PgServer {
         Err(self.log())
     }
 
-    /// Waits until this primary lists `replica` in `pg_stat_replication` as streaming.
+    /// Waits until this primary lists `replica` in `pg_stat_replication` as streaming, with a
+    /// replay position reported.
     pub fn wait_streaming(&self, replica: &str) {
         let until = Instant::now() + Duration::from_secs(60);
         let sql = format!(
             "SELECT count(*) FROM pg_stat_replication \
-             WHERE application_name = '{replica}' AND state = 'streaming'"
+             WHERE application_name = '{replica}' AND state = 'streaming' \
+               AND replay_lsn IS NOT NULL"
         );
         while self.psql(&sql) != "1" {
             assert!(
@@ -323,20 +255,4 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn temp_dir() -> TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("dbmon-pg-")
-        .tempdir()
-        .expect("temp dir");
-    chown(dir.path());
-    dir
-}
-
-fn write_owned(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write server file");
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("chmod server file");
-    chown(path);
 }
