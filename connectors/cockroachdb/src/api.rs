@@ -7,7 +7,7 @@ use crate::options::{Credentials, Endpoint};
 use dbmon_scrape::reqwest::{Client, header};
 use serde::Deserialize;
 use std::{
-    sync::Mutex,
+    sync::{Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -146,7 +146,11 @@ impl Api {
         deadline: Instant,
         max: usize,
     ) -> Result<Vec<ApiNode>, String> {
-        let first = *self.preferred.lock().unwrap() % endpoints.len();
+        let first = *self
+            .preferred
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            % endpoints.len();
         let order = (0..endpoints.len()).map(|i| (first + i) % endpoints.len());
         let mut failures = Vec::new();
         for (tried, index) in order.enumerate() {
@@ -155,7 +159,10 @@ impl Api {
             let until = Instant::now() + share.max(Duration::from_millis(1));
             match self.list(client, &endpoints[index], until, max).await {
                 Ok(nodes) => {
-                    *self.preferred.lock().unwrap() = index;
+                    *self
+                        .preferred
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = index;
                     return Ok(nodes);
                 }
                 Err(ApiError::Refused(why)) => return Err(why),
@@ -208,7 +215,11 @@ impl Api {
             n => endpoint.at(&format!("/api/v2/nodes/?offset={n}")),
         };
         for attempt in 0..2 {
-            let session = self.session.lock().unwrap().clone();
+            let session = self
+                .session
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
             let session = match session {
                 Some(s) => s,
                 None => self.login(client, endpoint, deadline, max).await?,
@@ -225,7 +236,7 @@ impl Api {
                 }
                 401 if attempt == 0 => {
                     tracing::debug!(endpoint = %endpoint.url, "API session refused; logging in again");
-                    *self.session.lock().unwrap() = None;
+                    *self.session.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 }
                 403 => {
                     return Err(ApiError::Refused(format!(
@@ -297,7 +308,7 @@ impl Api {
                 ApiError::Failed("POST /api/v2/login/: the answer has no session".into())
             })?;
         tracing::debug!(endpoint = %endpoint.url, user = %user, "logged in to the nodes API");
-        *self.session.lock().unwrap() = Some(session.clone());
+        *self.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(session.clone());
         Ok(session)
     }
 

@@ -18,8 +18,8 @@ pub fn memory_percent(rss: f64, total: f64) -> Option<f64> {
 /// The cluster-level figures of one collection.
 #[derive(Debug, Default)]
 pub struct Figures {
-    /// Nodes known: every node the API lists (or, without it, one per endpoint, or more when
-    /// `liveness_livenodes` says so).
+    /// Nodes known: every node the API lists and every endpoint's node of known id (or,
+    /// without the API, one per endpoint, or more when `liveness_livenodes` says so).
     pub nodes_total: f64,
     /// Live nodes: the API's count, else the highest `liveness_livenodes`.
     pub nodes_live: f64,
@@ -87,7 +87,9 @@ pub fn figures(cluster: &Cluster) -> Figures {
     let answering: Vec<(&NodeView, &NodeVars)> = cluster.answering().collect();
     let sum = |f: fn(&NodeVars) -> f64| answering.iter().map(|(_, v)| f(v)).sum::<f64>();
     let (nodes_total, nodes_live) = if cluster.has_liveness() {
-        (nodes.len() as f64, count(nodes, NodeStatus::Live))
+        // An endpoint that never answered is one of the listed nodes, not one more.
+        let known = nodes.iter().filter(|n| n.node_id.is_some()).count();
+        (known as f64, count(nodes, NodeStatus::Live))
     } else {
         let seen = answering
             .iter()

@@ -32,7 +32,10 @@ use dbmon_connector_api::{
 use dbmon_scrape::reqwest::Client;
 use history::History;
 use options::Settings;
-use std::{sync::Mutex, time::Instant};
+use std::{
+    sync::{Mutex, PoisonError},
+    time::Instant,
+};
 
 /// One CockroachDB cluster.
 pub struct CockroachDb {
@@ -59,7 +62,8 @@ impl CockroachDb {
             }
         };
         let (probes, listed) = futures::join!(probes, listed);
-        let mut history = self.history.lock().unwrap();
+        // A panic elsewhere must not make every later collection panic on a poisoned lock.
+        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         cluster::assemble(&self.settings, probes, listed, &mut history, update)
     }
 
@@ -124,6 +128,13 @@ impl Connector for CockroachDb {
         output::write(&mut report, &cluster, &figures);
         let findings = verdict::findings(&self.settings, &cluster, &figures);
         verdict::judge(&mut report, findings);
+        tracing::debug!(
+            sequence = ctx.sequence,
+            nodes = cluster.nodes.len(),
+            answering = cluster.answering().count(),
+            status = report.status().as_str(),
+            "collected"
+        );
         Ok(report)
     }
 

@@ -165,3 +165,27 @@ async fn a_version_without_the_api_still_reports() {
     );
     assert_eq!(report.value("ranges"), 3.0 * 2.0 * 20.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_never_answered_is_not_counted_twice() {
+    let cluster = secured(three(Generation::V22)).await;
+    let port = closed_port();
+    let mut endpoints = cluster.endpoints();
+    endpoints.push(format!("http://127.0.0.1:{port}"));
+    let connector = connector(with_auth(
+        config(&endpoints, Options::default()),
+        USER,
+        PASSWORD,
+    ));
+    let report = collect(&connector).await;
+    // It is one of the three nodes the API lists, not a fourth.
+    assert_eq!(report.value("nodes_total"), 3.0);
+    assert_eq!(report.value("nodes_live"), 3.0);
+    assert_eq!(report.value("nodes_not_ready"), 1.0);
+    assert_eq!(
+        report.reasons,
+        [format!(
+            "node at http://127.0.0.1:{port} (127.0.0.1:{port}) not answering: connection refused"
+        )]
+    );
+}

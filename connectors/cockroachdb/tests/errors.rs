@@ -191,7 +191,6 @@ async fn another_protocol_on_the_port_is_an_error() {
             "no endpoint answered: http://127.0.0.1:{port}: GET /_status/vars: the port does not \
              speak HTTP ("
         );
-        println!("{error}");
         assert!(error.starts_with(&expected), "{error}");
     }
 }

@@ -12,6 +12,7 @@ use dbmon_connector_api::{
 use dbmon_connector_cockroachdb::{CockroachDb, Options};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use fake::{FakeCluster, GIB, Generation, Node, Store};
 
 /// The time a collection gets in these tests.
