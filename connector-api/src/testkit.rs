@@ -12,7 +12,7 @@
 //!   with a message (and, when you say, at the path you expect); options `null`, `42` and an
 //!   unknown option are refused with a message or accepted, never a panic;
 //! - collect: returns within the cluster's timeout, never blocks the thread for more than
-//!   50 ms in one poll, honours a short deadline (300 ms), survives being cancelled mid-flight;
+//!   100 ms in one poll, honours a short deadline (300 ms), survives being cancelled mid-flight;
 //! - panics: a panic inside collect comes back as an error (checked with a probe that panics
 //!   on purpose, through the same export layer as the connector);
 //! - commands: every listed command returns (output or error) within the timeout; an unknown
@@ -50,6 +50,7 @@
 //!     .assert_passed();
 //! ```
 
+mod calls;
 mod checks;
 mod probe;
 mod report;

@@ -1,29 +1,15 @@
-//! The checks themselves, over the stable ABI: the same calls, in the same runtime setup, as
-//! the host's loader and agents make.
+//! The checks in the order they run, over the stable ABI: the same calls, in the same runtime
+//! setup, as the host's loader and agents make. Info and configuration checks are here; the
+//! calls that run the connector are in `calls`.
 
-use super::{Conformance, Outcome, Report, probe::PanicProbe};
-use crate::{
-    Status, export,
-    ffi::{API_VERSION, ConnectorModRef, FfiCollectRequest, FfiInfo, InstanceBox},
+use super::{
+    Conformance, Outcome, Report,
+    calls::{NO_SUCH_COMMAND, PANIC_PREFIX, cancellation, collect, command, panic_probe},
 };
-use abi_stable::std_types::{RResult, RString, RVec};
+use crate::ffi::{API_VERSION, ConnectorModRef, FfiInfo, InstanceBox};
+use abi_stable::std_types::{RResult, RString};
 use serde_json::Value;
-use std::{
-    collections::HashSet,
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
-    time::{Duration, Instant},
-};
-
-/// The prefix the SDK puts on errors that were panics.
-const PANIC_PREFIX: &str = "connector panicked: ";
-/// A poll that holds the thread longer than this blocks the host (it logs a warning).
-const SLOW_POLL: Duration = Duration::from_millis(50);
-/// How long the cancellation check lets a collection run before dropping it.
-const CANCEL_AFTER: Duration = Duration::from_millis(50);
-/// A command name no connector offers.
-const NO_SUCH_COMMAND: &str = "dbmon-conformance-no-such-command";
+use std::{collections::HashSet, time::Duration};
 
 pub(super) async fn run(kit: &Conformance, module: ConnectorModRef, in_process: bool) -> Report {
     let mut report = Report::default();
@@ -144,7 +130,7 @@ fn check_info(info: &FfiInfo, in_process: bool) -> Result<String, String> {
 }
 
 /// "1 node", "2 nodes".
-fn count(n: usize, thing: &str) -> String {
+pub(super) fn count(n: usize, thing: &str) -> String {
     format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
 }
 
@@ -154,7 +140,7 @@ fn same_major(version: &str, host: &str) -> bool {
     major(version).is_some() && major(version) == major(host)
 }
 
-fn new_instance(module: ConnectorModRef, config: &str) -> Result<InstanceBox, String> {
+pub(super) fn new_instance(module: ConnectorModRef, config: &str) -> Result<InstanceBox, String> {
     match (module.new_instance())(RString::from(config)) {
         RResult::ROk(instance) => Ok(instance),
         RResult::RErr(e) if e.message.starts_with(PANIC_PREFIX) => Err(format!(
@@ -225,165 +211,4 @@ fn configured_timeout_ms(kit: &Conformance) -> u64 {
         .ok()
         .and_then(|v| v.get("timeout_ms").and_then(Value::as_u64))
         .unwrap_or(5_000)
-}
-
-fn request(sequence: u64, timeout: Duration) -> FfiCollectRequest {
-    FfiCollectRequest {
-        sequence,
-        timeout_ms: timeout.as_millis() as u64,
-    }
-}
-
-/// One collection, given `timeout` as the host would, waited for `timeout + grace`.
-async fn collect(
-    instance: &InstanceBox,
-    sequence: u64,
-    timeout: Duration,
-    grace: Duration,
-) -> Result<String, String> {
-    let future = instance.collect(request(sequence, timeout));
-    let (result, took) = timed(future, timeout, grace).await?;
-    let took = format!("{} ms", took.as_millis());
-    match result {
-        RResult::ROk(report) => {
-            let status = Status::from_code(report.status).as_str().to_uppercase();
-            Ok(format!(
-                "{status} report in {took}: {}, {}, {}",
-                count(report.series.len(), "metric"),
-                count(report.nodes.len(), "node"),
-                count(report.reasons.len(), "reason")
-            ))
-        }
-        RResult::RErr(e) if e.starts_with(PANIC_PREFIX) => Err(format!("collect {e}")),
-        RResult::RErr(e) if e.trim().is_empty() => Err("an error without a message".into()),
-        RResult::RErr(e) => Ok(format!(
-            "an error in {took} (the host reports UNREACHABLE): {e}"
-        )),
-    }
-}
-
-/// Drops a collection mid-flight, then collects again under the short deadline.
-async fn cancellation(
-    instance: &InstanceBox,
-    kit: &Conformance,
-    timeout: Duration,
-) -> Result<String, String> {
-    let mut first = instance.collect(request(3, timeout));
-    let started = Instant::now();
-    let finished = tokio::time::timeout(CANCEL_AFTER, &mut first).await.is_ok();
-    let ran = started.elapsed().as_millis();
-    drop(first);
-    let again = collect(instance, 4, kit.collect_timeout, kit.grace).await;
-    let again = again.map_err(|e| format!("after a cancelled collection: {e}"))?;
-    if finished {
-        Ok(format!(
-            "finished in {ran} ms, before it could be cancelled (point the valid config at a SilentServer to test this); then {again}"
-        ))
-    } else {
-        Ok(format!("dropped after {ran} ms mid-flight; then {again}"))
-    }
-}
-
-/// A panic in collect must come back as an error. The kit cannot make the connector's own code
-/// panic, so a probe does, through the same export layer (`export::root_module`) that
-/// `export_connector!` wraps around every connector.
-async fn panic_probe(
-    info: &FfiInfo,
-    in_process: bool,
-    kit: &Conformance,
-) -> Result<String, String> {
-    let module = export::root_module::<PanicProbe>();
-    let config = r#"{"id":"probe","interval_ms":1000,"timeout_ms":1000,"options":null}"#;
-    let instance = new_instance(module, config)?;
-    let second = Duration::from_secs(1);
-    let (result, _) = timed(instance.collect(request(1, second)), second, kit.grace).await?;
-    let caught = match result {
-        RResult::RErr(e)
-            if e.starts_with(PANIC_PREFIX) && e.contains(super::probe::PROBE_PANIC) =>
-        {
-            e
-        }
-        RResult::RErr(e) => {
-            return Err(format!("the probe's panic came back as another error: {e}"));
-        }
-        RResult::ROk(_) => return Err("the probe's panic came back as a report".into()),
-    };
-    let whose = if in_process {
-        "the export layer this connector is built with".to_string()
-    } else {
-        format!(
-            "the kit's export layer (connector-api {API_VERSION}); the library carries its own copy (connector-api {})",
-            info.api_version
-        )
-    };
-    Ok(format!("came back as \"{caught}\" through {whose}"))
-}
-
-async fn command(
-    instance: &InstanceBox,
-    name: &str,
-    args: Vec<String>,
-    timeout: Duration,
-    grace: Duration,
-) -> Result<String, String> {
-    let args: RVec<RString> = args.into_iter().map(RString::from).collect();
-    let future = instance.run_command(name.into(), args, request(1, timeout));
-    let (result, took) = timed(future, timeout, grace).await?;
-    let took = took.as_millis();
-    match result {
-        RResult::ROk(_) if name == NO_SUCH_COMMAND => Err("an unknown command succeeded".into()),
-        RResult::ROk(out) => Ok(format!("{} bytes of output in {took} ms", out.len())),
-        RResult::RErr(e) if e.starts_with(PANIC_PREFIX) => Err(format!("the command {e}")),
-        RResult::RErr(e) if e.trim().is_empty() => Err("an error without a message".into()),
-        RResult::RErr(e) => Ok(format!("an error in {took} ms: {e}")),
-    }
-}
-
-/// Awaits `future` for `timeout + grace`; fails when it runs longer or blocks the thread in a
-/// poll for more than [`SLOW_POLL`].
-async fn timed<F: Future + Unpin>(
-    future: F,
-    timeout: Duration,
-    grace: Duration,
-) -> Result<(F::Output, Duration), String> {
-    let started = Instant::now();
-    let mut watched = PollTimer {
-        inner: future,
-        longest: Duration::ZERO,
-    };
-    let output = tokio::time::timeout(timeout + grace, &mut watched).await;
-    let took = started.elapsed();
-    let limit = (timeout + grace).as_millis();
-    if watched.longest > SLOW_POLL {
-        return Err(format!(
-            "blocked the thread for {} ms in one poll: await, never block (use spawn_blocking)",
-            watched.longest.as_millis()
-        ));
-    }
-    match output {
-        Ok(output) if took <= timeout + grace => Ok((output, took)),
-        _ => Err(format!(
-            "still running after {} ms (timeout {} ms + {} ms grace, limit {limit} ms): bound every wait by ctx.deadline",
-            took.as_millis(),
-            timeout.as_millis(),
-            grace.as_millis()
-        )),
-    }
-}
-
-/// Measures the longest single poll of a future.
-struct PollTimer<F> {
-    inner: F,
-    longest: Duration,
-}
-
-impl<F: Future + Unpin> Future for PollTimer<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let start = Instant::now();
-        let result = Pin::new(&mut self.inner).poll(cx);
-        self.longest = self.longest.max(start.elapsed());
-        result
-    }
 }

@@ -95,12 +95,15 @@ impl ClusterNode {
     pub fn no_address(&self) -> bool {
         self.has("noaddr") || self.host.is_empty() || self.port == 0
     }
-    /// `master` or `replica`.
-    pub fn role(&self) -> &'static str {
+    /// `master` or `replica`; `None` for a node in handshake or without address, which has
+    /// neither flag yet.
+    pub fn role(&self) -> Option<&'static str> {
         if self.is_replica() {
-            "replica"
+            Some("replica")
+        } else if self.is_master() {
+            Some("master")
         } else {
-            "master"
+            None
         }
     }
     /// `host:port`, or the node id when the address is unknown.
@@ -191,10 +194,10 @@ truncated line
         let c = &nodes[2];
         assert_eq!((c.address(), c.slots), ("[::1]:7003".to_string(), 5461));
         let d = &nodes[3];
-        assert!(d.is_replica() && d.failed() && d.role() == "replica");
+        assert!(d.is_replica() && d.failed() && d.role() == Some("replica"));
         assert_eq!(d.master_id.as_deref(), Some(a.id.as_str()));
         let e = &nodes[4];
-        assert!(e.no_address() && e.handshake());
+        assert!(e.no_address() && e.handshake() && e.role().is_none());
         assert_eq!(e.address(), e.id);
     }
 

@@ -84,7 +84,9 @@ impl Pool {
             .map_err(|e| e.describe(started))?;
         let result = run(&mut live.conn, cmd, deadline).await;
         if result.is_ok() {
-            self.live.lock().unwrap().insert(key, live);
+            // Another task (a command during a collection) may have kept one meanwhile: keep
+            // that one, whose requests may still be in flight, and close this one.
+            self.live.lock().unwrap().entry(key).or_insert(live);
         }
         result.map_err(|e| e.describe(started))
     }

@@ -2,6 +2,8 @@
 //! a whole Redis Cluster discovered from any listed node, with memory, clients, throughput,
 //! replication lag and slot coverage, and a verdict from the cluster's own view of its nodes.
 
+// In the order data flows: options → connections → one survey of the nodes (parsing INFO
+// and the cluster's view) → the nodes put together → metrics → verdict; and the command.
 mod cluster;
 mod conn;
 mod info;
@@ -12,6 +14,9 @@ mod slowlog;
 mod tls;
 mod topology;
 mod verdict;
+
+#[cfg(test)]
+mod tests;
 
 pub use options::{
     DEFAULT_MEMORY_USED_DEGRADED_PERCENT, DEFAULT_MIN_REPLICAS_PER_MASTER, DEFAULT_PORT, Options,

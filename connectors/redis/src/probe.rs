@@ -11,6 +11,11 @@ use crate::{
 };
 use futures::{StreamExt, stream::FuturesUnordered};
 use std::{collections::HashSet, time::Instant};
+use tokio::sync::Semaphore;
+
+/// Nodes asked at the same time; the others wait their turn (still within the deadline), so a
+/// large cluster does not open hundreds of connections at once.
+const CONCURRENT_PROBES: usize = 64;
 
 /// The cluster as one node sees it.
 #[derive(Debug, Clone)]
@@ -52,11 +57,12 @@ pub struct Probe {
 
 /// Asks every listed endpoint, then every node their views name.
 pub async fn survey(pool: &Pool, endpoints: &[Endpoint], deadline: Instant) -> Vec<Probe> {
+    let turns = Semaphore::new(CONCURRENT_PROBES);
     let mut asked: HashSet<String> = endpoints.iter().map(Endpoint::address).collect();
     let mut pending: FuturesUnordered<_> = endpoints
         .iter()
         .enumerate()
-        .map(|(i, e)| probe(pool, e.host.clone(), e.port, Some(i), deadline))
+        .map(|(i, e)| probe(pool, &turns, e.host.clone(), e.port, Some(i), deadline))
         .collect();
     let mut probes = Vec::new();
     while let Some(probe) = pending.next().await {
@@ -66,7 +72,7 @@ pub async fn survey(pool: &Pool, endpoints: &[Endpoint], deadline: Instant) -> V
                 continue;
             }
             let host = node.host.clone();
-            pending.push(self::probe(pool, host, node.port, None, deadline));
+            pending.push(self::probe(pool, &turns, host, node.port, None, deadline));
         }
         probes.push(probe);
     }
@@ -75,11 +81,14 @@ pub async fn survey(pool: &Pool, endpoints: &[Endpoint], deadline: Instant) -> V
 
 async fn probe(
     pool: &Pool,
+    turns: &Semaphore,
     host: String,
     port: u16,
     listed: Option<usize>,
     deadline: Instant,
 ) -> Probe {
+    // The semaphore is never closed, so a permit always comes.
+    let _turn = turns.acquire().await;
     let outcome = ask(pool, &host, port, listed.is_some(), deadline).await;
     Probe {
         address: address(&host, port),

@@ -34,7 +34,7 @@ impl<'a> NodeState<'a> {
     /// `master` or `replica`, from the cluster's flags or else the node's `INFO`.
     pub fn role(&self) -> Option<&'static str> {
         match (self.member, self.answer()) {
-            (Some(m), _) => Some(m.role()),
+            (Some(m), _) => m.role(),
             (None, Some(a)) if a.info.replica => Some("replica"),
             (None, Some(_)) => Some("master"),
             (None, None) => None,
@@ -43,11 +43,12 @@ impl<'a> NodeState<'a> {
 
     /// `node ADDRESS (role, id)`, how reasons name it.
     pub fn name(&self) -> String {
-        match (self.member, self.role()) {
-            (Some(m), _) if m.no_address() => format!("node {} ({})", m.short_id(), m.role()),
-            (Some(m), _) => format!("node {} ({}, {})", self.address, m.role(), m.short_id()),
-            (None, Some(role)) => format!("node {} ({role})", self.address),
-            (None, None) => format!("node {}", self.address),
+        let role = self.role().unwrap_or("role unknown");
+        match self.member {
+            Some(m) if m.no_address() => format!("node {} ({role})", m.short_id()),
+            Some(m) => format!("node {} ({role}, {})", self.address, m.short_id()),
+            None if self.role().is_some() => format!("node {} ({role})", self.address),
+            None => format!("node {}", self.address),
         }
     }
 }

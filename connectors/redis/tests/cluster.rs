@@ -25,6 +25,7 @@ async fn a_cluster_is_discovered_then_loses_a_master_and_fails_over() {
     let report = collect(&redis).await;
     assert_eq!(report.status, Status::Healthy, "{report:#?}");
     healthy_cluster_figures(&report, &cluster);
+    readme_lists_exactly_the_metrics_reported(&report);
 
     // The slowlog command asks every node: on one, every command counts as slow.
     let noisy = &cluster.nodes[masters[1]];
@@ -154,4 +155,23 @@ fn healthy_cluster_figures(report: &Collected, cluster: &Cluster) {
                 .any(|(k, v)| k == "replica" && *v == address)
         }));
     }
+}
+
+/// A healthy cluster's report has every metric the connector writes; the README lists exactly
+/// those, each under its level.
+fn readme_lists_exactly_the_metrics_reported(report: &Collected) {
+    let names = |node: bool| {
+        let mut names: Vec<String> = report
+            .series
+            .iter()
+            .filter(|s| s.node.is_some() == node)
+            .map(|s| s.name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let (cluster, node) = common::readme_metrics();
+    assert_eq!(cluster, names(false), "README ### Cluster vs reported");
+    assert_eq!(node, names(true), "README ### Node vs reported");
 }

@@ -55,6 +55,20 @@ async fn an_acl_user_with_its_password() {
     let table = user.run_command("slowlog", &[], &ctx).await.unwrap();
     assert!(table.contains("from 1 node"), "{table}");
 
+    let blind = [
+        "ACL",
+        "SETUSER",
+        "blind",
+        "on",
+        ">blind-pw",
+        "-@all",
+        "+ping",
+    ];
+    server.run(Some(PASSWORD), &blind);
+    let user = connector(with_auth(config(&endpoints), Some("blind"), "blind-pw"));
+    let (error, _) = collect_error(&user, TIMEOUT).await;
+    assert!(error.contains("lacks a permission"), "{error}");
+
     let wrong = connector(with_auth(config(&endpoints), Some("monitor"), PASSWORD));
     let (error, _) = collect_error(&wrong, TIMEOUT).await;
     assert!(error.contains("authentication failed"), "{error}");
@@ -64,7 +78,7 @@ async fn an_acl_user_with_its_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_port_fails_at_once() {
     let address = format!("127.0.0.1:{}", closed_port());
-    let (error, took) = collect_error(&connector(config(&[address.clone()])), TIMEOUT).await;
+    let (error, took) = collect_error(&connector(config(&[&address])), TIMEOUT).await;
     assert!(
         error.starts_with(&format!("{address}: cannot connect")),
         "{error}"
@@ -87,7 +101,7 @@ async fn an_http_server_that_answers_is_not_redis() {
             let _ = stream.write_all(reply).await;
         }
     });
-    let (error, took) = collect_error(&connector(config(&[address.clone()])), TIMEOUT).await;
+    let (error, took) = collect_error(&connector(config(&[&address])), TIMEOUT).await;
     server.abort();
     assert!(error.starts_with(&address), "{error}");
     assert!(error.contains("not the Redis protocol"), "{error}");
@@ -100,7 +114,7 @@ async fn a_server_that_never_answers_costs_the_deadline_and_no_more() {
     let server = dbmon_test_support::HttpServer::start().await;
     let address = server.addr.to_string();
     let timeout = Duration::from_millis(800);
-    let (error, took) = collect_error(&connector(config(&[address.clone()])), timeout).await;
+    let (error, took) = collect_error(&connector(config(&[&address])), timeout).await;
     assert!(error.starts_with(&address), "{error}");
     assert!(error.contains("no answer within"), "{error}");
     assert!(took >= timeout - Duration::from_millis(50), "{took:?}");
@@ -109,8 +123,7 @@ async fn a_server_that_never_answers_costs_the_deadline_and_no_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgresql_on_the_port_is_a_clear_error() {
-    let (error, took) =
-        collect_error(&connector(config(&["127.0.0.1:5432".into()])), TIMEOUT).await;
+    let (error, took) = collect_error(&connector(config(&["127.0.0.1:5432"])), TIMEOUT).await;
     assert!(error.starts_with("127.0.0.1:5432: "), "{error}");
     assert!(
         error.contains("another kind of server on this port?"),

@@ -103,3 +103,13 @@ async fn the_host_reports_redis_metrics_and_runs_slowlog() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("number of entries per node"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_yaml_runs_in_the_real_host_against_the_machines_redis() {
+    let example = common::read("example.yaml");
+    let host = Host::start(&example, &[built_library("dbmon_connector_redis")]);
+    let report = newest_report(&host, "local-redis");
+    assert_eq!(report["status"], "healthy", "{report}");
+    assert_eq!(report["nodes"][0]["id"], "127.0.0.1:6379");
+    assert_eq!(report["metrics"]["up"], 1.0);
+}

@@ -39,7 +39,7 @@ fn every_spelling_of_an_endpoint_is_accepted() {
 
 #[test]
 fn endpoints_that_cannot_work_are_refused_with_their_index() {
-    assert_eq!(refused(config(&[])).path, "endpoints");
+    assert_eq!(refused(config::<&str>(&[])).path, "endpoints");
     for bad in [
         "http://db:6379",
         "db:0",

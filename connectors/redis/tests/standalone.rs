@@ -22,7 +22,7 @@ async fn the_machines_redis_on_6379_is_a_healthy_standalone_master() {
         .trim()
         .to_string();
 
-    let redis = connector(config(&["redis://127.0.0.1:6379".into()]));
+    let redis = connector(config(&["redis://127.0.0.1:6379"]));
     let report = collect(&redis).await;
     assert_eq!(report.status, Status::Healthy, "{report:#?}");
     assert_eq!(report.label("mode"), Some("standalone"));

@@ -96,7 +96,7 @@ async fn an_unknown_ca_is_refused_unless_told_to_skip_verification() {
     let server = TlsServer::start(false);
     let endpoint = format!("rediss://localhost:{}", server.port());
     // No tls: block: the system's roots, which do not know the test's CA.
-    let (error, took) = collect_error(&connector(config(&[endpoint.clone()])), TIMEOUT).await;
+    let (error, took) = collect_error(&connector(config(&[&endpoint])), TIMEOUT).await;
     assert!(error.contains("TLS handshake failed"), "{error}");
     assert!(error.contains("UnknownIssuer"), "{error}");
     assert!(took < TIMEOUT);
@@ -147,7 +147,7 @@ fn bad_tls_files_are_refused_at_startup() {
         ca: Some(dir.path().join("nope.pem")),
         ..TlsConfig::default()
     };
-    let error = build(with_tls(config(&["db:6379".into()]), missing))
+    let error = build(with_tls(config(&["db:6379"]), missing))
         .err()
         .unwrap();
     assert_eq!(error.path, "tls.ca");
@@ -155,8 +155,6 @@ fn bad_tls_files_are_refused_at_startup() {
         cert: Some(dir.path().join("client.pem")),
         ..TlsConfig::default()
     };
-    let error = build(with_tls(config(&["db:6379".into()]), lonely))
-        .err()
-        .unwrap();
+    let error = build(with_tls(config(&["db:6379"]), lonely)).err().unwrap();
     assert_eq!(error.path, "tls.cert");
 }

@@ -5,9 +5,8 @@ use crate::{
     config::{Cluster, Config, ConfigErrors},
     plugins::{Plugin, TrustPolicy, load_checked, sha256_file},
 };
-use abi_stable::library::lib_header_from_path;
 use dbmon_connector_api::{
-    ffi::{API_VERSION, ConnectorModRef},
+    ffi::API_VERSION,
     testkit::{Conformance, Report},
 };
 use serde_json::{Value, json};
@@ -63,8 +62,7 @@ pub fn run(args: &CheckArgs) -> Result<bool, String> {
         return Ok(true);
     };
     let cluster = pick_cluster(path, &config, &plugin.name)?;
-    let module = module_of(&plugin)?;
-    let report = Conformance::new(cluster.connector_json()).run_module(module);
+    let report = Conformance::new(cluster.connector_json()).run_module(plugin.module());
     out["cluster"] = cluster.id.clone().into();
     let passed = report.passed();
     print(&out, Some(&report), args.json);
@@ -84,26 +82,6 @@ fn describe(plugin: &Plugin, out: &mut Value) {
     out["host_api_version"] = API_VERSION.into();
     out["description"] = plugin.description.clone().into();
     out["commands"] = commands.into();
-}
-
-/// The root module of a library `load_checked` already loaded: dlopen hands back the same
-/// library for the same path, and abi_stable keeps the module it built in the library's header.
-fn module_of(plugin: &Plugin) -> Result<ConnectorModRef, String> {
-    let header = lib_header_from_path(&plugin.path).map_err(|e| {
-        format!(
-            "cannot reach the root module of {}: {e}",
-            plugin.path.display()
-        )
-    })?;
-    // SAFETY: `load_checked` checked this library's root module layout against the host's
-    // (older and newer minors pass, reading missing fields as `None`), as `serve` does;
-    // abi_stable's own `init_root_module` would refuse an older minor.
-    unsafe { header.unchecked_layout::<ConnectorModRef>() }.map_err(|e| {
-        format!(
-            "cannot reach the root module of {}: {e}",
-            plugin.path.display()
-        )
-    })
 }
 
 fn print(out: &Value, report: Option<&Report>, json: bool) {

@@ -205,12 +205,11 @@ fn print_reports(reports: &[proto::Report], json: bool, verbose: bool, header: b
         }
         rows.extend(reports.iter().map(render::report_row));
         if verbose {
+            // Each report with its header, then its metrics and nodes indented below.
+            let head = render::REPORT_HEADER.map(String::from).to_vec();
             for (i, r) in reports.iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "{}",
-                    render::table(&[rows[i + header as usize].clone()])
-                );
+                let row = rows[i + header as usize].clone();
+                let _ = write!(out, "{}", render::table(&[head.clone(), row]));
                 let _ = write!(out, "{}", render::report_details(r));
             }
         } else {

@@ -46,6 +46,11 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    /// The library's root module, for tools that drive it directly (the conformance kit).
+    pub fn module(&self) -> ConnectorModRef {
+        self.module
+    }
+
     /// Validates one cluster's configuration (JSON) and builds its instance; an error carries
     /// the dotted path of the bad field and the message.
     pub fn instantiate(&self, config_json: String) -> Result<InstanceBox, (String, String)> {

@@ -1,9 +1,10 @@
 use crate::{client, lib};
 use dbmon_proto as proto;
-use dbmon_test_support::{Host, workspace_file};
+use dbmon_test_support::{Host, TestCa, workspace_file};
+use std::path::PathBuf;
 
 /// Every bundled connector: one library per folder under `connectors/`.
-fn bundled() -> Vec<std::path::PathBuf> {
+fn bundled() -> Vec<PathBuf> {
     let mut libs = Vec::new();
     for entry in std::fs::read_dir(workspace_file("connectors")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
@@ -12,10 +13,30 @@ fn bundled() -> Vec<std::path::PathBuf> {
     libs
 }
 
+/// A temp host folder for `config` with the bundled connectors, and what the shipped examples
+/// point at: a CA file at `certs/ca.crt` (a fresh test CA).
+fn folder_for(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins.d");
+    std::fs::create_dir(&plugins).unwrap();
+    for library in bundled() {
+        std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();
+    }
+    if config.contains("certs/ca.crt") {
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        TestCa::new("example CA").write(&certs);
+    }
+    dir
+}
+
 /// The repository's default config and every connector's example.yaml start a host that
-/// serves their clusters.
+/// serves their clusters (the clusters themselves need not be reachable).
 #[tokio::test]
 async fn shipped_configs_start_and_serve_their_clusters() {
+    // The cockroachdb example reads its password from the environment.
+    // SAFETY: set before any host starts; no other test reads this variable.
+    unsafe { std::env::set_var("CRDB_PASSWORD", "example-password") };
     let mut files = vec![workspace_file("dbmon.yaml")];
     for entry in std::fs::read_dir(workspace_file("connectors")).unwrap() {
         let example = entry.unwrap().path().join("example.yaml");
@@ -23,10 +44,10 @@ async fn shipped_configs_start_and_serve_their_clusters() {
             files.push(example);
         }
     }
-    assert!(files.len() >= 3, "{files:?}");
+    assert!(files.len() >= 7, "{files:?}");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let host = Host::try_start(&text, &bundled())
+        let host = Host::start_in(folder_for(&text), &text)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let mut grpc = client(&host).await;
         let clusters = grpc

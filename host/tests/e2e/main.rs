@@ -3,6 +3,7 @@
 
 mod abi_compat;
 mod api;
+mod author;
 mod bad_config;
 mod bad_plugins;
 mod examples;

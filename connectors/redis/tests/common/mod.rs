@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A cluster entry with these endpoints and default options.
-pub fn config(endpoints: &[String]) -> ClusterConfig<Options> {
-    ClusterConfig::new("redis-test", Options::default()).with_endpoints(endpoints.iter().cloned())
+pub fn config<S: AsRef<str>>(endpoints: &[S]) -> ClusterConfig<Options> {
+    let endpoints = endpoints.iter().map(|e| e.as_ref().to_string());
+    ClusterConfig::new("redis-test", Options::default()).with_endpoints(endpoints)
 }
 
 /// The same entry with credentials.
@@ -105,4 +106,30 @@ pub fn bad(status: Status) -> bool {
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     listener.local_addr().expect("local addr").port()
+}
+
+/// A file of the connector's folder.
+pub fn read(file: &str) -> String {
+    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The metric names the README lists under `### Cluster` and `### Node` of `## Metrics`.
+pub fn readme_metrics() -> (Vec<String>, Vec<String>) {
+    let readme = read("README.md");
+    let metrics = &readme[readme.find("## Metrics").expect("a Metrics section")..];
+    let metrics = &metrics[..metrics
+        .find("## Health rules")
+        .expect("a Health rules section")];
+    let node_part = metrics.find("### Node").expect("a node metrics part");
+    let names = |part: &str| -> Vec<String> {
+        let mut names: Vec<String> = part
+            .lines()
+            .filter_map(|l| l.strip_prefix("- `"))
+            .filter_map(|l| l.split_once("` (").map(|(name, _)| name.to_string()))
+            .collect();
+        names.sort();
+        names
+    };
+    (names(&metrics[..node_part]), names(&metrics[node_part..]))
 }
