@@ -60,6 +60,7 @@ mod logging;
 mod report;
 mod runtime;
 pub mod testkit;
+pub mod text;
 
 pub use config::{AuthConfig, ClusterConfig, ConfigError, TlsConfig};
 pub use connector::{CollectContext, CommandInfo, Connector, ConnectorInfo, Error};

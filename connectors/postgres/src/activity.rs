@@ -55,28 +55,11 @@ fn table(rows: &[Activity]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    for row in std::iter::once(&header).chain(&cells) {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                let pad = widths[i] - cell.chars().count() + 2;
-                line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
-    text
+    let rows: Vec<Vec<String>> = std::iter::once(header)
+        .chain(cells)
+        .map(Vec::from)
+        .collect();
+    dbmon_connector_api::text::table(&rows)
 }
 
 /// The statement on one line, at most [`QUERY_CHARS`] characters.

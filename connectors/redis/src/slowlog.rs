@@ -163,22 +163,8 @@ pub fn table(mut entries: Vec<Entry>, nodes_asked: usize, failures: &[String]) -
             command,
         ]);
     }
-    let mut widths = [0usize; 6];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    let mut out = dbmon_connector_api::text::table(&rows);
     let plural = if nodes_asked == 1 { "node" } else { "nodes" };
     out.push_str(&format!(
         "{} entries from {nodes_asked} {plural}\n",
