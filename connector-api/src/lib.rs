@@ -64,7 +64,7 @@ pub mod text;
 
 pub use config::{AuthConfig, ClusterConfig, ConfigError, TlsConfig};
 pub use connector::{CollectContext, CommandInfo, Connector, ConnectorInfo, Error};
-pub use report::{MetricBuilder, NodeRef, NodeStatus, Report, Status};
+pub use report::{Labels, MetricBuilder, NodeRef, NodeStatus, Report, SeriesView, Status};
 
 #[doc(hidden)]
 pub mod __private {

@@ -2,6 +2,12 @@
 //! the state of each node. Strings are appended to one arena, so building a report of thousands
 //! of series costs a handful of allocations.
 
+mod read;
+#[cfg(test)]
+mod tests;
+
+pub use read::{Labels, SeriesView};
+
 use crate::ffi::{FfiLabel, FfiNode, FfiReport, FfiSeries, Span};
 use abi_stable::std_types::{RString, RVec};
 
@@ -113,7 +119,9 @@ impl NodeStatus {
 /// report.node_metric(node, "uptime_seconds", 1234.0).unit("seconds");
 /// assert_eq!(report.status(), Status::Degraded);
 /// ```
-#[derive(Debug)]
+///
+/// A connector's tests read the report back as the host will see it: [`series`](Report::series),
+/// [`labels`](Report::labels), [`nodes`](Report::nodes) and the node getters.
 pub struct Report {
     inner: FfiReport,
     status: Status,
@@ -240,17 +248,17 @@ impl Report {
 
     /// The value of the first cluster-level metric with this name, if any.
     pub fn value(&self, name: &str) -> Option<f64> {
-        self.find(0, name, &[])
+        self.first_value(None, name, &[])
     }
 
     /// The value of the first cluster-level metric with this name and at least these labels.
     pub fn value_with(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.find(0, name, labels)
+        self.first_value(None, name, labels)
     }
 
     /// The value of a node's metric with this name and at least these labels.
     pub fn node_value(&self, node: NodeRef, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.find(node.0 + 1, name, labels)
+        self.first_value(Some(node), name, labels)
     }
 
     /// Nodes added so far: (handle, id, status).
@@ -263,24 +271,6 @@ impl Report {
                 NodeStatus::from_code(n.status),
             )
         })
-    }
-
-    fn find(&self, node: u32, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
-        let text = self.inner.text.as_str();
-        let s = |span: Span| &text[span.range()];
-        self.inner
-            .series
-            .iter()
-            .zip(self.inner.values.iter())
-            .find(|(series, _)| {
-                let labels = &self.inner.labels[series.labels.range()];
-                series.node == node
-                    && s(series.name) == name
-                    && wanted
-                        .iter()
-                        .all(|(k, v)| labels.iter().any(|l| s(l.key) == *k && s(l.value) == *v))
-            })
-            .map(|(_, v)| *v)
     }
 
     /// Hands the finished report to the ABI layer.

@@ -175,6 +175,23 @@ impl Host {
             .expect("run dbmon client")
     }
 
+    /// Runs the `dbmon` client against this host off the async runtime, so that the test's
+    /// loopback servers keep answering meanwhile.
+    pub async fn cli_async(&self, args: &[&str]) -> Output {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let url = self.url.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(built_binary("dbmon"))
+                .arg("--server")
+                .arg(url)
+                .args(&args)
+                .output()
+                .expect("run the dbmon client")
+        })
+        .await
+        .expect("cli task")
+    }
+
     /// The host's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
@@ -200,6 +217,20 @@ impl Drop for Host {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Every stdout line of a `dbmon --json` command, parsed; panics when the command failed or a
+/// line is not JSON.
+pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        output.status.success(),
+        "dbmon failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
 }
 
 /// Where a path sits relative to the workspace root, for tests that read repository files.

@@ -1,12 +1,19 @@
 //! Shared by the tests and benchmarks of every crate: start the real `dbmon` binary on a free
 //! port with a temp plugins folder ([`Host`]), and serve fixed bodies over loopback HTTP
 //! ([`HttpServer`]) or HTTPS with certificates from a CA made in the test ([`TestCa`],
-//! [`HttpServer::start_tls`]).
+//! [`HttpServer::start_tls`]). For connector tests: lookups on a collected report
+//! ([`ReportExt`]), the example.yaml and README checks ([`docs`]), and nodes that never answer
+//! for the conformance kit ([`SilentHttpNodes`]).
 
+mod conformance;
+pub mod docs;
 mod host;
 mod http;
+mod report;
 mod tls;
 
-pub use host::{Host, built_binary, built_library, workspace_file};
+pub use conformance::SilentHttpNodes;
+pub use host::{Host, built_binary, built_library, json_lines, workspace_file};
 pub use http::{HttpServer, Reply, Request};
+pub use report::ReportExt;
 pub use tls::{CertAndKey, TestCa};

@@ -103,7 +103,7 @@ async fn nodes_lists_every_node_with_liveness_version_ranges_and_capacity() {
     );
     assert_eq!(table.len(), 6, "{output}");
     // A command does not move the rates' baseline: the first collection still has no QPS.
-    assert_eq!(collect(&connector).await.get("sql_qps"), None);
+    assert_eq!(collect(&connector).await.value("sql_qps"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

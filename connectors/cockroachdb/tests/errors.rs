@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use dbmon_connector_api::{Connector, Status};
 use dbmon_connector_cockroachdb::Options;
-use dbmon_test_support::{HttpServer, Reply};
+use dbmon_test_support::{HttpServer, Reply, ReportExt};
 use std::time::{Duration, Instant};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -94,11 +94,11 @@ async fn a_bad_node_among_good_ones_is_a_reason() {
     endpoints.push(other.url(""));
     endpoints.push(failing.url(""));
     let report = collect(&plain(&endpoints)).await;
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
     let other_address = other.addr.to_string();
     let failing_address = failing.addr.to_string();
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         [
             format!(
                 "node at {} ({other_address}): not a CockroachDB /_status/vars endpoint: no \
@@ -111,7 +111,7 @@ async fn a_bad_node_among_good_ones_is_a_reason() {
             ),
         ]
     );
-    assert_eq!(report.value("ranges"), 3.0 * 2.0 * 20.0);
+    assert_eq!(report.expect_value("ranges"), 3.0 * 2.0 * 20.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,15 +134,15 @@ async fn a_slow_node_costs_a_reason_not_the_report() {
         .collect(&ctx_for(Duration::from_secs(1)))
         .await
         .unwrap();
-    let report = Collected::from(report);
     assert!(
         start.elapsed() < Duration::from_secs(3),
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(report.status, Status::Degraded);
-    assert_eq!(report.reasons.len(), 1, "{:?}", report.reasons);
-    let reason = &report.reasons[0];
+    assert_eq!(report.status(), Status::Degraded);
+    let reasons: Vec<&str> = report.reasons().collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    let reason = reasons[0];
     assert!(
         reason.starts_with(&format!("node at {} (", slow.url(""))),
         "{reason}"

@@ -8,10 +8,7 @@ mod common;
 use common::*;
 use dbmon_test_support::{Host, TestCa, built_library};
 use serde_json::Value;
-use std::{
-    process::Output,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 /// Every cluster metric the connector promises (the table).
 const METRICS: [&str; 27] = [
@@ -44,27 +41,14 @@ const METRICS: [&str; 27] = [
     "queue_pending_total",
 ];
 
-/// Runs the CLI off the async runtime, so that the fake nodes keep answering meanwhile.
-async fn cli(host: &Host, args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let url = host.url.clone();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(dbmon_test_support::built_binary("dbmon"))
-            .arg("--server")
-            .arg(url)
-            .args(&args)
-            .output()
-            .expect("run the dbmon client")
-    })
-    .await
-    .expect("cli task")
-}
-
 /// The newest report of `crdb` once its sequence is at least `sequence`.
 async fn report_at_least(host: &Host, sequence: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let out = cli(host, &["--json", "reports", "crdb", "--limit", "1"]).await;
+        // Off the async runtime, so that the fake nodes keep answering meanwhile.
+        let out = host
+            .cli_async(&["--json", "reports", "crdb", "--limit", "1"])
+            .await;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         if let Some(report) = text
             .lines()
@@ -154,7 +138,7 @@ async fn every_metric_reaches_the_cli_from_a_secure_multi_node_cluster() {
     // The password never reaches the log.
     assert!(!host.log().contains("s3cret"));
 
-    let out = cli(&host, &["run", "crdb", "nodes"]).await;
+    let out = host.cli_async(&["run", "crdb", "nodes"]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -179,7 +163,7 @@ async fn every_metric_reaches_the_cli_from_a_secure_multi_node_cluster() {
         );
     }
     for command in ["health", "info"] {
-        let out = cli(&host, &["run", "crdb", command]).await;
+        let out = host.cli_async(&["run", "crdb", command]).await;
         assert!(
             out.status.success(),
             "{}",

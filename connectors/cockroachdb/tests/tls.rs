@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use dbmon_connector_api::{Status, TlsConfig};
 use dbmon_connector_cockroachdb::Options;
-use dbmon_test_support::TestCa;
+use dbmon_test_support::{ReportExt, TestCa};
 
 fn tls(ca: Option<std::path::PathBuf>) -> TlsConfig {
     TlsConfig {
@@ -34,8 +34,8 @@ async fn https_endpoints_are_verified_against_the_configured_ca() {
     );
     let connector = connector(with_auth(config, "monitor", "pw"));
     let report = collect(&connector).await;
-    assert_eq!(report.status, Status::Healthy, "{:?}", report.reasons);
-    assert_eq!(report.value("nodes_live"), 3.0);
+    assert_eq!(report.status(), Status::Healthy, "{report:?}");
+    assert_eq!(report.expect_value("nodes_live"), 3.0);
     // The login went over TLS too.
     assert_eq!(cluster.with(|s| s.logins), 1);
 }
@@ -74,7 +74,7 @@ async fn insecure_skip_verify_accepts_any_certificate_when_asked() {
         insecure,
     )))
     .await;
-    assert_eq!(report.status, Status::Healthy, "{:?}", report.reasons);
+    assert_eq!(report.status(), Status::Healthy, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,6 +106,6 @@ async fn a_cluster_that_demands_client_certificates() {
         with,
     )))
     .await;
-    assert_eq!(report.status, Status::Healthy, "{:?}", report.reasons);
-    assert_eq!(report.value("ranges"), 3.0 * 2.0 * 20.0);
+    assert_eq!(report.status(), Status::Healthy, "{report:?}");
+    assert_eq!(report.expect_value("ranges"), 3.0 * 2.0 * 20.0);
 }

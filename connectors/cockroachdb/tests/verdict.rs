@@ -4,10 +4,11 @@
 mod common;
 
 use common::*;
-use dbmon_connector_api::{NodeStatus, Status};
+use dbmon_connector_api::{NodeStatus, Report, Status};
 use dbmon_connector_cockroachdb::Options;
+use dbmon_test_support::ReportExt;
 
-async fn report_of(nodes: Vec<Node>, options: Options) -> Collected {
+async fn report_of(nodes: Vec<Node>, options: Options) -> Report {
     let cluster = FakeCluster::start(nodes).await;
     collect(&connector(config(&cluster.endpoints(), options))).await
 }
@@ -17,10 +18,10 @@ async fn unavailable_ranges_make_the_cluster_unhealthy() {
     let mut nodes = three(Generation::V22);
     nodes[1].stores[1].unavailable = 2.0;
     let report = report_of(nodes, Options::default()).await;
-    assert_eq!(report.status, Status::Unhealthy);
-    assert_eq!(report.value("ranges_unavailable"), 2.0);
+    assert_eq!(report.status(), Status::Unhealthy);
+    assert_eq!(report.expect_value("ranges_unavailable"), 2.0);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         [
             "2 ranges unavailable (ranges_unavailable; they lost a quorum of replicas), \
           on node 2 (roach2:26257): 2"
@@ -34,9 +35,9 @@ async fn under_replicated_ranges_degrade_it() {
     nodes[0].stores[0].underreplicated = 3.0;
     nodes[2].stores[1].underreplicated = 1.0;
     let report = report_of(nodes, Options::default()).await;
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         [
             "4 ranges under-replicated (ranges_underreplicated), on node 1 (roach1:26257): 3, \
           node 3 (roach3:26257): 1"
@@ -51,33 +52,36 @@ async fn a_node_refusing_connections_is_named() {
     let port = closed_port();
     endpoints.push(format!("http://127.0.0.1:{port}"));
     let report = collect(&plain(&endpoints)).await;
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         [format!(
             "node at http://127.0.0.1:{port} (127.0.0.1:{port}) not answering: connection refused"
         )]
     );
-    assert_eq!(report.value("nodes_not_ready"), 1.0);
-    let node = report.node(&format!("http://127.0.0.1:{port}"));
-    assert_eq!(node.status, NodeStatus::Unknown);
+    assert_eq!(report.expect_value("nodes_not_ready"), 1.0);
+    let node = report.node_by_id(&format!("http://127.0.0.1:{port}"));
+    assert_eq!(report.status_of(node), NodeStatus::Unknown);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_stops_answering_keeps_its_name() {
     let mut cluster = FakeCluster::start(three(Generation::V19)).await;
     let connector = plain(&cluster.endpoints());
-    assert_eq!(collect(&connector).await.status, Status::Healthy);
+    assert_eq!(collect(&connector).await.status(), Status::Healthy);
     drop(cluster.servers.remove(1));
     let report = collect(&connector).await;
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         ["node 2 (roach2:26257) not answering: connection refused"]
     );
-    assert_eq!(report.node("2").address, "roach2:26257");
+    assert_eq!(
+        report.address_of(report.node_by_id("2")),
+        Some("roach2:26257")
+    );
     // Its figures are gone from the sums; the others still count.
-    assert_eq!(report.value("ranges"), 2.0 * 2.0 * 20.0);
+    assert_eq!(report.expect_value("ranges"), 2.0 * 2.0 * 20.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,15 +89,18 @@ async fn a_node_not_ready_degrades_the_cluster() {
     let mut nodes = three(Generation::V22);
     nodes[1].ready = false;
     let report = report_of(nodes, Options::default()).await;
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         ["node 2 (roach2:26257) not ready: node is not healthy (GET /health?ready=1: HTTP 503)"]
     );
-    assert_eq!(report.value("nodes_not_ready"), 1.0);
+    assert_eq!(report.expect_value("nodes_not_ready"), 1.0);
     // Without the nodes API, a node that answers but is not ready reads as unavailable.
-    assert_eq!(report.node("2").status, NodeStatus::Unavailable);
-    assert_eq!(report.value("nodes_unavailable"), 1.0);
+    assert_eq!(
+        report.status_of(report.node_by_id("2")),
+        NodeStatus::Unavailable
+    );
+    assert_eq!(report.expect_value("nodes_unavailable"), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,17 +111,17 @@ async fn live_nodes_at_half_or_less_make_it_unhealthy() {
         node.live_nodes = 2.0;
     }
     let report = report_of(nodes, Options::default()).await;
-    assert_eq!(report.value("nodes_live"), 2.0);
-    assert_eq!(report.status, Status::Unhealthy);
+    assert_eq!(report.expect_value("nodes_live"), 2.0);
+    assert_eq!(report.status(), Status::Unhealthy);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         ["only 2 of 4 nodes live (nodes_live): a majority is needed"]
     );
     // Three of four is a majority.
     let mut nodes: Vec<Node> = (1..=4).map(|id| Node::new(id, Generation::V22)).collect();
     nodes.iter_mut().for_each(|n| n.live_nodes = 3.0);
     assert_eq!(
-        report_of(nodes, Options::default()).await.status,
+        report_of(nodes, Options::default()).await.status(),
         Status::Healthy
     );
 }
@@ -131,11 +138,11 @@ fn with_capacity_used(percent: f64) -> Vec<Node> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_thresholds_and_their_options() {
     let report = report_of(with_capacity_used(79.0), Options::default()).await;
-    assert_eq!(report.status, Status::Healthy, "{:?}", report.reasons);
+    assert_eq!(report.status(), Status::Healthy, "{report:?}");
     let report = report_of(with_capacity_used(80.0), Options::default()).await;
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         [
             "capacity_used_percent is 80.0 %, at or above 80 % (fullest: node 1 (roach1:26257) at 80.0 %)"
         ]
@@ -144,9 +151,9 @@ async fn capacity_thresholds_and_their_options() {
     nodes[2].stores[0].used = 99.0 * GIB;
     nodes[2].stores[0].available = 1.0 * GIB;
     let report = report_of(nodes, Options::default()).await;
-    assert_eq!(report.status, Status::Unhealthy);
+    assert_eq!(report.status(), Status::Unhealthy);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         [
             "capacity_used_percent is 95.7 %, at or above 95 % (fullest: node 3 (roach3:26257) at 97.0 %)"
         ]
@@ -157,7 +164,7 @@ async fn capacity_thresholds_and_their_options() {
         ..Options::default()
     };
     let report = report_of(with_capacity_used(55.0), options).await;
-    assert_eq!(report.status, Status::Degraded, "{:?}", report.reasons);
+    assert_eq!(report.status(), Status::Degraded, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,26 +175,26 @@ async fn clock_offset_against_max_offset() {
     nodes[2].clock_mean_ns = -210e6;
     nodes[2].clock_stddev_ns = 3e6;
     let report = report_of(nodes.clone(), Options::default()).await;
-    assert_eq!(report.value("clock_offset_mean_ns"), -210e6);
-    assert_eq!(report.value("clock_offset_stddev_ns"), 3e6);
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.expect_value("clock_offset_mean_ns"), -210e6);
+    assert_eq!(report.expect_value("clock_offset_stddev_ns"), 3e6);
+    assert_eq!(report.status(), Status::Degraded);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         [
             "clock_offset_mean_ns of node 3 (roach3:26257) is -210.0 ms, at or above 40 % of max_offset 500ms"
         ]
     );
     nodes[2].clock_mean_ns = -190e6;
     let report = report_of(nodes.clone(), Options::default()).await;
-    assert_eq!(report.status, Status::Healthy, "{:?}", report.reasons);
+    assert_eq!(report.status(), Status::Healthy, "{report:?}");
     let options = Options {
         max_offset: Some("250ms".into()),
         ..Options::default()
     };
     let report = report_of(nodes, options).await;
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
     assert_eq!(
-        report.reasons,
+        report.reasons().collect::<Vec<_>>(),
         [
             "clock_offset_mean_ns of node 3 (roach3:26257) is -190.0 ms, at or above 40 % of max_offset 250ms"
         ]

@@ -6,6 +6,7 @@ mod common;
 use common::{build, collect, connector, etcd::Cluster};
 use dbmon_connector_api::{NodeStatus, Status};
 use dbmon_connector_etcd::Options;
+use dbmon_test_support::ReportExt;
 
 const QUOTA: &str = "--quota-backend-bytes=102400";
 
@@ -27,28 +28,31 @@ async fn nospace_and_corrupt_alarms_are_named() {
     let cluster = Cluster::start("a", 1, &[QUOTA]).await;
     let etcd = connector(&cluster.endpoints());
     let report = collect(&etcd).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    assert_eq!(report.value("alarms"), 0.0);
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(report.expect_value("alarms"), 0.0);
     // The quota comes from the member's metrics.
-    assert_eq!(report.node_value("a1", "db_quota_bytes"), Some(102400.0));
-    let used = report.value("db_quota_used_percent");
-    assert_eq!(used, report.value("db_size_bytes") * 100.0 / 102400.0);
+    assert_eq!(report.node_value_of("a1", "db_quota_bytes"), Some(102400.0));
+    let used = report.expect_value("db_quota_used_percent");
+    assert_eq!(
+        used,
+        report.expect_value("db_size_bytes") * 100.0 / 102400.0
+    );
 
     fill(&cluster).await;
     let report = collect(&etcd).await;
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
-    assert_eq!(report.value("alarms"), 1.0);
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
+    assert_eq!(report.expect_value("alarms"), 1.0);
     let id = format!(
         "{:x}",
         cluster.member_id("a1").await.parse::<u64>().unwrap()
     );
     let nospace = report.reasons_with(&format!("alarm NOSPACE on member a1 ({id}): "));
-    assert_eq!(nospace.len(), 1, "{:?}", report.reasons);
+    assert_eq!(nospace.len(), 1, "{report:?}");
     assert!(nospace[0].contains("refuses writes"), "{}", nospace[0]);
     // An alarm is no health failure: the member is still live and counted healthy.
-    assert_eq!(report.node("a1").status, NodeStatus::Live);
-    assert_eq!(report.value("members_healthy"), 1.0);
-    assert_eq!(report.value("has_leader"), 1.0);
+    assert_eq!(report.status_of(report.node_by_id("a1")), NodeStatus::Live);
+    assert_eq!(report.expect_value("members_healthy"), 1.0);
+    assert_eq!(report.expect_value("has_leader"), 1.0);
 
     // CORRUPT is raised by hand (etcd raises it when members' hashes differ).
     let member_id = cluster.member_id("a1").await;
@@ -59,14 +63,13 @@ async fn nospace_and_corrupt_alarms_are_named() {
         .post("/v3/maintenance/alarm", &alarm("ACTIVATE", "CORRUPT"), None)
         .await;
     let report = collect(&etcd).await;
-    assert_eq!(report.value("alarms"), 2.0, "{report:#?}");
+    assert_eq!(report.expect_value("alarms"), 2.0, "{report:#?}");
     assert_eq!(
         report.reasons_with("alarm CORRUPT on member a1").len(),
         1,
-        "{:?}",
-        report.reasons
+        "{report:?}"
     );
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
 
     for kind in ["CORRUPT", "NOSPACE"] {
         cluster
@@ -74,20 +77,16 @@ async fn nospace_and_corrupt_alarms_are_named() {
             .await;
     }
     let report = collect(&etcd).await;
-    assert_eq!(report.value("alarms"), 0.0, "{report:#?}");
-    assert!(
-        report.reasons_with("alarm").is_empty(),
-        "{:?}",
-        report.reasons
-    );
+    assert_eq!(report.expect_value("alarms"), 0.0, "{report:#?}");
+    assert!(report.reasons_with("alarm").is_empty(), "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_near_its_quota_is_named() {
     let cluster = Cluster::start("q", 1, &[QUOTA]).await;
     let report = collect(&connector(&cluster.endpoints())).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    let used = report.value("db_quota_used_percent");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    let used = report.expect_value("db_quota_used_percent");
     assert!(used > 5.0 && used < 80.0, "{used}");
 
     let options = Options {
@@ -96,17 +95,17 @@ async fn a_database_near_its_quota_is_named() {
     };
     let etcd = build(options, &cluster.endpoints(), None).unwrap();
     let report = collect(&etcd).await;
-    assert_eq!(report.status, Status::Degraded);
+    assert_eq!(report.status(), Status::Degraded);
     let reason = format!(
         "member q1 ({}): database {} is {used:.1} % of its space quota 100.0 KiB (over {} %)",
         cluster.members[0].client_url,
-        format_args!("{:.1} KiB", report.value("db_size_bytes") / 1024.0),
+        format_args!("{:.1} KiB", report.expect_value("db_size_bytes") / 1024.0),
         used / 2.0
     );
     assert_eq!(
         report.reasons_with(&reason).len(),
         1,
         "{reason}\n{:?}",
-        report.reasons
+        report.reasons().collect::<Vec<_>>()
     );
 }

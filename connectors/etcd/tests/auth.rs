@@ -5,6 +5,7 @@ mod common;
 use common::{build, collect, etcd::Cluster, fake::Fake};
 use dbmon_connector_api::Status;
 use dbmon_connector_etcd::Options;
+use dbmon_test_support::ReportExt;
 
 /// Adds `root` (needed to enable auth) and `mon`, then enables authentication.
 async fn enable_auth(cluster: &Cluster) {
@@ -42,10 +43,10 @@ async fn right_and_wrong_passwords() {
     )
     .unwrap();
     let report = collect(&good).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    assert_eq!(report.value("members_healthy"), 1.0);
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(report.expect_value("members_healthy"), 1.0);
     // The token is kept: a second collection works as well.
-    assert_eq!(collect(&good).await.status, Status::Healthy);
+    assert_eq!(collect(&good).await.status(), Status::Healthy);
 
     let bad = build(
         Options::default(),
@@ -54,19 +55,19 @@ async fn right_and_wrong_passwords() {
     )
     .unwrap();
     let report = collect(&bad).await;
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
     let reason = report.reasons_with("cannot authenticate as etcd user 'mon': ");
-    assert_eq!(reason.len(), 1, "{:?}", report.reasons);
+    assert_eq!(reason.len(), 1, "{report:?}");
     assert!(
         reason[0].contains("authentication failed, invalid user ID or password"),
         "{}",
         reason[0]
     );
-    for text in &report.reasons {
+    for text in report.reasons() {
         assert!(!text.contains("not-the-password"), "{text}");
     }
     // etcd 3.4 serves status without a token: the rest of the report is there.
-    assert_eq!(report.value("members"), 1.0);
+    assert_eq!(report.expect_value("members"), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -75,10 +76,10 @@ async fn an_expired_token_is_renewed_once() {
     fake.set(|s| s.password = Some("pw".into()));
     let etcd = build(Options::default(), &fake.endpoints(), Some(("mon", "pw"))).unwrap();
     let report = collect(&etcd).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
     assert_eq!(fake.state.lock().unwrap().issued, 1);
     let report = collect(&etcd).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
     assert_eq!(
         fake.state.lock().unwrap().issued,
         1,
@@ -87,7 +88,7 @@ async fn an_expired_token_is_renewed_once() {
 
     fake.set(|s| s.expired = true);
     let report = collect(&etcd).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
     assert_eq!(
         fake.state.lock().unwrap().issued,
         2,
@@ -114,7 +115,7 @@ async fn credentials_for_a_cluster_without_auth_are_harmless() {
     let fake = Fake::start(1).await;
     let etcd = build(Options::default(), &fake.endpoints(), Some(("mon", "pw"))).unwrap();
     let report = collect(&etcd).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

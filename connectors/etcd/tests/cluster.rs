@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{collect, collect_until, connector, etcd::Cluster, label};
+use common::{collect, collect_until, connector, etcd::Cluster};
 use dbmon_connector_api::{NodeStatus, Status};
+use dbmon_test_support::ReportExt;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -14,47 +15,59 @@ async fn three_members_then_one_stopped_then_two() {
 
     let report = collect(&etcd).await;
     assert_eq!(
-        report.status,
+        report.status(),
         Status::Healthy,
         "{report:#?}\n{}",
         cluster.logs()
     );
-    assert!(report.reasons.is_empty(), "{:?}", report.reasons);
-    assert_eq!(report.value("members"), 3.0);
-    assert_eq!(report.value("members_healthy"), 3.0);
-    assert_eq!(report.value("has_leader"), 1.0);
-    assert_eq!(report.value("alarms"), 0.0);
-    assert!(report.value("leader_changes") >= 1.0);
-    assert!(report.value("raft_index_spread") < 100.0);
-    assert!(report.value("db_size_bytes") > 0.0);
-    assert!(report.value("db_size_in_use_bytes") > 0.0);
-    assert!(report.value("db_size_in_use_bytes") <= report.value("db_size_bytes"));
-    assert!(report.value("round_trip_ms") > 0.0);
-    assert!(report.value("db_quota_used_percent") > 0.0);
-    assert!(label(&report.labels, "version").is_some_and(|v| v.starts_with("3.")));
-    assert!(label(&report.labels, "cluster_id").is_some_and(|id| !id.is_empty()));
+    assert!(report.reasons().next().is_none(), "{report:?}");
+    assert_eq!(report.expect_value("members"), 3.0);
+    assert_eq!(report.expect_value("members_healthy"), 3.0);
+    assert_eq!(report.expect_value("has_leader"), 1.0);
+    assert_eq!(report.expect_value("alarms"), 0.0);
+    assert!(report.expect_value("leader_changes") >= 1.0);
+    assert!(report.expect_value("raft_index_spread") < 100.0);
+    assert!(report.expect_value("db_size_bytes") > 0.0);
+    assert!(report.expect_value("db_size_in_use_bytes") > 0.0);
+    assert!(report.expect_value("db_size_in_use_bytes") <= report.expect_value("db_size_bytes"));
+    assert!(report.expect_value("round_trip_ms") > 0.0);
+    assert!(report.expect_value("db_quota_used_percent") > 0.0);
+    assert!(
+        report
+            .labels()
+            .get("version")
+            .is_some_and(|v| v.starts_with("3."))
+    );
+    assert!(
+        report
+            .labels()
+            .get("cluster_id")
+            .is_some_and(|id| !id.is_empty())
+    );
 
     // The leader, by id and by name, is the one node that says it leads.
-    let leader = report.series("leader_id").expect("leader_id");
-    let leader_name = label(&leader.labels, "name").expect("a name").to_string();
+    let leader = *report
+        .series_of(None, "leader_id", &[])
+        .first()
+        .expect("leader_id");
+    let leader_name = leader.label("name").expect("a name").to_string();
     let leaders: Vec<&str> = report
-        .nodes
-        .iter()
-        .filter(|n| label(&n.labels, "role") == Some("leader"))
-        .map(|n| n.id.as_str())
+        .nodes()
+        .filter(|(n, _, _)| report.node_labels(*n).get("role") == Some("leader"))
+        .map(|(_, id, _)| id)
         .collect();
     assert_eq!(leaders, [leader_name.as_str()]);
-    assert_eq!(report.node_value(&leader_name, "is_leader"), Some(1.0));
-    let hex = label(&leader.labels, "member_id").unwrap();
-    assert_eq!(u64::from_str_radix(hex, 16).unwrap() as f64, leader.value);
+    assert_eq!(report.node_value_of(&leader_name, "is_leader"), Some(1.0));
+    let hex = leader.label("member_id").unwrap();
+    assert_eq!(u64::from_str_radix(hex, 16).unwrap() as f64, leader.value());
 
     for m in &cluster.members {
-        let node = report.node(&m.name);
-        assert_eq!(node.status, NodeStatus::Live);
-        assert_eq!(node.address, m.client_url);
+        let node = report.node_by_id(&m.name);
+        assert_eq!(report.status_of(node), NodeStatus::Live);
+        assert_eq!(report.address_of(node), Some(m.client_url.as_str()));
         assert_eq!(
-            label(&node.labels, "version"),
-            label(&report.labels, "version")
+            report.node_labels(node).get("version"),
+            report.labels().get("version")
         );
         for metric in [
             "healthy",
@@ -66,36 +79,43 @@ async fn three_members_then_one_stopped_then_two() {
             "leader_changes",
         ] {
             assert!(
-                report.node_value(&m.name, metric).is_some(),
+                report.node_value_of(&m.name, metric).is_some(),
                 "{} {metric}",
                 m.name
             );
         }
-        assert_eq!(report.node_value(&m.name, "healthy"), Some(1.0));
+        assert_eq!(report.node_value_of(&m.name, "healthy"), Some(1.0));
     }
 
     // One endpoint is enough: the other members are found in the member list.
     let one = connector(&cluster.endpoints()[..1]);
     let report = collect(&one).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    assert_eq!(report.value("members_healthy"), 3.0);
-    assert_eq!(report.node("m3").address, cluster.members[2].client_url);
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(report.expect_value("members_healthy"), 3.0);
+    assert_eq!(
+        report.address_of(report.node_by_id("m3")),
+        Some(cluster.members[2].client_url.as_str())
+    );
 
     // Stop the leader: a new one is elected, and the stopped member is named.
     cluster.member(&leader_name).stop();
     let report = collect_until(&etcd, Duration::from_secs(20), |r| {
-        r.status == Status::Degraded
+        r.status() == Status::Degraded
     })
     .await;
     let named = report.reasons_with(&format!("member {leader_name} ("));
-    assert_eq!(named.len(), 1, "{:?}", report.reasons);
+    assert_eq!(named.len(), 1, "{report:?}");
     assert!(named[0].contains("not answering"), "{}", named[0]);
-    assert_eq!(report.node(&leader_name).status, NodeStatus::Dead);
-    assert_eq!(report.node_value(&leader_name, "healthy"), Some(0.0));
-    assert_eq!(report.value("members"), 3.0);
-    assert_eq!(report.value("members_healthy"), 2.0);
-    assert_eq!(report.value("has_leader"), 1.0);
-    let new_leader = label(&report.series("leader_id").unwrap().labels, "name")
+    assert_eq!(
+        report.status_of(report.node_by_id(&leader_name)),
+        NodeStatus::Dead
+    );
+    assert_eq!(report.node_value_of(&leader_name, "healthy"), Some(0.0));
+    assert_eq!(report.expect_value("members"), 3.0);
+    assert_eq!(report.expect_value("members_healthy"), 2.0);
+    assert_eq!(report.expect_value("has_leader"), 1.0);
+    let new_leader = report.series_of(None, "leader_id", &[])[0]
+        .label("name")
         .unwrap()
         .to_string();
     assert_ne!(new_leader, leader_name);
@@ -109,26 +129,28 @@ async fn three_members_then_one_stopped_then_two() {
         .unwrap();
     cluster.member(&second).stop();
     let report = collect_until(&etcd, Duration::from_secs(20), |r| {
-        r.status == Status::Unhealthy
+        r.status() == Status::Unhealthy
     })
     .await;
     let quorum = report.reasons_with("quorum lost: ");
-    assert_eq!(quorum.len(), 1, "{:?}", report.reasons);
+    assert_eq!(quorum.len(), 1, "{report:?}");
     assert!(
         quorum[0].ends_with(" of 3 voting members healthy, etcd needs 2"),
         "{}",
         quorum[0]
     );
     for stopped in [&leader_name, &second] {
-        assert_eq!(report.node(stopped).status, NodeStatus::Dead);
+        assert_eq!(
+            report.status_of(report.node_by_id(stopped)),
+            NodeStatus::Dead
+        );
         assert_eq!(
             report.reasons_with(&format!("member {stopped} (")).len(),
             1,
-            "{:?}",
-            report.reasons
+            "{report:?}"
         );
     }
-    assert!(report.value("members_healthy") <= 1.0);
+    assert!(report.expect_value("members_healthy") <= 1.0);
     let survivor = cluster
         .members
         .iter()
@@ -136,12 +158,15 @@ async fn three_members_then_one_stopped_then_two() {
         .unwrap();
     // The survivor soon knows it has no leader.
     let report = collect_until(&etcd, Duration::from_secs(20), |r| {
-        r.value("has_leader") == 0.0
+        r.expect_value("has_leader") == 0.0
     })
     .await;
-    assert_eq!(report.status, Status::Unhealthy);
-    assert_eq!(report.value("members_healthy"), 0.0);
-    assert_eq!(report.node(&survivor.name).status, NodeStatus::Unavailable);
+    assert_eq!(report.status(), Status::Unhealthy);
+    assert_eq!(report.expect_value("members_healthy"), 0.0);
+    assert_eq!(
+        report.status_of(report.node_by_id(&survivor.name)),
+        NodeStatus::Unavailable
+    );
     assert_eq!(
         report
             .reasons_with("no leader: none of the 1 answering members knows one")
@@ -153,7 +178,6 @@ async fn three_members_then_one_stopped_then_two() {
             .reasons_with(&format!("member {} (", survivor.name))
             .len(),
         1,
-        "{:?}",
-        report.reasons
+        "{report:?}"
     );
 }

@@ -1,16 +1,14 @@
 //! The SDK's conformance kit: what the host relies on, through the stable-ABI calls it makes.
 
-use dbmon_connector_api::testkit::{Conformance, SilentServer};
+use dbmon_connector_api::testkit::Conformance;
 use dbmon_connector_etcd::Etcd;
+use dbmon_test_support::SilentHttpNodes;
 
 #[test]
 fn passes_the_conformance_kit() {
     // One member that accepts and never answers, one whose connects hang.
-    let silent = SilentServer::start().unwrap();
-    let blackhole = SilentServer::blackhole().unwrap();
-    let silent = format!("http://{}", silent.endpoint());
-    let blackhole = format!("http://{}", blackhole.endpoint());
-    Conformance::cluster(&[&silent, &blackhole], "{}")
+    let members = SilentHttpNodes::start();
+    Conformance::cluster(&members.urls(), "{}")
         .invalid_endpoints(&[], "endpoints")
         .invalid_endpoints(&["127.0.0.1:2379"], "endpoints[0]")
         .invalid_options(

@@ -5,7 +5,7 @@ mod common;
 
 use common::{TIMEOUT, collect, connector, etcd::free_port, fake::Fake, try_collect};
 use dbmon_connector_api::{NodeStatus, Status};
-use dbmon_test_support::{HttpServer, Reply};
+use dbmon_test_support::{HttpServer, Reply, ReportExt};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
@@ -118,9 +118,9 @@ async fn one_dead_endpoint_beside_a_live_member() {
     let fake = Fake::start(1).await;
     let closed = format!("http://127.0.0.1:{}", free_port());
     let report = collect(&connector(&[fake.endpoints()[0].clone(), closed.clone()])).await;
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
     let reason = report.reasons_with(&format!("endpoint {closed} not answering: POST {closed}"));
-    assert_eq!(reason.len(), 1, "{:?}", report.reasons);
-    assert_eq!(report.value("members"), 1.0);
-    assert_eq!(report.node("f1").status, NodeStatus::Live);
+    assert_eq!(reason.len(), 1, "{report:?}");
+    assert_eq!(report.expect_value("members"), 1.0);
+    assert_eq!(report.status_of(report.node_by_id("f1")), NodeStatus::Live);
 }

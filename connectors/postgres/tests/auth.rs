@@ -10,7 +10,7 @@ use common::{
 };
 use dbmon_connector_api::{Status, TlsConfig};
 use dbmon_connector_postgres::Options;
-use dbmon_test_support::TestCa;
+use dbmon_test_support::{ReportExt, TestCa};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,9 +36,14 @@ async fn a_wrong_password_is_a_clear_error_without_the_secret() {
         PASSWORD,
     );
     let report = collect(&connector(right)).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    assert_eq!(report.node(&endpoints[0]).label("role"), Some("primary"));
-    assert!(report.only(None, "database_size_bytes", &[("database", "postgres")]) > 0.0);
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(
+        report
+            .node_labels(report.node_by_id(&endpoints[0]))
+            .get("role"),
+        Some("primary")
+    );
+    assert!(report.one_value(None, "database_size_bytes", &[("database", "postgres")]) > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +67,7 @@ async fn tls_verifies_the_server_and_presents_a_client_certificate() {
 
     // The server's certificate is checked against the CA.
     let report = collect(&connector(with_tls(base(), verified.clone()))).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
 
     // Without tls: the connection is plain, which this server refuses.
     let (error, _) = collect_error(&connector(base()), Duration::from_secs(5)).await;
@@ -88,7 +93,7 @@ async fn tls_verifies_the_server_and_presents_a_client_certificate() {
         ..TlsConfig::default()
     };
     let report = collect(&connector(with_tls(base(), anything))).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
 
     // A client certificate logs in CERT_USER; without one, the server refuses.
     let (cert, key) = ca.client_cert(CERT_USER).write(files.path(), "client");
@@ -106,7 +111,7 @@ async fn tls_verifies_the_server_and_presents_a_client_certificate() {
         c
     };
     let report = collect(&connector(as_cert_user(mutual))).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
     let (error, _) =
         collect_error(&connector(as_cert_user(verified)), Duration::from_secs(5)).await;
     assert!(error.contains("certificate"), "{error}");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::server::PgServer;
-use dbmon_test_support::{Host, built_library};
+use dbmon_test_support::{Host, built_library, json_lines};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -14,13 +14,7 @@ fn start(config: &str) -> Host {
 
 /// `dbmon --json reports CLUSTER --limit N`, newest first.
 fn reports(host: &Host, cluster: &str, limit: usize) -> Vec<Value> {
-    let output = host.cli(&["--json", "reports", cluster, "--limit", &limit.to_string()]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "dbmon reports failed: {stderr}");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
+    json_lines(&host.cli(&["--json", "reports", cluster, "--limit", &limit.to_string()]))
 }
 
 /// The newest report once `ready` holds for it, or a panic with the host's log after `within`.

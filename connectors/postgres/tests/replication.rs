@@ -6,6 +6,7 @@ mod common;
 use common::{MACHINE, collect, config, connector, server::PgServer};
 use dbmon_connector_api::{Connector, NodeStatus, Status};
 use dbmon_connector_postgres::{Options, XID_WRAPAROUND_LIMIT};
+use dbmon_test_support::ReportExt;
 use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -48,56 +49,62 @@ async fn primary_with_replica_through_lag_failover_mistakes_and_a_stop() {
 
     // Healthy: one primary, its replica streaming and caught up.
     let report = collect(&pg).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    assert_eq!(report.node(&p).label("role"), Some("primary"));
-    assert_eq!(report.node(&r).label("role"), Some("standby"));
-    assert_eq!(report.node(&r).status, NodeStatus::Live);
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(
+        report.node_labels(report.node_by_id(&p)).get("role"),
+        Some("primary")
+    );
+    assert_eq!(
+        report.node_labels(report.node_by_id(&r)).get("role"),
+        Some("standby")
+    );
+    assert_eq!(report.status_of(report.node_by_id(&r)), NodeStatus::Live);
     for (name, value) in [
         ("up", 1.0),
         ("nodes", 2.0),
         ("nodes_up", 2.0),
         ("primaries", 1.0),
     ] {
-        assert_eq!(report.value(name), value, "{name}");
+        assert_eq!(report.exact_value(None, name, &[]), value, "{name}");
     }
-    assert_eq!(report.value("standbys"), 1.0);
-    assert_eq!(report.value("replicas_connected"), 1.0);
-    assert_eq!(report.node_value(&p, "replicas_connected"), 1.0);
-    assert_eq!(report.node_value(&r, "replicas_connected"), 0.0);
+    assert_eq!(report.exact_value(None, "standbys", &[]), 1.0);
+    assert_eq!(report.exact_value(None, "replicas_connected", &[]), 1.0);
+    assert_eq!(report.exact_value(Some(&p), "replicas_connected", &[]), 1.0);
+    assert_eq!(report.exact_value(Some(&r), "replicas_connected", &[]), 0.0);
     let lag = [
         ("replica", "replica1"),
         ("client_addr", "127.0.0.1"),
         ("upstream", p.as_str()),
     ];
-    let lag_bytes = report.only(None, "replication_lag_bytes", &lag);
+    let lag_bytes = report.one_value(None, "replication_lag_bytes", &lag);
     assert!(lag_bytes >= 0.0, "{lag_bytes}");
-    assert!(report.only(None, "replication_lag_seconds", &lag) >= 0.0);
+    assert!(report.one_value(None, "replication_lag_seconds", &lag) >= 0.0);
     assert_eq!(
-        report.node_value(&r, "recovery_lag_seconds"),
+        report.exact_value(Some(&r), "recovery_lag_seconds", &[]),
         0.0,
         "caught up"
     );
     assert!(
         report
-            .find(Some(&p), "recovery_lag_seconds", &[])
+            .series_of(Some(&p), "recovery_lag_seconds", &[])
             .is_empty()
     );
     let version: f64 = primary.psql("SHOW server_version_num").parse().unwrap();
-    assert_eq!(report.value("version"), version);
-    assert_eq!(report.node_value(&r, "version"), version);
-    assert_eq!(report.value("connections_max"), 20.0);
+    assert_eq!(report.exact_value(None, "version", &[]), version);
+    assert_eq!(report.exact_value(Some(&r), "version", &[]), version);
+    assert_eq!(report.exact_value(None, "connections_max", &[]), 20.0);
     let template1: f64 = primary
         .psql("SELECT pg_database_size('template1')")
         .parse()
         .unwrap();
-    let size = report.only(None, "database_size_bytes", &[("database", "template1")]);
+    let size = report.one_value(None, "database_size_bytes", &[("database", "template1")]);
     assert_eq!(size, template1, "nobody writes to template1");
-    assert!(report.value("database_size_bytes") > size);
+    assert!(report.exact_value(None, "database_size_bytes", &[]) > size);
     let age: f64 = primary
         .psql("SELECT max(age(datfrozenxid)) FROM pg_database")
         .parse()
         .unwrap();
-    let xid = report.value("xid_wraparound_percent");
+    let xid = report.exact_value(None, "xid_wraparound_percent", &[]);
     assert!(
         (xid - age / XID_WRAPAROUND_LIMIT * 100.0).abs() < 1e-4,
         "{xid} vs age {age}"
@@ -112,7 +119,7 @@ async fn primary_with_replica_through_lag_failover_mistakes_and_a_stop() {
     );
     let report = collect(&pg).await;
     assert_eq!(
-        report.status,
+        report.status(),
         Status::Healthy,
         "after a dropped connection: {report:#?}"
     );
@@ -154,7 +161,7 @@ async fn primary_with_replica_through_lag_failover_mistakes_and_a_stop() {
     let until = Instant::now() + Duration::from_secs(30);
     let lagging = loop {
         let report = collect(&tight).await;
-        if report.status == Status::Degraded || Instant::now() > until {
+        if report.status() == Status::Degraded || Instant::now() > until {
             break report;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -163,32 +170,32 @@ async fn primary_with_replica_through_lag_failover_mistakes_and_a_stop() {
         lagging.has_reason(&["'replica1'", &p, "replication_lag_bytes over 4096"]),
         "{lagging:#?}"
     );
-    assert!(lagging.only(None, "replication_lag_bytes", &lag) > 4096.0);
+    assert!(lagging.one_value(None, "replication_lag_bytes", &lag) > 4096.0);
     replica.psql("SELECT pg_wal_replay_resume()");
 
     // Without its primary the cluster is UNHEALTHY; with two primaries as well.
     let alone = collect(&connector(config(&[r.as_str()], Options::default()))).await;
-    assert_eq!(alone.status, Status::Unhealthy, "{alone:#?}");
+    assert_eq!(alone.status(), Status::Unhealthy, "{alone:#?}");
     assert!(alone.has_reason(&["no primary", &r]), "{alone:#?}");
     let two = collect(&connector(config(
         &[p.clone(), MACHINE.into()],
         Options::default(),
     )))
     .await;
-    assert_eq!(two.status, Status::Unhealthy, "{two:#?}");
+    assert_eq!(two.status(), Status::Unhealthy, "{two:#?}");
     assert!(two.has_reason(&["2 primaries", &p, MACHINE]), "{two:#?}");
 
     // The replica stops: DEGRADED within two collections a second apart, naming the node
     // and the replica (the primary notices the replica's connection closing at once).
     let healthy = collect(&pg).await;
-    assert_eq!(healthy.status, Status::Healthy, "{healthy:#?}");
+    assert_eq!(healthy.status(), Status::Healthy, "{healthy:#?}");
     replica.stop();
     let mut report = collect(&pg).await;
-    if report.reasons.len() < 2 {
+    if report.reasons().count() < 2 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         report = collect(&pg).await;
     }
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
     assert!(
         report.has_reason(&["node", &r, "not answering"]),
         "{report:#?}"
@@ -197,9 +204,12 @@ async fn primary_with_replica_through_lag_failover_mistakes_and_a_stop() {
         report.has_reason(&["expected replica 'replica1'", "not streaming"]),
         "{report:#?}"
     );
-    assert_eq!(report.node(&r).status, NodeStatus::Unavailable);
-    assert_eq!(report.node_value(&r, "up"), 0.0);
-    assert_eq!(report.value("up"), 0.0);
-    assert_eq!(report.value("nodes_up"), 1.0);
-    assert_eq!(report.value("replicas_connected"), 0.0);
+    assert_eq!(
+        report.status_of(report.node_by_id(&r)),
+        NodeStatus::Unavailable
+    );
+    assert_eq!(report.exact_value(Some(&r), "up", &[]), 0.0);
+    assert_eq!(report.exact_value(None, "up", &[]), 0.0);
+    assert_eq!(report.exact_value(None, "nodes_up", &[]), 1.0);
+    assert_eq!(report.exact_value(None, "replicas_connected", &[]), 0.0);
 }

@@ -6,6 +6,7 @@ mod common;
 use common::{MACHINE, closed_port, collect, collect_error, config, connector, ctx_with};
 use dbmon_connector_api::{Connector, NodeStatus, Status};
 use dbmon_connector_postgres::{Options, XID_WRAPAROUND_LIMIT};
+use dbmon_test_support::ReportExt;
 use std::{process::Command, time::Duration};
 use tokio::{io::AsyncWriteExt, net::TcpListener};
 
@@ -38,42 +39,44 @@ fn psql(sql: &str) -> String {
 async fn the_machines_server_is_one_primary_with_its_figures() {
     let pg = connector(config(&[MACHINE], Options::default()));
     let report = collect(&pg).await;
-    assert_ne!(report.status, Status::Unhealthy, "{report:#?}");
-    assert_eq!(report.value("primaries"), 1.0);
-    assert_eq!(report.value("up"), 1.0);
-    let node = report.node(MACHINE);
+    assert_ne!(report.status(), Status::Unhealthy, "{report:#?}");
+    assert_eq!(report.exact_value(None, "primaries", &[]), 1.0);
+    assert_eq!(report.exact_value(None, "up", &[]), 1.0);
+    let node = report.node_by_id(MACHINE);
     assert_eq!(
-        (node.status, node.label("role")),
+        (report.status_of(node), report.node_labels(node).get("role")),
         (NodeStatus::Live, Some("primary"))
     );
-    assert_eq!(node.address, MACHINE);
+    assert_eq!(report.address_of(node), Some(MACHINE));
 
     let version: f64 = psql("SHOW server_version_num").parse().unwrap();
-    assert_eq!(report.value("version"), version);
+    assert_eq!(report.exact_value(None, "version", &[]), version);
     let short = psql("SHOW server_version");
     let short = short.split_whitespace().next().unwrap();
-    assert_eq!(node.label("version"), Some(short));
-    assert!(report.labels.contains(&("version".into(), short.into())));
+    assert_eq!(report.node_labels(node).get("version"), Some(short));
+    assert!(report.labels().any(|label| label == ("version", short)));
     let max: f64 = psql("SHOW max_connections").parse().unwrap();
-    assert_eq!(report.value("connections_max"), max);
-    let connections = report.value("connections");
+    assert_eq!(report.exact_value(None, "connections_max", &[]), max);
+    let connections = report.exact_value(None, "connections", &[]);
     assert!(connections >= 1.0, "our own session counts: {connections}");
-    let percent = report.value("connections_used_percent");
+    let percent = report.exact_value(None, "connections_used_percent", &[]);
     assert!((percent - connections / max * 100.0).abs() < 1e-9);
-    assert!(report.only(None, "database_size_bytes", &[("database", "postgres")]) > 0.0);
+    assert!(report.one_value(None, "database_size_bytes", &[("database", "postgres")]) > 0.0);
     let age: f64 = psql("SELECT max(age(datfrozenxid)) FROM pg_database")
         .parse()
         .unwrap();
-    let xid = report.value("xid_wraparound_percent");
+    let xid = report.exact_value(None, "xid_wraparound_percent", &[]);
     // Other sessions may use transaction IDs between the two reads.
     assert!(
         (xid - age / XID_WRAPAROUND_LIMIT * 100.0).abs() < 0.01,
         "{xid} vs age {age}"
     );
-    assert!(report.value("oldest_transaction_seconds") >= 0.0);
-    assert!(report.value("locks_waiting") >= 0.0);
+    assert!(report.exact_value(None, "oldest_transaction_seconds", &[]) >= 0.0);
+    assert!(report.exact_value(None, "locks_waiting", &[]) >= 0.0);
     assert!(
-        report.find(None, "recovery_lag_seconds", &[]).is_empty(),
+        report
+            .series_of(None, "recovery_lag_seconds", &[])
+            .is_empty(),
         "no standby"
     );
 }
@@ -87,7 +90,7 @@ async fn thresholds_and_a_missing_replica_degrade_with_the_figure_named() {
         ..Options::default()
     };
     let report = collect(&connector(config(&[MACHINE], options))).await;
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
     assert!(
         report.has_reason(&["node 127.0.0.1:5432", "connections_used_percent over 0"]),
         "{report:#?}"
@@ -104,7 +107,7 @@ async fn thresholds_and_a_missing_replica_degrade_with_the_figure_named() {
         report.has_reason(&["expected replica 'ghost-replica'"]),
         "{report:#?}"
     );
-    assert_eq!(report.reasons.len(), 3, "{report:#?}");
+    assert_eq!(report.reasons().count(), 3, "{report:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,15 +158,18 @@ async fn a_silent_server_costs_a_reason_by_the_deadline() {
     let started = std::time::Instant::now();
     let report = pg.collect(&ctx_with(Duration::from_millis(1500))).await;
     let took = started.elapsed();
-    let report = common::Collected::from(report.expect("the machine's server answers"));
+    let report = report.expect("the machine's server answers");
     assert!(took < Duration::from_millis(2500), "{took:?}");
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
     assert!(
         report.has_reason(&[&format!("node {silent} not answering"), "ms"]),
         "{report:#?}"
     );
-    assert_eq!(report.node(&silent).status, NodeStatus::Unavailable);
-    assert_eq!(report.value("primaries"), 1.0);
+    assert_eq!(
+        report.status_of(report.node_by_id(&silent)),
+        NodeStatus::Unavailable
+    );
+    assert_eq!(report.exact_value(None, "primaries", &[]), 1.0);
 
     let alone = connector(config(&[silent.as_str()], Options::default()));
     let (error, took) = collect_error(&alone, Duration::from_millis(800)).await;

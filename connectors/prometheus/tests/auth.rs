@@ -37,7 +37,7 @@ async fn credentials_are_sent_as_basic_auth() {
         panic!("auth refused");
     };
     let report = collect(&prometheus).await;
-    assert_eq!(report.status, Status::Healthy);
+    assert_eq!(report.status(), Status::Healthy);
     // base64("prom:secret")
     assert_eq!(
         authorization(&server),

@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::{collect, connector, url};
-use dbmon_connector_api::{NodeStatus, Status};
+use common::{collect, connector, scraped, url};
+use dbmon_connector_api::{NodeStatus, Report, Status};
 use dbmon_connector_prometheus::Options;
-use dbmon_test_support::{HttpServer, Reply};
+use dbmon_test_support::{HttpServer, Reply, ReportExt};
 
 /// The exposition format's corner cases, from its own documentation and a few more. No final
 /// newline.
@@ -33,9 +33,9 @@ async fn every_sample_of_the_body_is_reported() {
     let target = server.url("/metrics");
     let report = collect(&connector(url(&target), &[])).await;
 
-    assert_eq!(report.status, Status::Healthy, "{:?}", report.reasons);
-    assert!(report.reasons.is_empty(), "{:?}", report.reasons);
-    let names: Vec<&str> = report.scraped().iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(report.status(), Status::Healthy, "{report:?}");
+    assert_eq!(report.reasons().count(), 0, "{report:?}");
+    let names: Vec<&str> = scraped(&report).iter().map(|s| s.name()).collect();
     assert_eq!(
         names,
         [
@@ -51,11 +51,17 @@ async fn every_sample_of_the_body_is_reported() {
             "rpc_duration_seconds_count",
         ]
     );
-    let requests =
-        |code| report.value("http_requests_total", &[("method", "post"), ("code", code)]);
+    let requests = |code| {
+        report.one_value(
+            None,
+            "http_requests_total",
+            &[("method", "post"), ("code", code)],
+        )
+    };
     assert_eq!(requests("200"), 1027.0);
     assert_eq!(requests("400"), 3.0);
-    let msdos = report.value(
+    let msdos = report.one_value(
+        None,
         "msdos_file_access_time_seconds",
         &[
             ("path", r"C:\DIR\FILE.TXT"),
@@ -64,43 +70,52 @@ async fn every_sample_of_the_body_is_reported() {
     );
     assert_eq!(msdos, 1_458_255_915.0);
     assert_eq!(
-        report.value("metric_without_timestamp_and_labels", &[]),
+        report.one_value(None, "metric_without_timestamp_and_labels", &[]),
         12.47
     );
-    assert_eq!(report.value("something_weird", &[]), f64::INFINITY);
-    assert!(report.value("cache_ratio", &[]).is_nan());
-    assert_eq!(report.value("tiny", &[]), 0.0025);
-    assert_eq!(report.value("floor", &[]), f64::NEG_INFINITY);
     assert_eq!(
-        report.value("rpc_duration_seconds", &[("quantile", "0.99")]),
+        report.one_value(None, "something_weird", &[]),
+        f64::INFINITY
+    );
+    assert!(report.one_value(None, "cache_ratio", &[]).is_nan());
+    assert_eq!(report.one_value(None, "tiny", &[]), 0.0025);
+    assert_eq!(report.one_value(None, "floor", &[]), f64::NEG_INFINITY);
+    assert_eq!(
+        report.one_value(None, "rpc_duration_seconds", &[("quantile", "0.99")]),
         76656.0
     );
-    assert_eq!(report.value("rpc_duration_seconds_count", &[]), 2693.0);
+    assert_eq!(
+        report.one_value(None, "rpc_duration_seconds_count", &[]),
+        2693.0
+    );
     // One target: samples keep exactly their own labels, no `instance`.
-    for series in report.scraped() {
+    for series in scraped(&report) {
         assert_eq!(series.label("instance"), None, "{series:?}");
-        assert_eq!(series.unit, "", "{series:?}");
+        assert_eq!(series.unit(), None, "{series:?}");
     }
 
-    assert_eq!(report.value("up", &[]), 1.0);
-    assert_eq!(report.value("targets", &[]), 1.0);
-    assert_eq!(report.value("targets_up", &[]), 1.0);
-    assert_eq!(report.value("samples", &[]), 10.0);
-    assert_eq!(report.value("samples_dropped", &[]), 0.0);
-    let duration = report.cluster("scrape_duration_ms")[0];
+    assert_eq!(report.one_value(None, "up", &[]), 1.0);
+    assert_eq!(report.one_value(None, "targets", &[]), 1.0);
+    assert_eq!(report.one_value(None, "targets_up", &[]), 1.0);
+    assert_eq!(report.one_value(None, "samples", &[]), 10.0);
+    assert_eq!(report.one_value(None, "samples_dropped", &[]), 0.0);
+    let duration = report.series_of(None, "scrape_duration_ms", &[])[0];
     assert!(
-        duration.value > 0.0 && duration.value < 2000.0,
+        duration.value() > 0.0 && duration.value() < 2000.0,
         "{duration:?}"
     );
-    assert_eq!(duration.unit, "ms");
+    assert_eq!(duration.unit(), Some("ms"));
 
-    assert_eq!(report.nodes.len(), 1);
-    let node = report.node(&target);
-    assert_eq!(node.status, NodeStatus::Live);
-    assert_eq!(node.address, server.addr.to_string());
-    assert_eq!(report.node_value(&target, "up"), Some(1.0));
-    assert_eq!(report.node_value(&target, "samples"), Some(10.0));
-    let node_duration = report.node_value(&target, "scrape_duration_ms").unwrap();
+    assert_eq!(report.nodes().count(), 1);
+    let node = report.node_by_id(&target);
+    assert_eq!(report.status_of(node), NodeStatus::Live);
+    assert_eq!(
+        report.address_of(node),
+        Some(server.addr.to_string().as_str())
+    );
+    assert_eq!(report.node_value_of(&target, "up"), Some(1.0));
+    assert_eq!(report.node_value_of(&target, "samples"), Some(10.0));
+    let node_duration = report.node_value_of(&target, "scrape_duration_ms").unwrap();
     assert!(node_duration > 0.0, "{node_duration}");
     assert_eq!(server.hits("/metrics"), 1);
 }
@@ -120,7 +135,7 @@ go_goroutines 42
 http_requests_total{code=\"404\"} 2
 ";
 
-async fn filtered(include: &[&str], exclude: &[&str]) -> common::Collected {
+async fn filtered(include: &[&str], exclude: &[&str]) -> Report {
     let server = HttpServer::start().await;
     server.set("/metrics", Reply::text(FAMILIES));
     let options = Options {
@@ -131,8 +146,8 @@ async fn filtered(include: &[&str], exclude: &[&str]) -> common::Collected {
     collect(&connector(options, &[])).await
 }
 
-fn names(report: &common::Collected) -> Vec<&str> {
-    report.scraped().iter().map(|s| s.name.as_str()).collect()
+fn names(report: &Report) -> Vec<&str> {
+    scraped(report).iter().map(|s| s.name()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -148,10 +163,13 @@ async fn include_and_exclude_keep_only_matching_series() {
             "http_requests_total",
         ]
     );
-    assert_eq!(report.value("http_requests_total", &[("code", "404")]), 2.0);
-    assert_eq!(report.value("samples", &[]), 5.0);
-    assert_eq!(report.value("samples_dropped", &[]), 5.0);
-    assert_eq!(report.status, Status::Healthy);
+    assert_eq!(
+        report.one_value(None, "http_requests_total", &[("code", "404")]),
+        2.0
+    );
+    assert_eq!(report.one_value(None, "samples", &[]), 5.0);
+    assert_eq!(report.one_value(None, "samples_dropped", &[]), 5.0);
+    assert_eq!(report.status(), Status::Healthy);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,15 +186,15 @@ async fn exclude_alone_and_question_mark_wildcards() {
             "process_cpu_seconds_total",
         ]
     );
-    assert_eq!(report.value("samples_dropped", &[]), 4.0);
+    assert_eq!(report.one_value(None, "samples_dropped", &[]), 4.0);
 
     let report = filtered(&["process_*", "go_goroutines"], &[]).await;
     assert_eq!(
         names(&report),
         ["process_cpu_seconds_total", "go_goroutines"]
     );
-    assert_eq!(report.value("samples", &[]), 2.0);
-    assert_eq!(report.value("samples_dropped", &[]), 8.0);
+    assert_eq!(report.one_value(None, "samples", &[]), 2.0);
+    assert_eq!(report.one_value(None, "samples_dropped", &[]), 8.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,24 +205,28 @@ async fn unparsable_lines_degrade_with_their_count_and_the_first_error() {
     let target = server.url("/metrics");
     let report = collect(&connector(url(&target), &[])).await;
 
-    assert_eq!(report.status, Status::Degraded);
-    assert_eq!(report.reasons.len(), 1, "{:?}", report.reasons);
-    let reason = &report.reasons[0];
+    assert_eq!(report.status(), Status::Degraded);
+    let reasons: Vec<&str> = report.reasons().collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    let reason = reasons[0];
     assert!(
         reason.starts_with(&format!("{target}: 2 lines could not be parsed (line 2: ")),
         "{reason}"
     );
     assert_eq!(names(&report), ["good", "also_good"]);
-    assert_eq!(report.value("samples", &[]), 2.0);
+    assert_eq!(report.one_value(None, "samples", &[]), 2.0);
     // The target answered: it is up, only its body is partly bad.
-    assert_eq!(report.value("up", &[]), 1.0);
-    assert_eq!(report.node(&target).status, NodeStatus::Live);
+    assert_eq!(report.one_value(None, "up", &[]), 1.0);
+    assert_eq!(
+        report.status_of(report.node_by_id(&target)),
+        NodeStatus::Live
+    );
 
     server.set("/metrics", Reply::text("good 1\n9lives 2\n"));
     let report = collect(&connector(url(&target), &[])).await;
     let expected =
         format!("{target}: 1 line could not be parsed (line 2: bad metric name \"9lives\")");
-    assert_eq!(report.reasons, [expected]);
+    assert_eq!(report.reasons().collect::<Vec<_>>(), [expected]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -220,20 +242,20 @@ async fn cockroach_like_body_parses_cleanly() {
     server.set("/_status/vars", Reply::text(body));
     let report = collect(&connector(url(&server.url("/_status/vars")), &[])).await;
 
-    assert_eq!(report.status, Status::Healthy, "{:?}", report.reasons);
-    let samples = report.value("samples", &[]);
+    assert_eq!(report.status(), Status::Healthy, "{report:?}");
+    let samples = report.one_value(None, "samples", &[]);
     assert_eq!(samples, lines as f64);
     assert!((2_500.0..3_000.0).contains(&samples), "{samples}");
-    assert_eq!(report.scraped().len(), lines);
-    assert_eq!(report.value("samples_dropped", &[]), 0.0);
-    let build = report.value(
+    assert_eq!(scraped(&report).len(), lines);
+    assert_eq!(report.one_value(None, "samples_dropped", &[]), 0.0);
+    let build = report.one_value(
+        None,
         "build_timestamp",
         &[("tag", "v23.1.11"), ("go_version", "go1.19.10")],
     );
     assert_eq!(build, 1.681737728e9);
     assert!(
-        report
-            .scraped()
+        scraped(&report)
             .iter()
             .any(|s| s.label("store") == Some("1"))
     );

@@ -5,7 +5,7 @@ mod common;
 use common::{TIMEOUT, closed_port, collect, collect_error, connector, ctx, url};
 use dbmon_connector_api::{Connector, NodeStatus, Status};
 use dbmon_connector_prometheus::Options;
-use dbmon_test_support::{HttpServer, Reply};
+use dbmon_test_support::{HttpServer, Reply, ReportExt};
 use std::time::{Duration, Instant};
 
 /// Options that scrape the cluster's `endpoints:`.
@@ -24,11 +24,11 @@ async fn failing_targets_degrade_and_are_named() {
     let targets = [good.clone(), broken.clone(), refused.clone()];
     let report = collect(&connector(from_endpoints(), &targets)).await;
 
-    assert_eq!(report.status, Status::Degraded);
-    assert_eq!(report.reasons.len(), 2, "{:?}", report.reasons);
+    assert_eq!(report.status(), Status::Degraded);
+    assert_eq!(report.reasons().count(), 2, "{report:?}");
     let reason = |url: &str| {
-        let found: Vec<&String> = report.reasons.iter().filter(|r| r.contains(url)).collect();
-        assert_eq!(found.len(), 1, "{url}: {:?}", report.reasons);
+        let found = report.reasons_with(url);
+        assert_eq!(found.len(), 1, "{url}: {report:?}");
         found[0].to_lowercase()
     };
     let broken_reason = reason(&broken);
@@ -40,26 +40,29 @@ async fn failing_targets_degrade_and_are_named() {
     assert!(refused_reason.contains("refused"), "{refused_reason}");
 
     // The good target's samples, labelled with where they came from.
-    let queries = report.cluster("queries_total");
+    let queries = report.series_of(None, "queries_total", &[]);
     assert_eq!(queries.len(), 1, "{queries:?}");
     assert_eq!(queries[0].label("instance"), Some(good.as_str()));
     assert_eq!(queries[0].label("db"), Some("a"));
-    assert_eq!(queries[0].value, 7.0);
+    assert_eq!(queries[0].value(), 7.0);
 
-    assert_eq!(report.value("up", &[]), 0.0);
-    assert_eq!(report.value("targets", &[]), 3.0);
-    assert_eq!(report.value("targets_up", &[]), 1.0);
-    assert_eq!(report.value("samples", &[]), 1.0);
+    assert_eq!(report.one_value(None, "up", &[]), 0.0);
+    assert_eq!(report.one_value(None, "targets", &[]), 3.0);
+    assert_eq!(report.one_value(None, "targets_up", &[]), 1.0);
+    assert_eq!(report.one_value(None, "samples", &[]), 1.0);
 
-    let ids: Vec<&str> = report.nodes.iter().map(|n| n.id.as_str()).collect();
+    let ids: Vec<&str> = report.nodes().map(|(_, id, _)| id).collect();
     assert_eq!(ids, targets);
-    assert_eq!(report.node(&good).status, NodeStatus::Live);
-    assert_eq!(report.node_value(&good, "up"), Some(1.0));
-    assert_eq!(report.node_value(&good, "samples"), Some(1.0));
+    assert_eq!(report.status_of(report.node_by_id(&good)), NodeStatus::Live);
+    assert_eq!(report.node_value_of(&good, "up"), Some(1.0));
+    assert_eq!(report.node_value_of(&good, "samples"), Some(1.0));
     for bad in [&broken, &refused] {
-        assert_eq!(report.node(bad).status, NodeStatus::Unavailable);
-        assert_eq!(report.node_value(bad, "up"), Some(0.0));
-        assert_eq!(report.node_value(bad, "samples"), None);
+        assert_eq!(
+            report.status_of(report.node_by_id(bad)),
+            NodeStatus::Unavailable
+        );
+        assert_eq!(report.node_value_of(bad, "up"), Some(0.0));
+        assert_eq!(report.node_value_of(bad, "samples"), None);
     }
 }
 
@@ -75,13 +78,12 @@ async fn an_instance_label_of_the_target_is_kept_as_exported_instance() {
     let report = collect(&connector(from_endpoints(), &[a.clone(), b.clone()])).await;
 
     let federated: Vec<_> = report
-        .series
-        .iter()
-        .filter(|s| s.node.is_none() && s.label("job") == Some("node"))
+        .series()
+        .filter(|s| s.node().is_none() && s.label("job") == Some("node"))
         .collect();
     assert_eq!(federated.len(), 2, "{federated:?}");
     let from_a = federated[0];
-    let keys: Vec<&str> = from_a.labels.iter().map(|(k, _)| k.as_str()).collect();
+    let keys: Vec<&str> = from_a.labels().map(|(k, _)| k).collect();
     assert_eq!(keys, ["exported_instance", "job", "instance"], "{from_a:?}");
     assert_eq!(from_a.label("exported_instance"), Some("db-1:9100"));
     assert_eq!(from_a.label("instance"), Some(a.as_str()));
@@ -95,9 +97,9 @@ async fn url_option_wins_over_endpoints() {
     server.set("/metrics", Reply::text("a 1\n"));
     let other = format!("http://127.0.0.1:{}/metrics", closed_port());
     let report = collect(&connector(url(&server.url("/metrics")), &[other])).await;
-    assert_eq!(report.value("targets", &[]), 1.0);
-    assert_eq!(report.status, Status::Healthy, "{:?}", report.reasons);
-    assert_eq!(report.cluster("a")[0].label("instance"), None);
+    assert_eq!(report.one_value(None, "targets", &[]), 1.0);
+    assert_eq!(report.status(), Status::Healthy, "{report:?}");
+    assert_eq!(report.series_of(None, "a", &[])[0].label("instance"), None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,16 +182,21 @@ async fn a_slow_target_costs_a_reason_not_the_report() {
         late < Duration::from_millis(200),
         "ready {late:?} after the deadline"
     );
-    let report = common::Collected::from(report);
-    assert_eq!(report.status, Status::Degraded);
-    assert_eq!(report.reasons.len(), 1, "{:?}", report.reasons);
+    assert_eq!(report.status(), Status::Degraded);
+    let reasons: Vec<&str> = report.reasons().collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(
-        report.reasons[0].starts_with(&format!("target down: GET {slow}: no answer within ")),
-        "{:?}",
-        report.reasons
+        reasons[0].starts_with(&format!("target down: GET {slow}: no answer within ")),
+        "{reasons:?}"
     );
-    assert_eq!(report.value("b", &[("instance", fast.as_str())]), 2.0);
-    assert_eq!(report.node(&slow).status, NodeStatus::Unavailable);
+    assert_eq!(
+        report.one_value(None, "b", &[("instance", fast.as_str())]),
+        2.0
+    );
+    assert_eq!(
+        report.status_of(report.node_by_id(&slow)),
+        NodeStatus::Unavailable
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -208,7 +215,7 @@ async fn a_body_over_max_body_bytes_is_refused() {
     );
     // The same body under the default limit is fine.
     let report = collect(&connector(url(&server.url("/metrics")), &[])).await;
-    assert_eq!(report.value("samples", &[]), 10.0);
+    assert_eq!(report.one_value(None, "samples", &[]), 10.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,7 +228,7 @@ async fn each_collection_scrapes_again() {
     let started = Instant::now();
     let second = collect(&prometheus).await;
     assert!(started.elapsed() < Duration::from_secs(1));
-    assert_eq!(first.value("requests", &[]), 1.0);
-    assert_eq!(second.value("requests", &[]), 2.0);
+    assert_eq!(first.one_value(None, "requests", &[]), 1.0);
+    assert_eq!(second.one_value(None, "requests", &[]), 2.0);
     assert_eq!(server.hits("/metrics"), 2);
 }

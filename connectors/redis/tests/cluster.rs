@@ -3,8 +3,12 @@
 
 mod common;
 
-use common::{Cluster, Collected, NODE_TIMEOUT_MS, bad, collect, collect_until, config, connector};
-use dbmon_connector_api::{Connector, NodeStatus, Status};
+use common::{Cluster, NODE_TIMEOUT_MS, bad, collect, collect_until, config, connector};
+use dbmon_connector_api::{Connector, NodeStatus, Report, Status};
+use dbmon_test_support::{
+    ReportExt,
+    docs::{ConnectorDir, listed_metrics},
+};
 use std::time::Duration;
 
 /// How often the test collects, standing in for the host's interval.
@@ -23,7 +27,7 @@ async fn a_cluster_is_discovered_then_loses_a_master_and_fails_over() {
     let redis = connector(config(&listed));
 
     let report = collect(&redis).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
     healthy_cluster_figures(&report, &cluster);
     readme_lists_exactly_the_metrics_reported(&report);
 
@@ -50,57 +54,55 @@ async fn a_cluster_is_discovered_then_loses_a_master_and_fails_over() {
     cluster.nodes[victim].kill();
     let within = Duration::from_millis(NODE_TIMEOUT_MS) + 2 * INTERVAL;
     let (report, took) = collect_until(&redis, INTERVAL, within, |r| {
-        bad(r.status) && r.has_reason(&[&victim_address])
+        bad(r.status()) && r.has_reason(&[&victim_address])
     })
     .await;
     assert!(
-        bad(report.status) && report.has_reason(&[&victim_address]),
+        bad(report.status()) && report.has_reason(&[&victim_address]),
         "after {took:?}: {report:#?}"
     );
-    assert_eq!(report.value("up", &[]), 0.0);
-    assert_eq!(report.value("nodes_up", &[]), 5.0);
+    assert_eq!(report.one_value(None, "up", &[]), 0.0);
+    assert_eq!(report.one_value(None, "nodes_up", &[]), 5.0);
 
     // The cluster marks it failed and promotes its replica: the state is ok again, the dead
     // master is named, and the promoted replica is a master without a replica.
     let (report, took) = collect_until(&redis, INTERVAL, Duration::from_secs(30), |r| {
-        r.node(&victim_address).status == NodeStatus::Dead
-            && r.value("cluster_state_ok", &[]) == 1.0
+        r.status_of(r.node_by_id(&victim_address)) == NodeStatus::Dead
+            && r.one_value(None, "cluster_state_ok", &[]) == 1.0
     })
     .await;
     assert_eq!(
-        report.node(&victim_address).status,
+        report.status_of(report.node_by_id(&victim_address)),
         NodeStatus::Dead,
         "after {took:?}: {report:#?}"
     );
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
     assert!(
         report.has_reason(&[
             &victim_address,
             "marked failed by the cluster",
             "does not answer"
         ]),
-        "{:?}",
-        report.reasons
+        "{report:?}"
     );
     assert!(
         report.has_reason(&["has no healthy replica", "min_replicas_per_master"]),
-        "{:?}",
-        report.reasons
+        "{report:?}"
     );
-    assert_eq!(report.value("masters", &[]), 3.0);
-    assert_eq!(report.value("replicas", &[]), 2.0);
-    assert_eq!(report.value("cluster_slots_fail", &[]), 0.0);
+    assert_eq!(report.one_value(None, "masters", &[]), 3.0);
+    assert_eq!(report.one_value(None, "replicas", &[]), 2.0);
+    assert_eq!(report.one_value(None, "cluster_slots_fail", &[]), 0.0);
     let flags = report
-        .node(&victim_address)
-        .label("flags")
+        .node_labels(report.node_by_id(&victim_address))
+        .get("flags")
         .unwrap()
         .to_string();
     assert!(flags.split(',').any(|f| f == "fail"), "{flags}");
 }
 
 /// What a healthy six-node cluster reports, checked against what its nodes say.
-fn healthy_cluster_figures(report: &Collected, cluster: &Cluster) {
-    assert_eq!(report.label("mode"), Some("cluster"));
+fn healthy_cluster_figures(report: &Report, cluster: &Cluster) {
+    assert_eq!(report.labels().get("mode"), Some("cluster"));
     for (name, value) in [
         ("up", 1.0),
         ("nodes", 6.0),
@@ -114,64 +116,65 @@ fn healthy_cluster_figures(report: &Collected, cluster: &Cluster) {
         ("masters", 3.0),
         ("replicas", 3.0),
     ] {
-        assert_eq!(report.value(name, &[]), value, "{name}");
+        assert_eq!(report.one_value(None, name, &[]), value, "{name}");
     }
-    assert_eq!(report.nodes.len(), 6);
+    assert_eq!(report.nodes().count(), 6);
     let text = cluster.nodes[0].run(None, &["CLUSTER", "NODES"]);
     for node in &cluster.nodes {
-        let seen = report.node(&node.address());
-        assert_eq!(seen.status, NodeStatus::Live);
+        let seen = report.node_by_id(&node.address());
+        assert_eq!(report.status_of(seen), NodeStatus::Live);
+        let labels = report.node_labels(seen);
         let line = text
             .lines()
             .find(|l| l.contains(&format!(":{}@", node.port)))
             .unwrap();
-        assert_eq!(seen.label("node_id"), line.split(' ').next());
+        assert_eq!(labels.get("node_id"), line.split(' ').next());
         let role = if line.contains("slave") {
             "replica"
         } else {
             "master"
         };
-        assert_eq!(seen.label("role"), Some(role));
-        assert_eq!(report.node_value(&seen.id, "up"), Some(1.0));
+        assert_eq!(labels.get("role"), Some(role));
+        assert_eq!(report.node_value_of(report.node_id(seen), "up"), Some(1.0));
     }
     let slots: f64 = cluster
         .masters()
         .iter()
         .map(|&m| {
             report
-                .node_value(&cluster.nodes[m].address(), "slots")
+                .node_value_of(&cluster.nodes[m].address(), "slots")
                 .unwrap()
         })
         .sum();
     assert_eq!(slots, 16384.0);
     // One lag series per replica, labelled with it and its master.
-    let lags = report.all("replication_offset_lag_bytes", &[]);
+    let lags = report.series_of(None, "replication_offset_lag_bytes", &[]);
     assert_eq!(lags.len(), 3, "{lags:?}");
     for &r in &cluster.replicas() {
         let address = cluster.nodes[r].address();
-        assert!(lags.iter().any(|s| {
-            s.labels
-                .iter()
-                .any(|(k, v)| k == "replica" && *v == address)
-        }));
+        assert!(
+            lags.iter()
+                .any(|s| { s.labels().any(|(k, v)| k == "replica" && v == address) })
+        );
     }
 }
 
 /// A healthy cluster's report has every metric the connector writes; the README lists exactly
 /// those, each under its level.
-fn readme_lists_exactly_the_metrics_reported(report: &Collected) {
-    let names = |node: bool| {
-        let mut names: Vec<String> = report
-            .series
-            .iter()
-            .filter(|s| s.node.is_some() == node)
-            .map(|s| s.name.clone())
-            .collect();
-        names.sort();
-        names.dedup();
-        names
-    };
-    let (cluster, node) = common::readme_metrics();
-    assert_eq!(cluster, names(false), "README ### Cluster vs reported");
-    assert_eq!(node, names(true), "README ### Node vs reported");
+fn readme_lists_exactly_the_metrics_reported(report: &Report) {
+    let metrics = ConnectorDir::new(env!("CARGO_MANIFEST_DIR")).readme_metrics();
+    let (cluster, node) = (
+        listed_metrics(&metrics.cluster),
+        listed_metrics(&metrics.node),
+    );
+    assert_eq!(
+        cluster,
+        report.metric_names(false),
+        "README ### Cluster vs reported"
+    );
+    assert_eq!(
+        node,
+        report.metric_names(true),
+        "README ### Node vs reported"
+    );
 }

@@ -5,6 +5,7 @@ mod common;
 
 use common::{Server, TIMEOUT, closed_port, collect, collect_error, config, connector, with_auth};
 use dbmon_connector_api::{Connector, NodeStatus, Status};
+use dbmon_test_support::ReportExt;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -16,7 +17,7 @@ async fn passwords_right_wrong_and_missing() {
     let endpoints = [server.address()];
 
     let right = connector(with_auth(config(&endpoints), None, PASSWORD));
-    assert_eq!(collect(&right).await.status, Status::Healthy);
+    assert_eq!(collect(&right).await.status(), Status::Healthy);
 
     let wrong = connector(with_auth(config(&endpoints), None, "not-the-password"));
     let (error, took) = collect_error(&wrong, TIMEOUT).await;
@@ -50,7 +51,7 @@ async fn an_acl_user_with_its_password() {
     let endpoints = [server.address()];
 
     let user = connector(with_auth(config(&endpoints), Some("monitor"), "mon-pw"));
-    assert_eq!(collect(&user).await.status, Status::Healthy);
+    assert_eq!(collect(&user).await.status(), Status::Healthy);
     let ctx = common::ctx_with(TIMEOUT);
     let table = user.run_command("slowlog", &[], &ctx).await.unwrap();
     assert!(table.contains("from 1 node"), "{table}");
@@ -137,25 +138,30 @@ async fn one_listed_server_down_degrades_and_keeps_the_others_figures() {
     let server = Server::start(&[]);
     let down = format!("127.0.0.1:{}", closed_port());
     let report = collect(&connector(config(&[server.address(), down.clone()]))).await;
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
     assert!(
         report.has_reason(&[&format!("node {down} not answering: cannot connect")]),
-        "{:?}",
-        report.reasons
+        "{report:?}"
     );
-    assert_eq!(report.value("up", &[]), 0.0);
-    assert_eq!(report.value("nodes_up", &[]), 1.0);
-    assert_eq!(report.node(&down).status, NodeStatus::Unavailable);
-    assert_eq!(report.node_value(&down, "up"), Some(0.0));
-    assert_eq!(report.node(&server.address()).status, NodeStatus::Live);
-    assert!(report.value("memory_used_bytes", &[]) > 0.0);
+    assert_eq!(report.one_value(None, "up", &[]), 0.0);
+    assert_eq!(report.one_value(None, "nodes_up", &[]), 1.0);
+    assert_eq!(
+        report.status_of(report.node_by_id(&down)),
+        NodeStatus::Unavailable
+    );
+    assert_eq!(report.node_value_of(&down, "up"), Some(0.0));
+    assert_eq!(
+        report.status_of(report.node_by_id(&server.address())),
+        NodeStatus::Live
+    );
+    assert!(report.one_value(None, "memory_used_bytes", &[]) > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_connection_closed_by_the_server_is_replaced_at_no_cost() {
     let server = Server::start(&[]);
     let redis = connector(config(&[server.address()]));
-    assert_eq!(collect(&redis).await.status, Status::Healthy);
+    assert_eq!(collect(&redis).await.status(), Status::Healthy);
     // What an idle timeout or a restart does to the connection the connector keeps.
     let killed = server.run(None, &["CLIENT", "KILL", "TYPE", "normal"]);
     assert_eq!(
@@ -163,7 +169,7 @@ async fn a_kept_connection_closed_by_the_server_is_replaced_at_no_cost() {
         "the connector's connection was not the one open"
     );
     let report = collect(&redis).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

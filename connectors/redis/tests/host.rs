@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Server, closed_port};
-use dbmon_test_support::{Host, built_library};
+use dbmon_test_support::{Host, built_library, docs::ConnectorDir};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -106,7 +106,7 @@ async fn the_host_reports_redis_metrics_and_runs_slowlog() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_yaml_runs_in_the_real_host_against_the_machines_redis() {
-    let example = common::read("example.yaml");
+    let example = ConnectorDir::new(env!("CARGO_MANIFEST_DIR")).read("example.yaml");
     let host = Host::start(&example, &[built_library("dbmon_connector_redis")]);
     let report = newest_report(&host, "local-redis");
     assert_eq!(report["status"], "healthy", "{report}");

@@ -5,6 +5,7 @@ mod common;
 
 use common::{Server, bad, collect, collect_until, config, connector};
 use dbmon_connector_api::{NodeStatus, Status};
+use dbmon_test_support::ReportExt;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,23 +25,25 @@ async fn the_machines_redis_on_6379_is_a_healthy_standalone_master() {
 
     let redis = connector(config(&["redis://127.0.0.1:6379"]));
     let report = collect(&redis).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    assert_eq!(report.label("mode"), Some("standalone"));
-    assert_eq!(report.label("version"), Some(version.as_str()));
-    assert_eq!(report.value("up", &[]), 1.0);
-    assert_eq!(report.value("nodes", &[]), 1.0);
-    assert_eq!(report.value("masters", &[]), 1.0);
-    assert_eq!(report.value("replicas", &[]), 0.0);
-    assert!(report.value("memory_used_bytes", &[]) > 0.0);
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(report.labels().get("mode"), Some("standalone"));
+    assert_eq!(report.labels().get("version"), Some(version.as_str()));
+    assert_eq!(report.one_value(None, "up", &[]), 1.0);
+    assert_eq!(report.one_value(None, "nodes", &[]), 1.0);
+    assert_eq!(report.one_value(None, "masters", &[]), 1.0);
+    assert_eq!(report.one_value(None, "replicas", &[]), 0.0);
+    assert!(report.one_value(None, "memory_used_bytes", &[]) > 0.0);
     // This collection's own connection is one of them.
-    assert!(report.value("connected_clients", &[]) >= 1.0);
-    assert!(report.all("cluster_state_ok", &[]).is_empty());
-    let node = report.node("127.0.0.1:6379");
-    assert_eq!(node.status, NodeStatus::Live);
-    assert_eq!(node.address, "127.0.0.1:6379");
-    assert_eq!(node.label("role"), Some("master"));
-    assert_eq!(node.label("version"), Some(version.as_str()));
-    assert!(report.node_value(&node.id, "round_trip_ms").unwrap() > 0.0);
+    assert!(report.one_value(None, "connected_clients", &[]) >= 1.0);
+    assert!(report.series_of(None, "cluster_state_ok", &[]).is_empty());
+    let node = report.node_by_id("127.0.0.1:6379");
+    assert_eq!(report.status_of(node), NodeStatus::Live);
+    assert_eq!(report.address_of(node), Some("127.0.0.1:6379"));
+    let labels = report.node_labels(node);
+    assert_eq!(labels.get("role"), Some("master"));
+    assert_eq!(labels.get("version"), Some(version.as_str()));
+    let id = report.node_id(node);
+    assert!(report.node_value_of(id, "round_trip_ms").unwrap() > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,19 +60,21 @@ async fn figures_match_what_the_server_holds() {
     }
     let redis = connector(config(&[server.address()]));
     let report = collect(&redis).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    assert_eq!(report.value("keyspace_keys", &[]), 5.0);
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(report.one_value(None, "keyspace_keys", &[]), 5.0);
     assert_eq!(
-        report.value("memory_max_bytes", &[]),
+        report.one_value(None, "memory_max_bytes", &[]),
         64.0 * 1024.0 * 1024.0
     );
-    let used = report.value("memory_used_bytes", &[]);
-    let percent = report.value("memory_used_percent", &[]);
+    let used = report.one_value(None, "memory_used_bytes", &[]);
+    let percent = report.one_value(None, "memory_used_percent", &[]);
     assert!((percent - used / (64.0 * 1024.0 * 1024.0) * 100.0).abs() < 1e-9);
-    let node = report.node(&server.address());
-    assert_eq!(node.label("memory_limit"), Some("maxmemory"));
-    assert_eq!(report.node_value(&node.id, "keyspace_keys"), Some(5.0));
-    assert!(report.node_value(&node.id, "uptime_seconds").is_some());
+    let node = report.node_by_id(&server.address());
+    let memory_limit = report.node_labels(node).get("memory_limit");
+    assert_eq!(memory_limit, Some("maxmemory"));
+    let id = report.node_id(node);
+    assert_eq!(report.node_value_of(id, "keyspace_keys"), Some(5.0));
+    assert!(report.node_value_of(id, "uptime_seconds").is_some());
     // The connection is kept between collections: the same client id each time.
     let others = || -> Vec<String> {
         let list = server.run(None, &["CLIENT", "LIST"]);
@@ -82,18 +87,17 @@ async fn figures_match_what_the_server_holds() {
     assert_eq!(before.len(), 1, "{before:?}");
     collect(&redis).await;
     assert_eq!(others(), before);
-    let units: Vec<(&str, &str)> = report
-        .series
-        .iter()
-        .filter(|s| s.node.is_none() && s.name.starts_with("memory"))
-        .map(|s| (s.name.as_str(), s.unit.as_str()))
+    let units: Vec<(&str, Option<&str>)> = report
+        .series()
+        .filter(|s| s.node().is_none() && s.name().starts_with("memory"))
+        .map(|s| (s.name(), s.unit()))
         .collect();
     assert_eq!(
         units,
         [
-            ("memory_used_bytes", "bytes"),
-            ("memory_max_bytes", "bytes"),
-            ("memory_used_percent", "percent")
+            ("memory_used_bytes", Some("bytes")),
+            ("memory_max_bytes", Some("bytes")),
+            ("memory_used_percent", Some("percent"))
         ]
     );
 }
@@ -105,11 +109,10 @@ async fn memory_over_the_threshold_degrades_naming_the_node() {
     // A fresh server uses about 1 MB, over 1 % of 64 MB.
     cfg.options.memory_used_degraded_percent = 1.0;
     let report = collect(&connector(cfg)).await;
-    assert_eq!(report.status, Status::Degraded, "{report:#?}");
+    assert_eq!(report.status(), Status::Degraded, "{report:#?}");
     assert!(
         report.has_reason(&[&server.address(), "of its maxmemory", "over 1 %"]),
-        "{:?}",
-        report.reasons
+        "{report:?}"
     );
 }
 
@@ -129,26 +132,24 @@ async fn a_master_and_its_replica_then_the_master_stops() {
         Duration::from_millis(200),
         Duration::from_secs(20),
         |r| {
-            r.status == Status::Healthy
+            r.status() == Status::Healthy
                 && !r
-                    .all("replication_offset_lag_bytes", &lag_labels)
+                    .series_of(None, "replication_offset_lag_bytes", &lag_labels)
                     .is_empty()
         },
     )
     .await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
-    assert_eq!(report.value("masters", &[]), 1.0);
-    assert_eq!(report.value("replicas", &[]), 1.0);
-    assert!(report.value("replication_offset_lag_bytes", &lag_labels) >= 0.0);
-    assert_eq!(
-        report.node(&replica.address()).label("role"),
-        Some("replica")
-    );
-    let master_label = report.node(&replica.address()).label("master");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(report.one_value(None, "masters", &[]), 1.0);
+    assert_eq!(report.one_value(None, "replicas", &[]), 1.0);
+    assert!(report.one_value(None, "replication_offset_lag_bytes", &lag_labels) >= 0.0);
+    let replica_labels = report.node_labels(report.node_by_id(&replica.address()));
+    assert_eq!(replica_labels.get("role"), Some("replica"));
+    let master_label = replica_labels.get("master");
     assert_eq!(master_label, Some(master.address().as_str()));
     assert!(
         report
-            .node_value(&replica.address(), "replication_offset_lag_bytes")
+            .node_value_of(&replica.address(), "replication_offset_lag_bytes")
             .is_some()
     );
 
@@ -160,20 +161,18 @@ async fn a_master_and_its_replica_then_the_master_stops() {
         |r| r.has_reason(&["lost its link to master"]),
     )
     .await;
-    assert!(bad(report.status), "{report:#?}");
-    assert_eq!(report.value("up", &[]), 0.0);
+    assert!(bad(report.status()), "{report:#?}");
+    assert_eq!(report.one_value(None, "up", &[]), 0.0);
     assert_eq!(
-        report.node(&master.address()).status,
+        report.status_of(report.node_by_id(&master.address())),
         NodeStatus::Unavailable
     );
     assert!(
         report.has_reason(&[&master.address(), "not answering", "cannot connect"]),
-        "{:?}",
-        report.reasons
+        "{report:?}"
     );
     assert!(
         report.has_reason(&[&replica.address(), "lost its link to master"]),
-        "{:?}",
-        report.reasons
+        "{report:?}"
     );
 }

@@ -85,10 +85,10 @@ async fn tls_with_the_servers_ca() {
     };
     let by_name = format!("localhost:{}", server.port());
     let report = collect(&connector(with_tls(config(&[by_name]), tls.clone()))).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
     let by_ip = format!("rediss://127.0.0.1:{}", server.port());
     let report = collect(&connector(with_tls(config(&[by_ip]), tls))).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,7 +105,7 @@ async fn an_unknown_ca_is_refused_unless_told_to_skip_verification() {
         ..TlsConfig::default()
     };
     let report = collect(&connector(with_tls(config(&[endpoint]), skip))).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +128,7 @@ async fn client_certificates() {
         insecure_skip_verify: false,
     };
     let report = collect(&connector(with_tls(config(&endpoint), with_cert.clone()))).await;
-    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
     let without = TlsConfig {
         cert: None,
         key: None,

@@ -1,8 +1,6 @@
 //! Real collections on this machine.
 
-use dbmon_connector_api::{
-    ClusterConfig, CollectContext, Connector, NodeStatus, Report, Status, ffi::FfiReport,
-};
+use dbmon_connector_api::{ClusterConfig, CollectContext, Connector, NodeStatus, Status};
 use dbmon_connector_system::{Options, System};
 use std::time::{Duration, Instant};
 
@@ -24,49 +22,6 @@ fn ctx(sequence: u64) -> CollectContext {
         sequence,
         deadline: Instant::now() + Duration::from_secs(5),
     }
-}
-
-/// One metric as the host will see it.
-#[derive(Debug)]
-struct Series {
-    name: String,
-    unit: String,
-    node: u32,
-    labels: Vec<(String, String)>,
-    value: f64,
-}
-
-fn series(report: Report) -> (Vec<Series>, FfiReport) {
-    let ffi = report.into_ffi();
-    let text: &str = &ffi.text;
-    let series = ffi
-        .series
-        .iter()
-        .zip(ffi.values.iter())
-        .map(|(s, v)| Series {
-            name: text[s.name.range()].to_string(),
-            unit: text[s.unit.range()].to_string(),
-            node: s.node,
-            labels: ffi.labels[s.labels.range()]
-                .iter()
-                .map(|l| {
-                    (
-                        text[l.key.range()].to_string(),
-                        text[l.value.range()].to_string(),
-                    )
-                })
-                .collect(),
-            value: *v,
-        })
-        .collect();
-    (series, ffi)
-}
-
-fn label<'s>(s: &'s Series, key: &str) -> Option<&'s str> {
-    s.labels
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
 }
 
 fn root_fstype() -> Option<String> {
@@ -102,47 +57,48 @@ async fn collects_this_machine() {
         assert!(!reason.contains("/proc"), "{reason}");
     }
 
-    let (series, ffi) = series(report);
-    let text: &str = &ffi.text;
-    assert_eq!(ffi.nodes.len(), 1);
-    let node = &ffi.nodes[0];
+    let nodes: Vec<_> = report.nodes().collect();
+    assert_eq!(nodes.len(), 1);
+    let (node, id, status) = nodes[0];
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    assert_eq!(&text[node.id.range()], hostname.trim());
-    assert_eq!(&text[node.address.range()], hostname.trim());
-    assert_eq!(node.status, NodeStatus::Live as u8);
+    assert_eq!(id, hostname.trim());
+    assert_eq!(report.address_of(node), Some(hostname.trim()));
+    assert_eq!(status, NodeStatus::Live);
     for name in ["load1", "memory_used_percent", "uptime_seconds"] {
         assert!(
-            series.iter().any(|s| s.name == name && s.node == 1),
+            report
+                .series()
+                .any(|s| s.name() == name && s.node() == Some(node)),
             "no node metric {name}"
         );
     }
-    let memory = series
-        .iter()
-        .find(|s| s.name == "memory_total_bytes")
+    let memory = report
+        .series()
+        .find(|s| s.name() == "memory_total_bytes")
         .unwrap();
-    assert_eq!(memory.unit, "bytes");
+    assert_eq!(memory.unit(), Some("bytes"));
 
     let excluded = Options::default().exclude_fstypes;
     match root_fstype() {
         Some(fstype) if !excluded.contains(&fstype) => {
-            let root = series
-                .iter()
-                .find(|s| s.name == "disk_used_percent" && label(s, "mount") == Some("/"))
+            let root = report
+                .series()
+                .find(|s| s.name() == "disk_used_percent" && s.label("mount") == Some("/"))
                 .expect("a disk_used_percent metric for /");
-            assert_eq!(root.unit, "percent");
-            assert_eq!(label(root, "fstype"), Some(fstype.as_str()));
-            assert!((0.0..=100.0).contains(&root.value));
-            assert!(series.iter().any(|s| s.name == "disk_total_bytes"
-                && label(s, "mount") == Some("/")
-                && s.value > 0.0));
+            assert_eq!(root.unit(), Some("percent"));
+            assert_eq!(root.label("fstype"), Some(fstype.as_str()));
+            assert!((0.0..=100.0).contains(&root.value()));
+            assert!(report.series().any(|s| s.name() == "disk_total_bytes"
+                && s.label("mount") == Some("/")
+                && s.value() > 0.0));
         }
         _ => eprintln!("/ is not mounted or is of an excluded type: not checked"),
     }
     // Pseudo filesystems stay out by default.
     assert!(
-        !series
-            .iter()
-            .any(|s| s.name.starts_with("disk_") && label(s, "mount") == Some("/proc"))
+        !report
+            .series()
+            .any(|s| s.name().starts_with("disk_") && s.label("mount") == Some("/proc"))
     );
 }
 
@@ -163,8 +119,7 @@ async fn listed_mount_is_reported_whatever_its_type() {
         report
             .reasons()
             .any(|r| r == "mount /not/mounted/here is not mounted"),
-        "{:?}",
-        report.reasons().collect::<Vec<_>>()
+        "{report:?}"
     );
 }
 

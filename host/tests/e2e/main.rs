@@ -15,9 +15,9 @@ mod trust;
 mod watch;
 
 use dbmon_proto as proto;
+pub use dbmon_test_support::json_lines;
 use dbmon_test_support::{Host, built_library};
 use proto::monitor_client::MonitorClient;
-use serde_json::Value;
 use std::{
     path::PathBuf,
     process::Output,
@@ -39,31 +39,7 @@ pub async fn client(host: &Host) -> MonitorClient<Channel> {
 
 /// Runs the CLI off the async runtime (the test's loopback servers keep running meanwhile).
 pub async fn cli(host: &Host, args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let url = host.url.clone();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(dbmon_test_support::built_binary("dbmon"))
-            .arg("--server")
-            .arg(url)
-            .args(&args)
-            .output()
-            .expect("run the dbmon client")
-    })
-    .await
-    .expect("cli task")
-}
-
-/// Every stdout line of a `--json` command, parsed.
-pub fn json_lines(output: &Output) -> Vec<Value> {
-    assert!(
-        output.status.success(),
-        "dbmon failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
+    host.cli_async(args).await
 }
 
 /// Stored reports of `cluster`, newest first, once at least `count` exist (or panics after

@@ -1,13 +1,12 @@
 //! What the integration tests share: the fake cluster, a connector built as the host builds it,
-//! collections with a deadline, and the report read back the way the host sees it.
+//! and collections with a deadline.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod fake;
 pub mod vars;
 
 use dbmon_connector_api::{
-    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, NodeStatus, Report, Status,
-    TlsConfig,
+    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report, TlsConfig,
 };
 use dbmon_connector_cockroachdb::{CockroachDb, Options};
 use std::time::{Duration, Instant};
@@ -71,9 +70,9 @@ pub fn ctx_for(left: Duration) -> CollectContext {
 }
 
 /// One collection that must succeed.
-pub async fn collect(connector: &CockroachDb) -> Collected {
+pub async fn collect(connector: &CockroachDb) -> Report {
     match connector.collect(&ctx()).await {
-        Ok(report) => Collected::from(report),
+        Ok(report) => report,
         Err(e) => panic!("collection failed: {e}"),
     }
 }
@@ -81,7 +80,7 @@ pub async fn collect(connector: &CockroachDb) -> Collected {
 /// The error of a collection that must fail.
 pub async fn collect_error(connector: &CockroachDb) -> String {
     match connector.collect(&ctx()).await {
-        Ok(report) => panic!("collection succeeded: {:?}", Collected::from(report)),
+        Ok(report) => panic!("collection succeeded: {report:?}"),
         Err(e) => e.to_string(),
     }
 }
@@ -91,112 +90,6 @@ pub async fn run(connector: &CockroachDb, command: &str) -> String {
     match connector.run_command(command, &[], &ctx()).await {
         Ok(output) => output,
         Err(e) => panic!("{command} failed: {e}"),
-    }
-}
-
-/// One node of a finished report.
-#[derive(Debug, Clone)]
-pub struct NodeOut {
-    pub id: String,
-    pub address: String,
-    pub status: NodeStatus,
-    pub labels: Vec<(String, String)>,
-    pub metrics: Vec<(String, String, f64)>,
-}
-
-impl NodeOut {
-    /// Its metric `name`.
-    pub fn value(&self, name: &str) -> Option<f64> {
-        self.metrics.iter().find(|m| m.0 == name).map(|m| m.2)
-    }
-}
-
-/// A finished report, flattened: (name, unit, value) per cluster metric.
-#[derive(Debug)]
-pub struct Collected {
-    pub status: Status,
-    pub reasons: Vec<String>,
-    pub metrics: Vec<(String, String, f64)>,
-    pub labels: Vec<(String, String)>,
-    pub nodes: Vec<NodeOut>,
-}
-
-impl From<Report> for Collected {
-    fn from(report: Report) -> Self {
-        let status = report.status();
-        let reasons = report.reasons().map(String::from).collect();
-        let ffi = report.into_ffi();
-        let text: &str = &ffi.text;
-        let labels_of = |range: std::ops::Range<usize>| -> Vec<(String, String)> {
-            ffi.labels[range]
-                .iter()
-                .map(|l| (text[l.key.range()].into(), text[l.value.range()].into()))
-                .collect()
-        };
-        let mut nodes: Vec<NodeOut> = ffi
-            .nodes
-            .iter()
-            .map(|n| NodeOut {
-                id: text[n.id.range()].into(),
-                address: text[n.address.range()].into(),
-                status: NodeStatus::from_code(n.status),
-                labels: labels_of(n.labels.range()),
-                metrics: vec![],
-            })
-            .collect();
-        let mut metrics = Vec::new();
-        for (s, v) in ffi.series.iter().zip(ffi.values.iter()) {
-            let entry = (
-                text[s.name.range()].to_string(),
-                text[s.unit.range()].to_string(),
-                *v,
-            );
-            match s.node {
-                0 => metrics.push(entry),
-                n => nodes[n as usize - 1].metrics.push(entry),
-            }
-        }
-        Collected {
-            status,
-            reasons,
-            metrics,
-            labels: labels_of(ffi.report_labels.range()),
-            nodes,
-        }
-    }
-}
-
-impl Collected {
-    /// Cluster metric `name`, if reported.
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.metrics.iter().find(|m| m.0 == name).map(|m| m.2)
-    }
-
-    /// Cluster metric `name`, which must be reported.
-    pub fn value(&self, name: &str) -> f64 {
-        self.get(name)
-            .unwrap_or_else(|| panic!("no metric {name}: {:?}", self.metrics))
-    }
-
-    /// The node with this id.
-    pub fn node(&self, id: &str) -> &NodeOut {
-        self.nodes
-            .iter()
-            .find(|n| n.id == id)
-            .unwrap_or_else(|| panic!("no node {id}: {:?}", self.nodes))
-    }
-
-    /// The report label `key`.
-    pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|l| l.0 == key)
-            .map(|l| l.1.as_str())
-    }
-
-    /// The reasons that contain `text`.
-    pub fn reasons_with(&self, text: &str) -> Vec<&String> {
-        self.reasons.iter().filter(|r| r.contains(text)).collect()
     }
 }
 

@@ -1,13 +1,12 @@
 //! What the integration tests share: real etcd members, a fake etcd made of loopback HTTP
-//! servers, the connector built as the host builds it, and reports read back as the host sees
-//! them.
+//! servers, the connector built as the host builds it, and collections with a deadline.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod etcd;
 pub mod fake;
 
 use dbmon_connector_api::{
-    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, NodeStatus, Report, Status,
+    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report,
 };
 use dbmon_connector_etcd::{Etcd, Options};
 use std::time::{Duration, Instant};
@@ -35,20 +34,16 @@ pub fn connector(endpoints: &[String]) -> Etcd {
 }
 
 /// One collection with [`TIMEOUT`] left.
-pub async fn try_collect(connector: &Etcd) -> Result<Collected, String> {
+pub async fn try_collect(connector: &Etcd) -> Result<Report, String> {
     let ctx = CollectContext {
         sequence: 1,
         deadline: Instant::now() + TIMEOUT,
     };
-    connector
-        .collect(&ctx)
-        .await
-        .map(Collected::from)
-        .map_err(|e| e.to_string())
+    connector.collect(&ctx).await.map_err(|e| e.to_string())
 }
 
 /// One collection that must succeed.
-pub async fn collect(connector: &Etcd) -> Collected {
+pub async fn collect(connector: &Etcd) -> Report {
     try_collect(connector)
         .await
         .unwrap_or_else(|e| panic!("collection failed: {e}"))
@@ -59,8 +54,8 @@ pub async fn collect(connector: &Etcd) -> Collected {
 pub async fn collect_until(
     connector: &Etcd,
     within: Duration,
-    done: impl Fn(&Collected) -> bool,
-) -> Collected {
+    done: impl Fn(&Report) -> bool,
+) -> Report {
     let give_up = Instant::now() + within;
     loop {
         let report = collect(connector).await;
@@ -72,125 +67,4 @@ pub async fn collect_until(
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-}
-
-/// One metric as the host receives it.
-#[derive(Debug, Clone)]
-pub struct Series {
-    pub name: String,
-    pub unit: String,
-    /// The id of its node; `None` for cluster metrics.
-    pub node: Option<String>,
-    pub labels: Vec<(String, String)>,
-    pub value: f64,
-}
-
-/// One node as the host receives it.
-#[derive(Debug, Clone)]
-pub struct Node {
-    pub id: String,
-    pub address: String,
-    pub status: NodeStatus,
-    pub labels: Vec<(String, String)>,
-}
-
-/// A finished report, flattened.
-#[derive(Debug)]
-pub struct Collected {
-    pub status: Status,
-    pub reasons: Vec<String>,
-    pub labels: Vec<(String, String)>,
-    pub series: Vec<Series>,
-    pub nodes: Vec<Node>,
-}
-
-impl From<Report> for Collected {
-    fn from(report: Report) -> Self {
-        let status = report.status();
-        let reasons = report.reasons().map(String::from).collect();
-        let ffi = report.into_ffi();
-        let text: &str = &ffi.text;
-        let pairs = |range: std::ops::Range<usize>| -> Vec<(String, String)> {
-            ffi.labels[range]
-                .iter()
-                .map(|l| (text[l.key.range()].into(), text[l.value.range()].into()))
-                .collect()
-        };
-        let nodes: Vec<Node> = ffi
-            .nodes
-            .iter()
-            .map(|n| Node {
-                id: text[n.id.range()].to_string(),
-                address: text[n.address.range()].to_string(),
-                status: NodeStatus::from_code(n.status),
-                labels: pairs(n.labels.range()),
-            })
-            .collect();
-        let series = ffi
-            .series
-            .iter()
-            .zip(ffi.values.iter())
-            .map(|(s, v)| Series {
-                name: text[s.name.range()].to_string(),
-                unit: text[s.unit.range()].to_string(),
-                node: (s.node > 0).then(|| nodes[s.node as usize - 1].id.clone()),
-                labels: pairs(s.labels.range()),
-                value: *v,
-            })
-            .collect();
-        Collected {
-            status,
-            reasons,
-            labels: pairs(ffi.report_labels.range()),
-            series,
-            nodes,
-        }
-    }
-}
-
-impl Collected {
-    /// The cluster metric `name`; panics when missing.
-    pub fn value(&self, name: &str) -> f64 {
-        self.series
-            .iter()
-            .find(|s| s.node.is_none() && s.name == name)
-            .unwrap_or_else(|| panic!("no metric {name}: {self:#?}"))
-            .value
-    }
-
-    /// The cluster series `name`, if there is one.
-    pub fn series(&self, name: &str) -> Option<&Series> {
-        self.series
-            .iter()
-            .find(|s| s.node.is_none() && s.name == name)
-    }
-
-    /// Node `node`'s metric `name`, if it has one.
-    pub fn node_value(&self, node: &str, name: &str) -> Option<f64> {
-        self.series
-            .iter()
-            .find(|s| s.node.as_deref() == Some(node) && s.name == name)
-            .map(|s| s.value)
-    }
-
-    /// The node called `id`.
-    pub fn node(&self, id: &str) -> &Node {
-        self.nodes
-            .iter()
-            .find(|n| n.id == id)
-            .unwrap_or_else(|| panic!("no node {id}: {:?}", self.nodes))
-    }
-
-    /// The reasons that contain `text`.
-    pub fn reasons_with(&self, text: &str) -> Vec<&String> {
-        self.reasons.iter().filter(|r| r.contains(text)).collect()
-    }
-}
-
-/// The value of label `key` in `labels`.
-pub fn label<'a>(labels: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    labels
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
 }

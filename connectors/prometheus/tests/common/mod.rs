@@ -1,9 +1,9 @@
 //! What the integration tests share: a connector built as the host builds it, a collection with
-//! a deadline, and the report read back the way the host sees it.
+//! a deadline, and the scraped part of its report.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 use dbmon_connector_api::{
-    ClusterConfig, CollectContext, ConfigError, Connector, Error, NodeStatus, Report, Status,
+    ClusterConfig, CollectContext, ConfigError, Connector, Error, Report, SeriesView,
 };
 use dbmon_connector_prometheus::{Options, Prometheus};
 use std::time::{Duration, Instant};
@@ -50,9 +50,9 @@ pub fn ctx() -> CollectContext {
 }
 
 /// One collection that must succeed.
-pub async fn collect(connector: &Prometheus) -> Collected {
+pub async fn collect(connector: &Prometheus) -> Report {
     match connector.collect(&ctx()).await {
-        Ok(report) => Collected::from(report),
+        Ok(report) => report,
         Err(e) => panic!("collection failed: {e}"),
     }
 }
@@ -61,142 +61,17 @@ pub async fn collect(connector: &Prometheus) -> Collected {
 pub async fn collect_error(connector: &Prometheus) -> String {
     let result: Result<Report, Error> = connector.collect(&ctx()).await;
     match result {
-        Ok(report) => panic!("collection succeeded: {:?}", Collected::from(report)),
+        Ok(report) => panic!("collection succeeded: {report:?}"),
         Err(e) => e.to_string(),
     }
 }
 
-/// One metric as the host receives it.
-#[derive(Debug, Clone)]
-pub struct Series {
-    /// Its name.
-    pub name: String,
-    /// Its unit, empty when none.
-    pub unit: String,
-    /// The id of its node; `None` for cluster-level metrics.
-    pub node: Option<String>,
-    /// Its labels in order.
-    pub labels: Vec<(String, String)>,
-    /// Its value.
-    pub value: f64,
-}
-
-impl Series {
-    /// The value of label `key`.
-    pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One node as the host receives it.
-#[derive(Debug, Clone)]
-pub struct Node {
-    /// Its id.
-    pub id: String,
-    /// Its address.
-    pub address: String,
-    /// Its status.
-    pub status: NodeStatus,
-}
-
-/// A finished report, flattened.
-#[derive(Debug)]
-pub struct Collected {
-    /// The verdict.
-    pub status: Status,
-    /// Its reasons.
-    pub reasons: Vec<String>,
-    /// Every metric, cluster-level and per node.
-    pub series: Vec<Series>,
-    /// The nodes.
-    pub nodes: Vec<Node>,
-}
-
-impl From<Report> for Collected {
-    fn from(report: Report) -> Self {
-        let status = report.status();
-        let reasons = report.reasons().map(String::from).collect();
-        let ffi = report.into_ffi();
-        let text: &str = &ffi.text;
-        let nodes: Vec<Node> = ffi
-            .nodes
-            .iter()
-            .map(|n| Node {
-                id: text[n.id.range()].to_string(),
-                address: text[n.address.range()].to_string(),
-                status: NodeStatus::from_code(n.status),
-            })
-            .collect();
-        let series = ffi
-            .series
-            .iter()
-            .zip(ffi.values.iter())
-            .map(|(s, v)| Series {
-                name: text[s.name.range()].to_string(),
-                unit: text[s.unit.range()].to_string(),
-                node: (s.node > 0).then(|| nodes[s.node as usize - 1].id.clone()),
-                labels: ffi.labels[s.labels.range()]
-                    .iter()
-                    .map(|l| (text[l.key.range()].into(), text[l.value.range()].into()))
-                    .collect(),
-                value: *v,
-            })
-            .collect();
-        Collected {
-            status,
-            reasons,
-            series,
-            nodes,
-        }
-    }
-}
-
-impl Collected {
-    /// Cluster-level series called `name`.
-    pub fn cluster(&self, name: &str) -> Vec<&Series> {
-        self.series
-            .iter()
-            .filter(|s| s.node.is_none() && s.name == name)
-            .collect()
-    }
-
-    /// The value of the one cluster-level series called `name` with at least `labels`.
-    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        let found: Vec<&Series> = self
-            .cluster(name)
-            .into_iter()
-            .filter(|s| labels.iter().all(|(k, v)| s.label(k) == Some(*v)))
-            .collect();
-        assert_eq!(found.len(), 1, "{name}{labels:?}: {found:?}");
-        found[0].value
-    }
-
-    /// The value of node `node`'s series called `name`, if it has one.
-    pub fn node_value(&self, node: &str, name: &str) -> Option<f64> {
-        self.series
-            .iter()
-            .find(|s| s.node.as_deref() == Some(node) && s.name == name)
-            .map(|s| s.value)
-    }
-
-    /// The node called `id`.
-    pub fn node(&self, id: &str) -> &Node {
-        self.nodes
-            .iter()
-            .find(|n| n.id == id)
-            .unwrap_or_else(|| panic!("no node {id}: {:?}", self.nodes))
-    }
-
-    /// Cluster-level series the connector scraped (everything but its own summary metrics).
-    pub fn scraped(&self) -> Vec<&Series> {
-        self.series
-            .iter()
-            .filter(|s| s.node.is_none() && !SUMMARY.contains(&s.name.as_str()))
-            .collect()
-    }
+/// Cluster-level series the connector scraped (everything but its own summary metrics).
+pub fn scraped(report: &Report) -> Vec<SeriesView<'_>> {
+    report
+        .series()
+        .filter(|s| s.node().is_none() && !SUMMARY.contains(&s.name()))
+        .collect()
 }
 
 /// The cluster-level metrics the connector adds to every report.

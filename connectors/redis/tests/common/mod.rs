@@ -3,15 +3,13 @@
 //! builds it, and collections with a deadline.
 #![allow(dead_code)] // each test file uses its own part of this module
 
-mod collected;
 pub mod servers;
 
-pub use collected::Collected;
 #[allow(unused_imports)] // not every test file starts a cluster
 pub use servers::{Cluster, NODE_TIMEOUT_MS, Server};
 
 use dbmon_connector_api::{
-    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Status, TlsConfig,
+    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report, Status, TlsConfig,
 };
 use dbmon_connector_redis::{Options, Redis};
 use std::time::{Duration, Instant};
@@ -63,9 +61,9 @@ pub fn ctx_with(timeout: Duration) -> CollectContext {
 }
 
 /// One collection that must succeed.
-pub async fn collect(connector: &Redis) -> Collected {
+pub async fn collect(connector: &Redis) -> Report {
     match connector.collect(&ctx_with(TIMEOUT)).await {
-        Ok(report) => Collected::from(report),
+        Ok(report) => report,
         Err(e) => panic!("collection failed: {e}"),
     }
 }
@@ -74,7 +72,7 @@ pub async fn collect(connector: &Redis) -> Collected {
 pub async fn collect_error(connector: &Redis, timeout: Duration) -> (String, Duration) {
     let started = Instant::now();
     match connector.collect(&ctx_with(timeout)).await {
-        Ok(report) => panic!("collection succeeded: {:#?}", Collected::from(report)),
+        Ok(report) => panic!("collection succeeded: {report:#?}"),
         Err(e) => (e.to_string(), started.elapsed()),
     }
 }
@@ -85,8 +83,8 @@ pub async fn collect_until(
     connector: &Redis,
     interval: Duration,
     within: Duration,
-    done: impl Fn(&Collected) -> bool,
-) -> (Collected, Duration) {
+    done: impl Fn(&Report) -> bool,
+) -> (Report, Duration) {
     let started = Instant::now();
     loop {
         let report = collect(connector).await;
@@ -106,30 +104,4 @@ pub fn bad(status: Status) -> bool {
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     listener.local_addr().expect("local addr").port()
-}
-
-/// A file of the connector's folder.
-pub fn read(file: &str) -> String {
-    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// The metric names the README lists under `### Cluster` and `### Node` of `## Metrics`.
-pub fn readme_metrics() -> (Vec<String>, Vec<String>) {
-    let readme = read("README.md");
-    let metrics = &readme[readme.find("## Metrics").expect("a Metrics section")..];
-    let metrics = &metrics[..metrics
-        .find("## Health rules")
-        .expect("a Health rules section")];
-    let node_part = metrics.find("### Node").expect("a node metrics part");
-    let names = |part: &str| -> Vec<String> {
-        let mut names: Vec<String> = part
-            .lines()
-            .filter_map(|l| l.strip_prefix("- `"))
-            .filter_map(|l| l.split_once("` (").map(|(name, _)| name.to_string()))
-            .collect();
-        names.sort();
-        names
-    };
-    (names(&metrics[..node_part]), names(&metrics[node_part..]))
 }
