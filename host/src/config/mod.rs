@@ -96,7 +96,8 @@ pub struct Cluster {
     pub interval: Duration,
     /// Time one collection may take.
     pub timeout: Duration,
-    /// Upper bound of the random start delay.
+    /// The first collection starts after an offset in `[0, jitter)` derived from the cluster's
+    /// id (at most the interval).
     pub jitter: Duration,
     /// Fixed delay before the first collection.
     pub initial_delay: Duration,
@@ -256,7 +257,11 @@ impl Config {
             pick("interval", &entry.interval, &defaults.interval)?.unwrap_or(DEFAULT_INTERVAL);
         let timeout = pick("timeout", &entry.timeout, &defaults.timeout)?
             .unwrap_or(DEFAULT_TIMEOUT.min(interval));
-        let jitter = pick("jitter", &entry.jitter, &defaults.jitter)?.unwrap_or_default();
+        // By default collections are spread over the whole interval, as Prometheus spreads its
+        // targets: a thousand clusters do not all fetch in the same millisecond.
+        let jitter = pick("jitter", &entry.jitter, &defaults.jitter)?
+            .unwrap_or(interval)
+            .min(interval);
         let initial_delay = pick(
             "initial_delay",
             &entry.initial_delay,

@@ -133,7 +133,8 @@ pub struct Schedule {
     /// Time one collection may take, at most `interval`. By default, 5s (or `interval`).
     #[serde(default)]
     pub timeout: Option<Dur>,
-    /// Each agent starts after a random delay up to this, spreading collections. By default, 0.
+    /// Each agent starts after an offset up to this, derived from its cluster id, spreading
+    /// collections over time. By default, the interval.
     #[serde(default)]
     pub jitter: Option<Dur>,
     /// Fixed delay before the first collection. By default, 0.
@@ -158,7 +159,7 @@ pub struct ClusterEntry {
     /// Time one collection may take, overriding `defaults.timeout`.
     #[serde(default)]
     pub timeout: Option<Dur>,
-    /// Random start delay bound, overriding `defaults.jitter`.
+    /// Bound of the start offset, overriding `defaults.jitter`.
     #[serde(default)]
     pub jitter: Option<Dur>,
     /// Delay before the first collection, overriding `defaults.initial_delay`.
