@@ -281,7 +281,9 @@ impl Report {
     }
 
     fn push_series(&mut self, name: &str, value: f64, node: u32) -> MetricBuilder<'_> {
-        let name = self.intern(name);
+        // Consecutive series often share their name (histogram buckets): store it once.
+        let previous = self.inner.series.last().map(|s| s.name);
+        let name = self.intern_like(name, previous);
         let at = self.inner.labels.len() as u32;
         self.inner.series.push(FfiSeries {
             name,
@@ -297,6 +299,15 @@ impl Report {
         FfiLabel {
             key: self.intern(key),
             value: self.intern(value),
+        }
+    }
+
+    /// `s`'s span: `like` itself when it already holds the same text (a name or label of the
+    /// previous series), so repeated strings cost neither a copy nor arena space.
+    fn intern_like(&mut self, s: &str, like: Option<Span>) -> Span {
+        match like {
+            Some(span) if self.inner.text.as_str().get(span.range()) == Some(s) => span,
+            _ => self.intern(s),
         }
     }
 
@@ -331,7 +342,9 @@ pub struct MetricBuilder<'r> {
 impl MetricBuilder<'_> {
     /// The unit (`bytes`, `percent`, `seconds`, `ms`, ...).
     pub fn unit(self, unit: &str) -> Self {
-        let span = self.report.intern(unit);
+        let series = &self.report.inner.series;
+        let previous = series.len().checked_sub(2).map(|i| series[i].unit);
+        let span = self.report.intern_like(unit, previous);
         if let Some(last) = self.report.inner.series.last_mut() {
             last.unit = span;
         }
@@ -340,7 +353,21 @@ impl MetricBuilder<'_> {
 
     /// Adds one label.
     pub fn label(self, key: &str, value: &str) -> Self {
-        let label = self.report.label_pair(key, value);
+        // The previous series' label at the same position usually has the same key, and often
+        // the same value (`node_id`, `store`): reuse its spans.
+        let inner = &self.report.inner;
+        let like = match inner.series.len() {
+            n if n >= 2 => {
+                let (previous, current) = (inner.series[n - 2], inner.series[n - 1]);
+                (current.labels.len < previous.labels.len)
+                    .then(|| inner.labels[(previous.labels.start + current.labels.len) as usize])
+            }
+            _ => None,
+        };
+        let label = FfiLabel {
+            key: self.report.intern_like(key, like.map(|l| l.key)),
+            value: self.report.intern_like(value, like.map(|l| l.value)),
+        };
         let inner = &mut self.report.inner;
         if let Some(last) = inner.series.last_mut() {
             append_label(&mut inner.labels, &mut last.labels, label);

@@ -7,7 +7,10 @@ use rustls::{
     crypto::CryptoProvider,
     pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime, pem::PemObject},
 };
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::{Arc, OnceLock},
+};
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -72,27 +75,33 @@ fn certificates(path: &Path, field: &str) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
-fn roots(ca: Option<&Path>) -> Result<RootCertStore, ConfigError> {
+fn roots(ca: Option<&Path>) -> Result<Arc<RootCertStore>, ConfigError> {
+    let Some(ca) = ca else {
+        return Ok(Arc::clone(system_roots()));
+    };
     let mut roots = RootCertStore::empty();
-    match ca {
-        Some(ca) => {
-            for cert in certificates(ca, "tls.ca")? {
-                roots.add(cert).map_err(|e| {
-                    ConfigError::at(
-                        "tls.ca",
-                        format!("bad CA certificate in {}: {e}", ca.display()),
-                    )
-                })?;
-            }
-        }
-        None => {
-            // The system's roots; a machine without any still reaches plain-HTTP endpoints.
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
+    for cert in certificates(ca, "tls.ca")? {
+        roots.add(cert).map_err(|e| {
+            ConfigError::at(
+                "tls.ca",
+                format!("bad CA certificate in {}: {e}", ca.display()),
+            )
+        })?;
     }
-    Ok(roots)
+    Ok(Arc::new(roots))
+}
+
+/// The system's roots, read once per process and shared by every client: a copy per cluster
+/// cost ~85 KB each. A machine without any still reaches plain-HTTP endpoints.
+fn system_roots() -> &'static Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        Arc::new(roots)
+    })
 }
 
 /// `insecure_skip_verify: true`: accepts any certificate, still checks handshake signatures.

@@ -182,3 +182,27 @@ fn debug_shows_strings_not_spans() {
     assert!(!text.contains("Span"), "{text}");
     assert_eq!(report.status(), Status::Degraded);
 }
+
+#[test]
+fn repeated_names_and_labels_are_stored_once() {
+    let mut r = Report::new();
+    for le in ["0.1", "1", "+Inf"] {
+        r.metric("latency_bucket", 1.0)
+            .label("node_id", "1")
+            .label("le", le);
+    }
+    r.metric("other", 2.0).label("node_id", "1");
+    // Each series reads back intact...
+    let les: Vec<&str> = r.series().filter_map(|s| s.label("le")).collect();
+    assert_eq!(les, ["0.1", "1", "+Inf"]);
+    assert!(
+        r.series()
+            .take(3)
+            .all(|s| s.name() == "latency_bucket" && s.label("node_id") == Some("1"))
+    );
+    assert_eq!(r.value_exact("other", &[("node_id", "1")]), Some(2.0));
+    // ...while the arena holds each repeated string once.
+    let text = r.into_ffi().text;
+    assert_eq!(text.matches("latency_bucket").count(), 1);
+    assert_eq!(text.matches("node_id").count(), 1);
+}
