@@ -34,16 +34,23 @@ impl Runner {
         };
         let result = match self {
             Runner::InProcess(instance) => {
+                let started = Instant::now();
                 let watched = BlockWatch {
                     inner: instance.collect(request),
                     cluster,
                 };
                 // Dropping the future at the timeout cancels the collection inside the connector.
-                match tokio::time::timeout(timeout, watched).await {
+                let result = match tokio::time::timeout(timeout, watched).await {
                     Ok(RResult::ROk(report)) => Ok(report),
                     Ok(RResult::RErr(e)) => Err(String::from(e)),
                     Err(_) => return Outcome::TimedOut(timeout),
+                };
+                // A connector that blocked its thread past the deadline kept the timer from
+                // firing; its late answer is still a timeout.
+                if started.elapsed() > timeout {
+                    return Outcome::TimedOut(timeout);
                 }
+                result
             }
             Runner::Isolated(worker) => {
                 match tokio::time::timeout(timeout, worker.collect(request)).await {

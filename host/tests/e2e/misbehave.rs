@@ -103,3 +103,20 @@ async fn commands_run_on_the_cluster_connector() {
         missing.message()
     );
 }
+
+#[tokio::test]
+async fn a_connector_that_blocks_past_its_deadline_is_a_timeout_and_is_named_in_the_log() {
+    let config = "clusters:\n  - {id: blocks, connector: misbehave, interval: 1s, timeout: 300ms, options: {mode: block}}\n  - {id: steady, connector: misbehave, interval: 500ms, timeout: 400ms, options: {mode: ok}}\n";
+    let host = Host::start(config, &[lib("misbehave")]);
+    let blocks = reports_when(&host, "blocks", 2, Duration::from_secs(15)).await;
+    for r in &blocks {
+        assert_eq!(
+            r.error.as_deref(),
+            Some("collection timed out after 300ms"),
+            "{r:?}"
+        );
+    }
+    reports_when(&host, "steady", 4, Duration::from_secs(10)).await;
+    let log = host.log();
+    assert!(log.contains("connector blocked a host thread"), "{log}");
+}

@@ -21,6 +21,9 @@ pub enum Mode {
     Hang,
     /// Returns an error.
     Fail,
+    /// Blocks its thread (`std::thread::sleep`) until 300 ms past its deadline, as a
+    /// connector with a blocking client would.
+    Block,
     /// Calls `std::process::abort()`: only a worker process survives this.
     Abort,
     /// Writes through a null pointer (SIGSEGV).
@@ -77,6 +80,12 @@ impl Connector for Misbehave {
             Mode::Panic => panic!("misbehave: asked to panic (collection {n})"),
             Mode::Hang => std::future::pending().await,
             Mode::Fail => Err(format!("misbehave: asked to fail (collection {n})").into()),
+            Mode::Block => {
+                std::thread::sleep(ctx.remaining() + std::time::Duration::from_millis(300));
+                let mut report = Report::new();
+                report.metric("collections", n as f64);
+                Ok(report)
+            }
             Mode::Abort => std::process::abort(),
             Mode::Segfault => {
                 // SAFETY: none; crashing the process is the point of this mode.
