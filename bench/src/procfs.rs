@@ -56,6 +56,37 @@ pub fn machine_busy_seconds() -> io::Result<f64> {
     Ok(busy as f64 / ticks_per_second() as f64)
 }
 
+/// The summed readings of `parent`'s direct children (the host's connector workers): CPU
+/// seconds and RSS add up, threads too.
+pub fn children(parent: u32) -> io::Result<Sample> {
+    let mut total = Sample::default();
+    for entry in std::fs::read_dir("/proc")? {
+        let name = entry?.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The parent pid is the second field after the parenthesised command name.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid != Some(parent) {
+            continue;
+        }
+        if let Ok(child) = sample(Some(pid)) {
+            total.cpu_seconds += child.cpu_seconds;
+            total.system_seconds += child.system_seconds;
+            total.peak_rss_kib += child.peak_rss_kib;
+            total.rss_kib += child.rss_kib;
+            total.threads += child.threads;
+        }
+    }
+    Ok(total)
+}
+
 /// The 1-minute load average.
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")

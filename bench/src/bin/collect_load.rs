@@ -58,6 +58,10 @@ struct Args {
     /// Worker threads of this process, which serves the targets.
     #[arg(long, default_value_t = 1)]
     target_threads: usize,
+    /// Where the connector runs: `in_process` (the default) or `process` (one `dbmon worker`
+    /// child per cluster), to measure the cost of isolation.
+    #[arg(long, default_value = "in_process")]
+    isolation: String,
     /// The host's log filter (`--log-level` of `dbmon serve`).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -85,6 +89,7 @@ struct Snapshot {
     this: procfs::Sample,
     clusters: Vec<proto::Cluster>,
     list_ms: f64,
+    workers: procfs::Sample,
 }
 
 async fn snapshot(client: &mut Client, pid: u32) -> Result<Snapshot, String> {
@@ -92,6 +97,7 @@ async fn snapshot(client: &mut Client, pid: u32) -> Result<Snapshot, String> {
     let machine_busy_s = procfs::machine_busy_seconds().map_err(|e| e.to_string())?;
     let load = procfs::load_average();
     let host = procfs::sample(Some(pid)).map_err(|e| format!("reading /proc/{pid}: {e}"))?;
+    let workers = procfs::children(pid).map_err(|e| format!("reading /proc: {e}"))?;
     let this = procfs::sample(None).map_err(|e| e.to_string())?;
     let asked = Instant::now();
     let clusters = client
@@ -106,6 +112,7 @@ async fn snapshot(client: &mut Client, pid: u32) -> Result<Snapshot, String> {
         machine_busy_s,
         load,
         host,
+        workers,
         this,
         clusters,
         list_ms,
@@ -224,6 +231,11 @@ fn config(args: &Args, urls: &[String]) -> String {
         yaml,
         "defaults: {{ interval: {interval}ms, timeout: {interval}ms, jitter: {jitter}ms }}"
     );
+    let _ = writeln!(
+        yaml,
+        "connectors: {{ prometheus: {{ isolation: {} }} }}",
+        args.isolation
+    );
     yaml.push_str("clusters:\n");
     for (i, url) in urls.iter().enumerate() {
         let _ = writeln!(
@@ -267,6 +279,15 @@ const ROWS: &[(&str, &[&str])] = &[
     (
         "host CPU per collection (ms): all / kernel",
         &["cpu_ms_per_collection", "kernel_ms_per_collection"],
+    ),
+    ("isolation", &["isolation"]),
+    (
+        "workers: CPU (cores) / RSS (MiB) / threads",
+        &["workers_cores", "workers_rss_mib", "workers_threads"],
+    ),
+    (
+        "host + workers CPU per collection (ms)",
+        &["cpu_ms_per_collection_with_workers"],
     ),
     ("host peak RSS, VmHWM (MiB)", &["host_peak_rss_mib"]),
     (
@@ -338,6 +359,11 @@ fn figures(args: &Args, t: &Template, a: &Snapshot, b: &Snapshot, run: &Run) -> 
         "stale": b.clusters.iter().filter(|c| c.stale).count(),
         "host_cores": cpu_s / window_s,
         "cpu_ms_per_collection": cpu_s * 1e3 / collections.max(1) as f64,
+        "isolation": args.isolation,
+        "workers_cores": (b.workers.cpu_seconds - a.workers.cpu_seconds) / window_s,
+        "cpu_ms_per_collection_with_workers": (cpu_s + b.workers.cpu_seconds - a.workers.cpu_seconds) * 1e3 / collections.max(1) as f64,
+        "workers_rss_mib": mib(b.workers.rss_kib),
+        "workers_threads": b.workers.threads,
         "kernel_ms_per_collection": (b.host.system_seconds - a.host.system_seconds) * 1e3 / collections.max(1) as f64,
         "host_peak_rss_mib": mib(b.host.peak_rss_kib),
         "host_rss_mib": mib(b.host.rss_kib),
@@ -347,7 +373,8 @@ fn figures(args: &Args, t: &Template, a: &Snapshot, b: &Snapshot, run: &Run) -> 
         "min_reports_stored": b.clusters.iter().map(|c| c.reports_stored).min(),
         "list_clusters_ms": b.list_ms,
         "targets_cores": targets_cores,
-        "other_processes_cores": machine_cores - cpu_s / window_s - targets_cores,
+        "other_processes_cores": machine_cores - cpu_s / window_s - targets_cores
+            - (b.workers.cpu_seconds - a.workers.cpu_seconds) / window_s,
         "load_1m_start": a.load,
         "load_1m_end": b.load,
         "host_log_bytes": run.log_bytes,
