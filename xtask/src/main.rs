@@ -113,7 +113,8 @@ fn serve(root: &Path, rest: &[String]) -> Result<ExitCode> {
 
 fn test(root: &Path, rest: &[String]) -> Result<ExitCode> {
     cargo(root, &["build", "--workspace"])?;
-    let mut args = vec!["test", "--workspace"];
+    // Every test binary runs even after a failure, so one run shows every failing test.
+    let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     args.extend(rest.iter().map(String::as_str));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo).args(&args).current_dir(root).status()?;

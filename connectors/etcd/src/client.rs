@@ -6,7 +6,6 @@
 use crate::api::{self, ErrorBody, Token};
 use crate::options::Credentials;
 use dbmon_scrape::{FetchError, reqwest::Client};
-use futures::{StreamExt, stream::FuturesUnordered};
 use serde::de::DeserializeOwned;
 use std::{
     sync::Mutex,
@@ -173,11 +172,12 @@ impl Session<'_> {
         state.token.clone()
     }
 
-    /// Asks every endpoint at once for a token; the first token wins. Authentication goes
-    /// through raft, so a cluster without leader never answers: it gets a third of the time
-    /// left, and the collection goes on without a token. When none comes, the
-    /// failure is etcd's own answer if any endpoint gave one (a wrong password), else the first
-    /// transport error. "Authentication is not enabled" is no failure: calls go without token.
+    /// Asks the endpoints in turn for a token, moving on only when one cannot be reached: every
+    /// authentication is a raft write and a bcrypt check on the server, so one is asked at a
+    /// time. A cluster without leader never answers: authentication gets a third of the time
+    /// left, and the collection goes on without a token. When none comes, the failure is etcd's
+    /// own answer if one came (a wrong password), else the first transport error.
+    /// "Authentication is not enabled" is no failure: calls go without token.
     async fn authenticate(&self, endpoints: &[String]) -> (Option<String>, Option<String>) {
         let Some(credentials) = &self.api.credentials else {
             return (None, None);
@@ -188,33 +188,37 @@ impl Session<'_> {
         })
         .to_string();
         let deadline = Instant::now() + self.deadline.saturating_duration_since(Instant::now()) / 3;
-        let mut attempts: FuturesUnordered<_> = endpoints
-            .iter()
-            .map(|base| {
-                self.post_with::<Token>(base, "/v3/auth/authenticate", &body, None, deadline)
-            })
-            .collect();
         let mut answered: Option<String> = None;
         let mut unreachable: Option<String> = None;
         let mut token = None;
-        while let Some(attempt) = attempts.next().await {
+        for base in endpoints {
+            let attempt = self
+                .post_with::<Token>(base, "/v3/auth/authenticate", &body, None, deadline)
+                .await;
             match attempt {
                 Ok((answer, _)) if !answer.token.is_empty() => {
                     token = Some(answer.token);
                     break;
                 }
-                Ok(_) => answered = Some("etcd answered without a token".into()),
+                Ok(_) => {
+                    answered = Some("etcd answered without a token".into());
+                    break;
+                }
                 Err(f) if f.text.contains("authentication is not enabled") => {
                     answered = None;
                     unreachable = None;
                     break;
                 }
                 Err(f) if f.text.contains("etcd says") => {
-                    answered.get_or_insert(f.text);
+                    answered = Some(f.text);
+                    break;
                 }
                 Err(f) => {
                     unreachable.get_or_insert(f.text);
                 }
+            }
+            if Instant::now() >= deadline {
+                break;
             }
         }
         let failure = answered.or(unreachable).map(|why| {
