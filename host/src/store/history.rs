@@ -65,27 +65,20 @@ impl History {
             return out;
         };
         let fresh = |r: &Report| since.is_none_or(|s| r.collected_at > s);
-        if limit == 0 || !fresh(latest) {
+        if !fresh(latest) {
             return out;
         }
         out.push(Arc::clone(latest));
-        let mut newer_values: &[f64] = &latest.values;
-        let mut decoded: Box<[f64]>;
         for (head, packed) in &self.older {
             if out.len() >= limit || !fresh(head) {
                 break;
             }
-            decoded = packed.unpack(newer_values);
+            // Each older report's values are packed against the next newer one's.
+            let newer = &out.last().expect("the latest is in").values;
             let mut report = head.clone();
-            report.values = decoded.clone();
+            report.values = packed.unpack(newer);
             out.push(Arc::new(report));
-            newer_values = &out.last().expect("just pushed").values;
         }
         out
-    }
-
-    /// Bytes of packed values held, for memory accounting.
-    pub fn packed_bytes(&self) -> usize {
-        self.older.iter().map(|(_, p)| p.heap_bytes()).sum()
     }
 }

@@ -59,7 +59,10 @@ impl Packed {
             }
         }
     }
+}
 
+#[cfg(test)]
+impl Packed {
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
         match self {

@@ -170,12 +170,4 @@ impl Schema {
             labels: self.labels(n.labels),
         })
     }
-
-    /// Bytes this schema holds, for memory accounting.
-    pub fn heap_bytes(&self) -> usize {
-        self.text.len()
-            + std::mem::size_of_val(&*self.series)
-            + std::mem::size_of_val(&*self.labels)
-            + std::mem::size_of_val(&*self.nodes)
-    }
 }
