@@ -116,7 +116,8 @@ pub async fn serve(args: ServeArgs, log_level: &str) -> anyhow::Result<ExitCode>
     );
     // Scripts and tests read this line to learn the port.
     println!("dbmon serving on http://{address}");
-    println!("try: dbmon --server http://{address} clusters");
+    let exe = std::env::current_exe().map_or_else(|_| "dbmon".into(), |p| p.display().to_string());
+    println!("try: {exe} --server http://{address} clusters");
     server.await?;
     for agent in agents {
         let _ = agent.await;

@@ -73,7 +73,7 @@ async fn run_inner(server: &str, json: bool, query: Query) -> Result<(), String>
                     .for_each(|c| println!("{}", render::connector_json(c)));
             } else {
                 let mut rows = vec![
-                    ["NAME", "VERSION", "API", "COMMANDS", "PATH"]
+                    ["NAME", "VERSION", "API", "SHA256", "COMMANDS", "PATH"]
                         .map(String::from)
                         .to_vec(),
                 ];
@@ -83,6 +83,8 @@ async fn run_inner(server: &str, json: bool, query: Query) -> Result<(), String>
                         c.name.clone(),
                         c.version.clone(),
                         c.api_version.clone(),
+                        // Enough of the digest to compare with `sha256sum`; --json has it all.
+                        c.sha256.chars().take(12).collect(),
                         commands.join(","),
                         c.path.clone(),
                     ]
