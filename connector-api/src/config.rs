@@ -42,6 +42,31 @@ impl<O> ClusterConfig<O> {
         }
     }
 
+    /// `auth:` for connectors that log in with both a user name and a password: `None` when
+    /// the cluster has no credentials, an error naming the missing field when only one is
+    /// given. `what` names what logs in, for the message (`"etcd authentication"`).
+    pub fn login(&self, what: &str) -> Result<Option<Login>, ConfigError> {
+        let Some(auth) = &self.auth else {
+            return Ok(None);
+        };
+        let username = auth.username.as_deref().filter(|u| !u.is_empty());
+        match (username, &auth.password) {
+            (None, None) if auth.username.is_none() => Ok(None),
+            (Some(username), Some(password)) => Ok(Some(Login {
+                username: username.to_string(),
+                password: password.clone(),
+            })),
+            (Some(_), None) => Err(ConfigError::at(
+                "auth.password",
+                format!("{what} needs a password (password: or password_file:)"),
+            )),
+            (None, _) => Err(ConfigError::at(
+                "auth.username",
+                format!("{what} needs a user name"),
+            )),
+        }
+    }
+
     /// The same config with these endpoints.
     pub fn with_endpoints<S: Into<String>>(
         mut self,
@@ -95,6 +120,25 @@ impl fmt::Debug for AuthConfig {
         f.debug_struct("AuthConfig")
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A user name with its password, from a cluster's `auth:` (see [`ClusterConfig::login`]).
+/// `Debug` never prints the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    /// User name, never empty.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
             .finish()
     }
 }

@@ -62,7 +62,7 @@ mod runtime;
 pub mod testkit;
 pub mod text;
 
-pub use config::{AuthConfig, ClusterConfig, ConfigError, TlsConfig};
+pub use config::{AuthConfig, ClusterConfig, ConfigError, Login, TlsConfig};
 pub use connector::{CollectContext, CommandInfo, Connector, ConnectorInfo, Error};
 pub use report::{Labels, MetricBuilder, NodeRef, NodeStatus, Report, SeriesView, Status};
 

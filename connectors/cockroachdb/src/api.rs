@@ -3,7 +3,8 @@
 //! Neither the password nor the session is ever logged or put in a message.
 
 use crate::fetch::{cause, excerpt};
-use crate::options::{Credentials, Endpoint};
+use crate::options::Endpoint;
+use dbmon_connector_api::Login;
 use dbmon_scrape::reqwest::{Client, header};
 use serde::Deserialize;
 use std::{
@@ -121,7 +122,7 @@ pub enum ApiError {
 
 /// The API client of one cluster; the session lives as long as the connector instance.
 pub struct Api {
-    credentials: Credentials,
+    credentials: Login,
     session: Mutex<Option<String>>,
     /// The endpoint that answered last, tried first next time.
     preferred: Mutex<usize>,
@@ -129,7 +130,7 @@ pub struct Api {
 
 impl Api {
     /// A client that logs in with `credentials`.
-    pub fn new(credentials: Credentials) -> Api {
+    pub fn new(credentials: Login) -> Api {
         Api {
             credentials,
             session: Mutex::new(None),

@@ -1,9 +1,9 @@
 //! `options:` of a CockroachDB cluster, the endpoints and credentials, checked once at startup.
 
-use dbmon_connector_api::{ClusterConfig, ConfigError};
+use dbmon_connector_api::{ClusterConfig, ConfigError, Login};
 use dbmon_scrape::reqwest::Url;
 use serde::Deserialize;
-use std::{fmt, time::Duration};
+use std::time::Duration;
 
 /// CockroachDB's own default `--max-offset`.
 pub const DEFAULT_MAX_OFFSET: &str = "500ms";
@@ -53,31 +53,13 @@ impl Endpoint {
     }
 }
 
-/// Username and password for the nodes API. `Debug` never prints the password.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The SQL user (an admin: the nodes API needs the admin role).
-    pub username: String,
-    /// Its password.
-    pub password: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
 /// The validated settings of one cluster.
 #[derive(Debug)]
 pub struct Settings {
     /// The nodes' HTTP endpoints, in the configured order.
     pub endpoints: Vec<Endpoint>,
     /// Login for the nodes API, when `auth:` is set.
-    pub credentials: Option<Credentials>,
+    pub credentials: Option<Login>,
     /// `max_offset`.
     pub max_offset: Duration,
     /// `clock_offset_degraded_percent`.
@@ -154,23 +136,7 @@ pub fn settings(config: &ClusterConfig<Options>) -> Result<Settings, ConfigError
         .enumerate()
         .map(|(i, url)| endpoint(&format!("endpoints[{i}]"), url))
         .collect::<Result<Vec<_>, _>>()?;
-    let credentials = match &config.auth {
-        None => None,
-        Some(auth) => match (&auth.username, &auth.password) {
-            (None, None) => None,
-            (Some(username), Some(password)) if !username.is_empty() => Some(Credentials {
-                username: username.clone(),
-                password: password.clone(),
-            }),
-            (Some(_), None) => {
-                return Err(ConfigError::at(
-                    "auth.password",
-                    "the nodes API login needs a password (password: or password_file:)",
-                ));
-            }
-            _ => return Err(ConfigError::at("auth.username", "give the SQL user name")),
-        },
-    };
+    let credentials = config.login("the nodes API login")?;
     let options = &config.options;
     let max_offset_text = options.max_offset.as_deref().unwrap_or(DEFAULT_MAX_OFFSET);
     let max_offset = humantime::parse_duration(max_offset_text)

@@ -127,7 +127,10 @@ fn credentials_and_tls_files_are_checked() {
         username: None,
         password: Some("pw".into()),
     });
-    assert_eq!(refused(no_user), "auth.username: give the SQL user name");
+    assert_eq!(
+        refused(no_user),
+        "auth.username: the nodes API login needs a user name"
+    );
     let missing = TlsConfig {
         ca: Some("/nonexistent/ca.crt".into()),
         ..TlsConfig::default()

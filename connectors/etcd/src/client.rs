@@ -4,7 +4,7 @@
 //! is sent once more. Neither the password nor the token is ever logged or put in a message.
 
 use crate::api::{self, ErrorBody, Token};
-use crate::options::Credentials;
+use dbmon_connector_api::Login;
 use dbmon_scrape::{FetchError, reqwest::Client};
 use serde::de::DeserializeOwned;
 use std::{
@@ -18,7 +18,7 @@ const MAX_BODY_BYTES: usize = 16 << 20;
 /// The HTTP client and credentials of one cluster.
 pub struct Api {
     http: Client,
-    credentials: Option<Credentials>,
+    credentials: Option<Login>,
     /// The token of the last collection, reused by the next one.
     token: Mutex<Option<String>>,
 }
@@ -47,7 +47,7 @@ struct Failure {
 
 impl Api {
     /// The API of a cluster reached with `http`, authenticating with `credentials`.
-    pub fn new(http: Client, credentials: Option<Credentials>) -> Api {
+    pub fn new(http: Client, credentials: Option<Login>) -> Api {
         Api {
             http,
             credentials,

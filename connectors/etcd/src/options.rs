@@ -1,9 +1,8 @@
 //! `options:` of an etcd cluster, its endpoints and credentials, checked once at startup.
 
-use dbmon_connector_api::{ClusterConfig, ConfigError};
+use dbmon_connector_api::{ClusterConfig, ConfigError, Login};
 use dbmon_scrape::reqwest::Url;
 use serde::Deserialize;
-use std::fmt;
 
 /// Default of [`Options::raft_index_spread_degraded`].
 pub const DEFAULT_RAFT_INDEX_SPREAD_DEGRADED: u64 = 5000;
@@ -42,24 +41,6 @@ impl Default for Options {
     }
 }
 
-/// etcd credentials from the cluster's `auth:`. `Debug` never prints the password.
-#[derive(Clone)]
-pub struct Credentials {
-    /// etcd user name.
-    pub username: String,
-    /// Its password.
-    pub password: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
 /// The validated settings of one cluster.
 #[derive(Debug)]
 pub struct Settings {
@@ -70,7 +51,7 @@ pub struct Settings {
     /// See [`Options::db_quota_used_degraded_percent`].
     pub db_quota_used_degraded_percent: f64,
     /// etcd authentication, when `auth:` is set.
-    pub credentials: Option<Credentials>,
+    pub credentials: Option<Login>,
 }
 
 /// Checks the endpoints, options and credentials of a cluster.
@@ -98,7 +79,7 @@ pub fn settings(config: &ClusterConfig<Options>) -> Result<Settings, ConfigError
         endpoints,
         raft_index_spread_degraded: config.options.raft_index_spread_degraded,
         db_quota_used_degraded_percent: percent,
-        credentials: credentials(config)?,
+        credentials: config.login("etcd authentication")?,
     })
 }
 
@@ -131,28 +112,6 @@ fn endpoint(path: &str, url: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(url.trim_end_matches('/').to_string())
-}
-
-fn credentials(config: &ClusterConfig<Options>) -> Result<Option<Credentials>, ConfigError> {
-    let Some(auth) = &config.auth else {
-        return Ok(None);
-    };
-    match (&auth.username, &auth.password) {
-        (Some(username), Some(password)) if !username.is_empty() => Ok(Some(Credentials {
-            username: username.clone(),
-            password: password.clone(),
-        })),
-        (Some(_), Some(_)) => Err(ConfigError::at("auth.username", "is empty")),
-        (Some(_), None) => Err(ConfigError::at(
-            "auth.password",
-            "etcd authentication needs a password (password: or password_file:)",
-        )),
-        (None, Some(_)) => Err(ConfigError::at(
-            "auth.username",
-            "a password needs a username",
-        )),
-        (None, None) => Ok(None),
-    }
 }
 
 /// Whether two client URLs name the same listener (scheme, host and port; case and a trailing

@@ -101,7 +101,7 @@ fn credentials_come_in_pairs() {
     let err = refused(Options::default(), &["http://h:2379"], Some(password_only));
     assert_eq!(
         err.to_string(),
-        "auth.username: a password needs a username"
+        "auth.username: etcd authentication needs a user name"
     );
 }
 
