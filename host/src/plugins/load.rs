@@ -46,6 +46,7 @@ pub fn load_file(path: &Path) -> Result<Plugin, String> {
             .map(|c| (c.name.into_string(), c.description.into_string()))
             .collect(),
         path: path.to_path_buf(),
+        resolved: path.to_path_buf(),
         sha256: String::new(),
         module,
     })

@@ -13,7 +13,7 @@ use std::{
 };
 
 pub use load::load_file;
-pub use trust::{TrustPolicy, sha256_file};
+pub use trust::{TrustPolicy, TrustedFile, sha256_file};
 
 /// A loaded connector library.
 pub struct Plugin {
@@ -27,8 +27,10 @@ pub struct Plugin {
     pub description: String,
     /// Commands it offers: (name, description).
     pub commands: Vec<(String, String)>,
-    /// The file it was loaded from.
+    /// The file it was loaded from, as found (in the plugins folder).
     pub path: PathBuf,
+    /// What `path` names once every symlink is followed: the file checked and loaded.
+    pub resolved: PathBuf,
     /// SHA-256 of that file (lowercase hex).
     pub sha256: String,
     module: ConnectorModRef,
@@ -46,6 +48,14 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    /// `path`, or `path -> resolved` when it is a symlink, for log lines.
+    pub fn shown_path(&self) -> String {
+        if self.path == self.resolved {
+            return self.path.display().to_string();
+        }
+        format!("{} -> {}", self.path.display(), self.resolved.display())
+    }
+
     /// The library's root module, for tools that drive it directly (the conformance kit).
     pub fn module(&self) -> ConnectorModRef {
         self.module
@@ -103,7 +113,7 @@ impl Registry {
                 return (registry, refusals);
             }
         };
-        if let Err(reason) = policy.check_ownership(dir, "plugins folder") {
+        if let Err(reason) = policy.check_folder(dir) {
             tracing::error!(dir = %dir.display(), "refused every plugin: {reason}");
             let refused = files.into_iter().map(|path| Refusal {
                 path,
@@ -116,7 +126,7 @@ impl Registry {
             let result = load_checked(&path, policy).and_then(|plugin| registry.add(plugin));
             match result {
                 Ok(plugin) => tracing::info!(
-                    file = %plugin.path.display(),
+                    file = %plugin.shown_path(),
                     sha256 = %plugin.sha256,
                     "loaded connector {} {} (connector-api {})",
                     plugin.name, plugin.version, plugin.api_version
@@ -163,11 +173,13 @@ impl Registry {
     }
 }
 
-/// Loads one file the way `serve` does: trust checks first, then the library.
+/// Loads one file the way `serve` does: trust checks first, then the library. The file
+/// loaded is the one checked, wherever a symlink at `path` points by then.
 pub fn load_checked(path: &Path, policy: &TrustPolicy) -> Result<Plugin, String> {
-    let sha256 = policy.check_file(path)?;
-    let mut plugin = load_file(path)?;
-    plugin.sha256 = sha256;
+    let trusted = policy.check_file(path)?;
+    let mut plugin = load_file(&trusted.resolved)?;
+    plugin.path = path.to_path_buf();
+    plugin.sha256 = trusted.sha256;
     Ok(plugin)
 }
 
