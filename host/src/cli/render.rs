@@ -38,8 +38,12 @@ pub fn series_key(m: &proto::Metric) -> String {
     if m.labels.is_empty() {
         return m.name.clone();
     }
-    let labels: Vec<String> = m
-        .labels
+    format!("{}{}", m.name, label_set(&m.labels))
+}
+
+/// `{k="v",...}`, values escaped as in the Prometheus text format.
+fn label_set(labels: &[proto::Label]) -> String {
+    let pairs: Vec<String> = labels
         .iter()
         .map(|l| {
             format!(
@@ -52,7 +56,7 @@ pub fn series_key(m: &proto::Metric) -> String {
             )
         })
         .collect();
-    format!("{}{{{}}}", m.name, labels.join(","))
+    format!("{{{}}}", pairs.join(","))
 }
 
 fn number(v: f64) -> Value {
@@ -66,6 +70,16 @@ fn metrics(list: &[proto::Metric]) -> Value {
         .map(|m| (series_key(m), number(m.value)))
         .collect();
     Value::Object(map)
+}
+
+/// Unit by metric name, for the metrics that have one (as `units` has always been keyed).
+fn units(list: &[proto::Metric]) -> Value {
+    Value::Object(
+        list.iter()
+            .filter(|m| !m.unit.is_empty())
+            .map(|m| (m.name.clone(), Value::String(m.unit.clone())))
+            .collect(),
+    )
 }
 
 fn labels(list: &[proto::Label]) -> Value {
@@ -87,6 +101,7 @@ pub fn report_json(r: &proto::Report) -> Value {
                 "address": n.address,
                 "status": node_status(n.status),
                 "metrics": metrics(&n.metrics),
+                "units": units(&n.metrics),
                 "labels": labels(&n.labels),
             })
         })
@@ -100,8 +115,7 @@ pub fn report_json(r: &proto::Report) -> Value {
         "status": status(r.status),
         "reasons": r.reasons,
         "metrics": metrics(&r.metrics),
-        "units": Value::Object(r.metrics.iter().filter(|m| !m.unit.is_empty())
-            .map(|m| (m.name.clone(), Value::String(m.unit.clone()))).collect()),
+        "units": units(&r.metrics),
         "nodes": nodes,
         "labels": labels(&r.labels),
         "error": r.error,
@@ -176,34 +190,36 @@ pub const REPORT_HEADER: [&str; 8] = [
     "REASONS",
 ];
 
-/// The metrics and nodes of a report, indented under its row.
+/// The labels, metrics and nodes of a report, indented under its row. Labels sit in the last
+/// column (the unit's), which is not padded, so long ones widen nothing.
 pub fn report_details(r: &proto::Report) -> String {
-    let mut rows: Vec<Vec<String>> = r
-        .metrics
-        .iter()
-        .map(|m| {
-            vec![
-                format!("  {}", series_key(m)),
-                format_value(m.value),
-                m.unit.clone(),
-            ]
-        })
-        .collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    if !r.labels.is_empty() {
+        rows.push(vec!["  labels".into(), String::new(), label_set(&r.labels)]);
+    }
+    rows.extend(r.metrics.iter().map(|m| metric_row("  ", m)));
     for n in &r.nodes {
+        let labels = if n.labels.is_empty() {
+            String::new()
+        } else {
+            label_set(&n.labels)
+        };
         rows.push(vec![
             format!("  node {} {}", n.id, n.address),
             node_status(n.status),
-            String::new(),
+            labels,
         ]);
-        for m in &n.metrics {
-            rows.push(vec![
-                format!("    {}", series_key(m)),
-                format_value(m.value),
-                m.unit.clone(),
-            ]);
-        }
+        rows.extend(n.metrics.iter().map(|m| metric_row("    ", m)));
     }
     table(&rows)
+}
+
+fn metric_row(indent: &str, m: &proto::Metric) -> Vec<String> {
+    vec![
+        format!("{indent}{}", series_key(m)),
+        format_value(m.value),
+        m.unit.clone(),
+    ]
 }
 
 fn format_value(v: f64) -> String {
@@ -216,3 +232,85 @@ fn format_value(v: f64) -> String {
 
 /// Aligned columns; the last column is not padded.
 pub use dbmon_connector_api::text::table;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(key: &str, value: &str) -> proto::Label {
+        proto::Label {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    fn metric(name: &str, value: f64, unit: &str, labels: Vec<proto::Label>) -> proto::Metric {
+        proto::Metric {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+            labels,
+        }
+    }
+
+    fn report() -> proto::Report {
+        proto::Report {
+            cluster_id: "cache".into(),
+            metrics: vec![metric("memory_used_bytes", 1024.0, "bytes", vec![])],
+            labels: vec![label("mode", "standalone"), label("version", "7.0.15")],
+            nodes: vec![proto::Node {
+                id: "db1".into(),
+                address: "10.0.0.1:6379".into(),
+                status: proto::NodeStatus::Live as i32,
+                metrics: vec![
+                    metric("round_trip_ms", 0.25, "ms", vec![]),
+                    metric("lag_bytes", 3.0, "bytes", vec![label("replica", "db2")]),
+                ],
+                labels: vec![label("role", "master")],
+            }],
+            ..proto::Report::default()
+        }
+    }
+
+    #[test]
+    fn details_show_report_and_node_labels() {
+        let text = report_details(&report());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                r#"  labels                             {mode="standalone",version="7.0.15"}"#,
+                "  memory_used_bytes           1024   bytes",
+                r#"  node db1 10.0.0.1:6379      live   {role="master"}"#,
+                "    round_trip_ms             0.250  ms",
+                r#"    lag_bytes{replica="db2"}  3      bytes"#,
+            ],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_nodes_carry_their_units_beside_the_old_keys() {
+        let json = report_json(&report());
+        assert_eq!(json["units"], json!({"memory_used_bytes": "bytes"}));
+        assert_eq!(json["labels"]["version"], "7.0.15");
+        let node = &json["nodes"][0];
+        assert_eq!(
+            node["units"],
+            json!({"round_trip_ms": "ms", "lag_bytes": "bytes"})
+        );
+        assert_eq!(node["metrics"][r#"lag_bytes{replica="db2"}"#], 3.0);
+        assert_eq!(node["labels"], json!({"role": "master"}));
+        let mut keys: Vec<&str> = node
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["address", "id", "labels", "metrics", "status", "units"]
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod api;
 mod author;
 mod bad_config;
 mod bad_plugins;
+mod cli;
 mod examples;
 mod isolation;
 mod misbehave;

@@ -1,0 +1,205 @@
+//! One function per client command: ask the server, print the answer to `out`.
+
+use super::{Failure, Query, render};
+use dbmon_proto as proto;
+use proto::monitor_client::MonitorClient;
+use std::io::Write;
+use tonic::transport::Channel;
+
+type Client = MonitorClient<Channel>;
+
+/// Runs `query`, printing to `out` (JSON lines when `json`).
+pub async fn run(
+    mut client: Client,
+    json: bool,
+    query: Query,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    match query {
+        Query::Connectors => connectors(&mut client, json, out).await?,
+        Query::Clusters => clusters(&mut client, json, out).await?,
+        Query::Reports {
+            cluster,
+            limit,
+            verbose,
+        } => reports(&mut client, cluster, limit, json, verbose, out).await?,
+        Query::Watch { clusters } => watch(&mut client, clusters, json, out).await?,
+        Query::Run {
+            cluster,
+            command,
+            args,
+        } => run_command(&mut client, cluster, command, args, json, out).await?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn connectors(client: &mut Client, json: bool, out: &mut impl Write) -> Result<(), Failure> {
+    let list = client
+        .list_connectors(proto::ListConnectorsRequest {})
+        .await?
+        .into_inner()
+        .connectors;
+    if json {
+        for c in &list {
+            writeln!(out, "{}", render::connector_json(c))?;
+        }
+        return Ok(());
+    }
+    let mut rows = vec![
+        ["NAME", "VERSION", "API", "SHA256", "COMMANDS", "PATH"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    rows.extend(list.iter().map(|c| {
+        let commands: Vec<&str> = c.commands.iter().map(|k| k.name.as_str()).collect();
+        vec![
+            c.name.clone(),
+            c.version.clone(),
+            c.api_version.clone(),
+            // Enough of the digest to compare with `sha256sum`; --json has it all.
+            c.sha256.chars().take(12).collect(),
+            commands.join(","),
+            c.path.clone(),
+        ]
+    }));
+    write!(out, "{}", render::table(&rows))?;
+    Ok(())
+}
+
+async fn clusters(client: &mut Client, json: bool, out: &mut impl Write) -> Result<(), Failure> {
+    let list = client
+        .list_clusters(proto::ListClustersRequest {})
+        .await?
+        .into_inner()
+        .clusters;
+    if json {
+        for c in &list {
+            writeln!(out, "{}", render::cluster_json(c))?;
+        }
+        return Ok(());
+    }
+    let header = [
+        "ID",
+        "CONNECTOR",
+        "STATUS",
+        "LAST_REPORT",
+        "REPORTS",
+        "FAILS",
+        "REASONS",
+    ];
+    let mut rows = vec![header.map(String::from).to_vec()];
+    rows.extend(list.iter().map(|c| {
+        vec![
+            c.id.clone(),
+            c.connector.clone(),
+            format!(
+                "{}{}",
+                render::status(c.status),
+                if c.stale { " (stale)" } else { "" }
+            ),
+            render::time(c.last_report_at.as_ref()).unwrap_or_else(|| "-".into()),
+            c.reports_stored.to_string(),
+            c.consecutive_failures.to_string(),
+            c.reasons.join("; "),
+        ]
+    }));
+    write!(out, "{}", render::table(&rows))?;
+    Ok(())
+}
+
+async fn reports(
+    client: &mut Client,
+    cluster: String,
+    limit: u32,
+    json: bool,
+    verbose: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let request = proto::GetReportsRequest {
+        cluster_id: cluster,
+        limit,
+        since: None,
+    };
+    let reports = client.get_reports(request).await?.into_inner().reports;
+    print_reports(&reports, json, verbose, true, out)?;
+    Ok(())
+}
+
+async fn watch(
+    client: &mut Client,
+    clusters: Vec<String>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let request = proto::WatchRequest {
+        cluster_ids: clusters,
+    };
+    let mut stream = client.watch(request).await?.into_inner();
+    if !json {
+        write!(out, "{}", render::table(&[render::REPORT_HEADER.to_vec()]))?;
+        out.flush()?;
+    }
+    while let Some(report) = stream.message().await? {
+        print_reports(std::slice::from_ref(&report), json, false, false, out)?;
+        // Each report as it comes, even when stdout is a pipe.
+        out.flush()?;
+    }
+    Ok(())
+}
+
+async fn run_command(
+    client: &mut Client,
+    cluster: String,
+    command: String,
+    args: Vec<String>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let request = proto::RunCommandRequest {
+        cluster_id: cluster,
+        command,
+        args,
+    };
+    let output = client.run_command(request).await?.into_inner().output;
+    if json {
+        writeln!(out, "{}", serde_json::json!({ "output": output }))?;
+    } else {
+        writeln!(out, "{}", output.trim_end())?;
+    }
+    Ok(())
+}
+
+fn print_reports(
+    reports: &[proto::Report],
+    json: bool,
+    verbose: bool,
+    header: bool,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    if json {
+        for r in reports {
+            writeln!(out, "{}", render::report_json(r))?;
+        }
+        return Ok(());
+    }
+    let head = render::REPORT_HEADER.map(String::from).to_vec();
+    if !verbose {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        if header {
+            rows.push(head);
+        }
+        rows.extend(reports.iter().map(render::report_row));
+        return write!(out, "{}", render::table(&rows));
+    }
+    // Each report with its header, then its labels, metrics and nodes indented below.
+    for r in reports {
+        write!(
+            out,
+            "{}",
+            render::table(&[head.clone(), render::report_row(r)])
+        )?;
+        write!(out, "{}", render::report_details(r))?;
+    }
+    Ok(())
+}
