@@ -1,12 +1,12 @@
 //! Maps a path in the YAML document (`clusters[2].options.url`) to the line and column where
 //! its value starts, so that errors found after parsing still name file:line:column.
 
+use super::de::child;
+use super::tree::{self, Kind, Node};
 use std::collections::HashMap;
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
 
 /// 1-based line and column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Position {
     /// Line, from 1.
     pub line: usize,
@@ -21,17 +21,20 @@ pub struct Locations {
 }
 
 impl Locations {
-    /// Indexes `text`; a document that does not parse gives an empty index (the serde error
-    /// already carries its own position).
+    /// Indexes `text`; a document that does not parse gives an empty index (its syntax error
+    /// carries its own position).
     pub fn index(text: &str) -> Locations {
-        let mut walker = Walker::default();
-        let mut parser = Parser::new_from_str(text);
-        if parser.load(&mut walker, false).is_err() {
-            return Locations::default();
-        }
-        Locations {
-            by_path: walker.by_path,
-        }
+        tree::parse(text)
+            .root
+            .map(|root| Locations::of(&root))
+            .unwrap_or_default()
+    }
+
+    /// Indexes the tree under `root`.
+    pub fn of(root: &Node) -> Locations {
+        let mut by_path = HashMap::new();
+        walk(root, String::new(), &mut by_path);
+        Locations { by_path }
     }
 
     /// Where `path` starts, or its nearest ancestor that exists; line 1 column 1 when nothing
@@ -50,72 +53,21 @@ impl Locations {
     }
 }
 
-enum Frame {
-    Map { path: String, key: Option<String> },
-    Seq { path: String, next: usize },
-}
-
-#[derive(Default)]
-struct Walker {
-    stack: Vec<Frame>,
-    by_path: HashMap<String, Position>,
-}
-
-impl Walker {
-    /// The path of the node that starts now, or `None` when it is a mapping key.
-    fn node_path(&mut self, key_text: Option<&str>) -> Option<String> {
-        match self.stack.last_mut() {
-            None => Some(String::new()),
-            Some(Frame::Seq { path, next }) => {
-                let p = format!("{path}[{next}]");
-                *next += 1;
-                Some(p)
+fn walk(node: &Node, path: String, by_path: &mut HashMap<String, Position>) {
+    match &node.kind {
+        Kind::Scalar { .. } => {}
+        Kind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk(item, format!("{path}[{i}]"), by_path);
             }
-            Some(Frame::Map { path, key }) => match key.take() {
-                Some(k) if path.is_empty() => Some(k),
-                Some(k) => Some(format!("{path}.{k}")),
-                None => {
-                    *key = Some(key_text.unwrap_or("?").to_string());
-                    None
-                }
-            },
+        }
+        Kind::Map(entries) => {
+            for (key, value) in entries {
+                walk(value, child(&path, key), by_path);
+            }
         }
     }
-}
-
-impl MarkedEventReceiver for Walker {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        let position = Position {
-            line: mark.line(),
-            column: mark.col() + 1,
-        };
-        match event {
-            Event::Scalar(text, ..) => {
-                if let Some(path) = self.node_path(Some(&text)) {
-                    self.by_path.insert(path, position);
-                }
-            }
-            Event::Alias(_) => {
-                if let Some(path) = self.node_path(None) {
-                    self.by_path.insert(path, position);
-                }
-            }
-            Event::MappingStart(..) => {
-                let path = self.node_path(None).unwrap_or_default();
-                self.by_path.insert(path.clone(), position);
-                self.stack.push(Frame::Map { path, key: None });
-            }
-            Event::SequenceStart(..) => {
-                let path = self.node_path(None).unwrap_or_default();
-                self.by_path.insert(path.clone(), position);
-                self.stack.push(Frame::Seq { path, next: 0 });
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.stack.pop();
-            }
-            _ => {}
-        }
-    }
+    by_path.insert(path, node.position);
 }
 
 #[cfg(test)]

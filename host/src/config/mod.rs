@@ -1,9 +1,12 @@
 //! The host's YAML configuration: parsing, defaults, and validation whose every error names
 //! `file:line:column`.
 
+mod de;
 mod locate;
 mod model;
 mod secrets;
+mod syntax;
+mod tree;
 
 use crate::plugins::TrustPolicy;
 pub use locate::{Locations, Position};
@@ -17,6 +20,7 @@ use std::{
     path::{Path, PathBuf},
     time::Duration,
 };
+use tree::{Kind, Node, Problem};
 
 /// A problem in the config file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,26 +137,72 @@ impl Cluster {
 impl Config {
     /// Reads and validates `file`.
     pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: file.to_path_buf(),
-                position: Position { line: 1, column: 1 },
-                message: format!("cannot read the config file: {e}"),
-            }])
-        })?;
-        Self::parse(file, &text)
+        checked(Self::load_partial(file))
     }
 
     /// Validates `text` as if read from `file`.
     pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
-        let raw: FileConfig = match serde_yaml_ng::from_str(text) {
-            Ok(raw) => raw,
-            // An empty file is a config with no clusters.
-            Err(_) if text.trim().is_empty() => serde_yaml_ng::from_str("{}").expect("empty"),
-            Err(e) => return Err(ConfigErrors(vec![syntax_error(file, &e)])),
+        checked(Self::parse_partial(file, text))
+    }
+
+    /// Reads `file` and returns every error in it, with the configuration of what is valid:
+    /// the clusters without errors, and the settings (or their defaults where they are wrong),
+    /// so that connectors can still check those clusters.
+    pub fn load_partial(file: &Path) -> (Config, Vec<ConfigError>) {
+        match std::fs::read_to_string(file) {
+            Ok(text) => Self::parse_partial(file, &text),
+            Err(e) => {
+                let config = Config::new(file, &FileConfig::default(), Locations::default());
+                let error = config.error_at("", format!("cannot read the config file: {e}"));
+                (config, vec![error])
+            }
+        }
+    }
+
+    /// As [`Config::load_partial`], for `text` as if read from `file`.
+    pub fn parse_partial(file: &Path, text: &str) -> (Config, Vec<ConfigError>) {
+        let parsed = tree::parse(text);
+        let mut problems = parsed.problems;
+        let (raw, locations) = match &parsed.root {
+            Some(root) if !root.is_null() => (sections(root, &mut problems), Locations::of(root)),
+            _ => {
+                if problems.is_empty() {
+                    problems.push(Problem {
+                        position: Position { line: 1, column: 1 },
+                        message: EMPTY_FILE.into(),
+                    });
+                }
+                (FileConfig::default(), Locations::default())
+            }
         };
+        let mut config = Config::new(file, &raw, locations);
+        let mut errors: Vec<ConfigError> = problems
+            .into_iter()
+            .map(|p| ConfigError {
+                file: file.to_path_buf(),
+                position: p.position,
+                message: p.message,
+            })
+            .collect();
+        config.check_settings(&raw, &mut errors);
+        config.add_clusters(raw, &mut errors);
+        errors.sort_by_key(|e| e.position);
+        (config, errors)
+    }
+
+    /// An error about the node at `path` (`clusters[0].options.url`).
+    pub fn error_at(&self, path: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            position: self.locations.get(path),
+            message: message.into(),
+        }
+    }
+
+    /// The settings of `raw`, without clusters.
+    fn new(file: &Path, raw: &FileConfig, locations: Locations) -> Config {
         let base = file.parent().unwrap_or(Path::new("."));
-        let mut config = Config {
+        Config {
             file: file.to_path_buf(),
             listen: raw.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into()),
             plugins_dir: base.join(
@@ -167,70 +217,63 @@ impl Config {
             store_kind: raw.store.kind,
             history: raw.store.history,
             clusters: Vec::new(),
-            locations: Locations::index(text),
-        };
-        let mut errors = Vec::new();
+            locations,
+        }
+    }
+
+    /// The checks of settings that their types do not make.
+    fn check_settings(&self, raw: &FileConfig, errors: &mut Vec<ConfigError>) {
         for (i, digest) in raw.plugins.allow.iter().enumerate() {
             if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
                 let message = format!("'{digest}' is not a SHA-256 digest (64 hex digits)");
-                errors.push(config.error_at(&format!("plugins.allow[{i}]"), message));
+                errors.push(self.error_at(&format!("plugins.allow[{i}]"), message));
             }
         }
-        if config.history == 0 {
-            errors.push(config.error_at("store.history", "must be at least 1"));
-        }
-        if config.listen.parse::<std::net::SocketAddr>().is_err() {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
             let message = format!(
                 "listen: '{}' is not a host:port address like 127.0.0.1:4000",
-                config.listen
+                self.listen
             );
-            errors.push(config.error_at("listen", message));
+            errors.push(self.error_at("listen", message));
         }
+    }
+
+    /// Resolves every cluster entry; those with an error stay out.
+    fn add_clusters(&mut self, mut raw: FileConfig, errors: &mut Vec<ConfigError>) {
+        let base = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for (index, entry) in raw.clusters.into_iter().enumerate() {
+        for entry in std::mem::take(&mut raw.clusters) {
+            let index = entry.index;
             if let Some(first) = seen.insert(entry.id.clone(), index) {
-                let first_at = config.locations.get(&format!("clusters[{first}].id"));
+                let first_at = self.locations.get(&format!("clusters[{first}].id"));
                 let message = format!(
                     "duplicate cluster id '{}' (first defined at line {})",
                     entry.id, first_at.line
                 );
-                errors.push(config.error_at(&format!("clusters[{index}].id"), message));
+                errors.push(self.error_at(&format!("clusters[{index}].id"), message));
                 continue;
             }
             let default_isolation = raw
                 .connectors
                 .get(&entry.connector)
                 .and_then(|c| c.isolation);
-            match config.resolve(index, entry, &raw.defaults, default_isolation, base) {
-                Ok(cluster) => config.clusters.push(cluster),
-                Err(e) => errors.push(e),
+            match self.resolve(entry, &raw.defaults, default_isolation, &base) {
+                Ok(cluster) => self.clusters.push(cluster),
+                Err(e) => errors.extend(e),
             }
-        }
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigErrors(errors))
-        }
-    }
-
-    /// An error about the node at `path` (`clusters[0].options.url`).
-    pub fn error_at(&self, path: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            file: self.file.clone(),
-            position: self.locations.get(path),
-            message: message.into(),
         }
     }
 
     fn resolve(
         &self,
-        index: usize,
         entry: ClusterEntry,
         defaults: &model::Schedule,
         default_isolation: Option<Isolation>,
         base: &Path,
-    ) -> Result<Cluster, ConfigError> {
+    ) -> Result<Cluster, Vec<ConfigError>> {
+        let index = entry.index;
         let at = |field: &str| format!("clusters[{index}].{field}");
+        let mut errors = Vec::new();
         let id_ok = !entry.id.is_empty()
             && entry
                 .id
@@ -241,33 +284,28 @@ impl Config {
                 "cluster id '{}' must be non-empty and use only letters, digits, '-', '_' and '.'",
                 entry.id
             );
-            return Err(self.error_at(&at("id"), message));
+            errors.push(self.error_at(&at("id"), message));
         }
-        let pick = |field: &str, own: &Option<model::Dur>, default: &Option<model::Dur>| {
-            let (path, dur) = match (own, default) {
-                (Some(d), _) => (at(field), d),
-                (None, Some(d)) => (format!("defaults.{field}"), d),
-                (None, None) => return Ok(None),
-            };
-            dur.parse(matches!(field, "jitter" | "initial_delay"))
-                .map(Some)
-                .map_err(|m| self.error_at(&path, m))
-        };
-        let interval =
-            pick("interval", &entry.interval, &defaults.interval)?.unwrap_or(DEFAULT_INTERVAL);
-        let timeout = pick("timeout", &entry.timeout, &defaults.timeout)?
-            .unwrap_or(DEFAULT_TIMEOUT.min(interval));
+        let interval = entry
+            .interval
+            .or(defaults.interval)
+            .map_or(DEFAULT_INTERVAL, |p| p.0);
+        let timeout = entry
+            .timeout
+            .or(defaults.timeout)
+            .map_or(DEFAULT_TIMEOUT.min(interval), |p| p.0);
         // By default collections are spread over the whole interval, as Prometheus spreads its
         // targets: a thousand clusters do not all fetch in the same millisecond.
-        let jitter = pick("jitter", &entry.jitter, &defaults.jitter)?
-            .unwrap_or(interval)
+        let jitter = entry
+            .jitter
+            .or(defaults.jitter)
+            .map_or(interval, |d| d.0)
             .min(interval);
-        let initial_delay = pick(
-            "initial_delay",
-            &entry.initial_delay,
-            &defaults.initial_delay,
-        )?
-        .unwrap_or_default();
+        let initial_delay = entry
+            .initial_delay
+            .or(defaults.initial_delay)
+            .map(|d| d.0)
+            .unwrap_or_default();
         if timeout > interval {
             let field = if entry.timeout.is_some() {
                 at("timeout")
@@ -280,7 +318,7 @@ impl Config {
                 humantime::format_duration(interval),
                 entry.id
             );
-            return Err(self.error_at(&field, message));
+            errors.push(self.error_at(&field, message));
         }
         let tls = entry.tls.map(|mut t| {
             for path in [&mut t.ca, &mut t.cert, &mut t.key].into_iter().flatten() {
@@ -288,12 +326,17 @@ impl Config {
             }
             t
         });
-        let auth = match entry.auth {
-            Some(a) => Some(secrets::resolve(a, base).map_err(|(field, message)| {
-                self.error_at(&at(&format!("auth.{field}")), message)
-            })?),
+        let auth = match entry.auth.map(|a| secrets::resolve(a, base)) {
+            Some(Ok(auth)) => Some(auth),
+            Some(Err((field, message))) => {
+                errors.push(self.error_at(&at(&format!("auth.{field}")), message));
+                None
+            }
             None => None,
         };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         let options = match entry.options {
             serde_json::Value::Null => serde_json::Value::Object(Default::default()),
             other => other,
@@ -315,24 +358,65 @@ impl Config {
     }
 }
 
-fn syntax_error(file: &Path, e: &serde_yaml_ng::Error) -> ConfigError {
-    let position = e
-        .location()
-        .map(|l| Position {
-            line: l.line(),
-            column: l.column(),
-        })
-        .unwrap_or(Position { line: 1, column: 1 });
-    let mut message = e.to_string();
-    // The position is already in front of the message.
-    if let Some(cut) = message.find(" at line ") {
-        message.truncate(cut);
+/// What an empty file is told.
+const EMPTY_FILE: &str = "the file is empty: add the clusters to monitor, for example \
+                          `clusters: [{id: local, connector: system}]` (`dbmon connectors` lists \
+                          the connector names)";
+
+/// The configuration when there are no errors.
+fn checked((config, errors): (Config, Vec<ConfigError>)) -> Result<Config, ConfigErrors> {
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors))
     }
-    ConfigError {
-        file: file.to_path_buf(),
-        position,
-        message,
+}
+
+/// Reads each top-level section and each cluster entry on its own, so that an error in one
+/// does not hide those in the others.
+fn sections(root: &Node, problems: &mut Vec<Problem>) -> FileConfig {
+    let Kind::Map(entries) = &root.kind else {
+        // Says what the file must be.
+        de::from_node::<FileConfig>(root, "", problems);
+        return FileConfig::default();
+    };
+    let mut valid = Vec::new();
+    let mut clusters = Vec::new();
+    let map = |entries| Node {
+        position: root.position,
+        kind: Kind::Map(entries),
+    };
+    for (key, value) in entries {
+        if key.key_text() == Some("clusters") {
+            clusters = cluster_entries(value, problems);
+            continue;
+        }
+        let section = map(vec![(key.clone(), value.clone())]);
+        if de::from_node::<FileConfig>(&section, "", problems).is_some() {
+            valid.push((key.clone(), value.clone()));
+        }
     }
+    let raw = de::from_node(&map(valid), "", problems).unwrap_or_default();
+    FileConfig { clusters, ..raw }
+}
+
+/// The entries of `clusters:` that are well-formed, with their index in the file.
+fn cluster_entries(value: &Node, problems: &mut Vec<Problem>) -> Vec<ClusterEntry> {
+    let Kind::Seq(items) = &value.kind else {
+        problems.push(Problem {
+            position: value.position,
+            message: format!(
+                "clusters: expected a list of clusters, each starting with '- id: NAME'; got {}",
+                de::found(value, "clusters")
+            ),
+        });
+        return Vec::new();
+    };
+    let entries = items.iter().enumerate().filter_map(|(i, item)| {
+        let entry = de::from_node::<ClusterEntry>(item, &format!("clusters[{i}]"), problems);
+        entry.map(|entry| ClusterEntry { index: i, ..entry })
+    });
+    entries.collect()
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The YAML file as the operator writes it. Every field is documented here; the repository's
-//! `dbmon.yaml` shows them in use.
+//! `dbmon.yaml` shows them in use. Each type's `expecting` says in words what it is, for error
+//! messages; every struct denies unknown fields (`de` reports all of them).
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de};
 use std::{path::PathBuf, time::Duration};
 
 /// Where the host listens unless `listen:` or `--listen` says otherwise.
@@ -16,8 +17,11 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The whole file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of settings (listen:, clusters:, ...)"
+)]
 pub struct FileConfig {
     /// `host:port` of the gRPC server. By default, this is `127.0.0.1:4000`.
     #[serde(default)]
@@ -37,14 +41,14 @@ pub struct FileConfig {
     /// Defaults per connector, by connector name.
     #[serde(default)]
     pub connectors: std::collections::BTreeMap<String, ConnectorDefaults>,
-    /// The clusters to monitor.
+    /// The clusters to monitor. Each entry is read on its own (`Config::parse_partial`).
     #[serde(default)]
     pub clusters: Vec<ClusterEntry>,
 }
 
 /// `plugins:`
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping (insecure:, allow:)")]
 pub struct PluginsConfig {
     /// Load plugin files and folders writable by group or others, or owned by another user.
     /// By default, this is false.
@@ -57,7 +61,7 @@ pub struct PluginsConfig {
 
 /// One entry of `connectors:`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping (isolation:)")]
 pub struct ConnectorDefaults {
     /// How clusters of this connector run unless they say otherwise.
     #[serde(default)]
@@ -66,7 +70,7 @@ pub struct ConnectorDefaults {
 
 /// Where a cluster's connector runs.
 #[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", expecting = "in_process or process")]
 pub enum Isolation {
     /// In the host's process: fastest; a crash in the connector takes the host down.
     #[default]
@@ -88,13 +92,13 @@ impl Isolation {
 
 /// `store:`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping (kind:, history:)")]
 pub struct StoreConfig {
     /// Only `memory` for now.
     #[serde(default = "memory")]
     pub kind: StoreKind,
-    /// Reports kept per cluster. By default, this is 100.
-    #[serde(default = "default_history")]
+    /// Reports kept per cluster, at least 1. By default, this is 100.
+    #[serde(default = "default_history", deserialize_with = "reports_kept")]
     pub history: usize,
 }
 
@@ -115,9 +119,33 @@ fn default_history() -> usize {
     DEFAULT_HISTORY
 }
 
+/// A count of reports, 1 or more.
+fn reports_kept<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    struct Count;
+    impl de::Visitor<'_> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number of reports (1 or more)")
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<usize, E> {
+            match usize::try_from(n) {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(E::invalid_value(de::Unexpected::Unsigned(n), &self)),
+            }
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<usize, E> {
+            match u64::try_from(n) {
+                Ok(n) => self.visit_u64(n),
+                Err(_) => Err(E::invalid_value(de::Unexpected::Signed(n), &self)),
+            }
+        }
+    }
+    deserializer.deserialize_u64(Count)
+}
+
 /// Where reports are kept.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", expecting = "memory")]
 pub enum StoreKind {
     /// In the host's memory, lost on restart.
     Memory,
@@ -125,27 +153,36 @@ pub enum StoreKind {
 
 /// When a cluster is collected; every field may be set in `defaults:` or per cluster.
 #[derive(Debug, Default, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (interval:, timeout:, jitter:, initial_delay:)"
+)]
 pub struct Schedule {
     /// Time between collections. By default, 10s.
     #[serde(default)]
-    pub interval: Option<Dur>,
+    pub interval: Option<Period>,
     /// Time one collection may take, at most `interval`. By default, 5s (or `interval`).
     #[serde(default)]
-    pub timeout: Option<Dur>,
+    pub timeout: Option<Period>,
     /// Each agent starts after an offset up to this, derived from its cluster id, spreading
     /// collections over time. By default, the interval.
     #[serde(default)]
-    pub jitter: Option<Dur>,
+    pub jitter: Option<Delay>,
     /// Fixed delay before the first collection. By default, 0.
     #[serde(default)]
-    pub initial_delay: Option<Dur>,
+    pub initial_delay: Option<Delay>,
 }
 
 /// One entry of `clusters:`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a cluster: a mapping with id:, connector: and its settings"
+)]
 pub struct ClusterEntry {
+    /// Its position in `clusters:` (the entries with errors are left out of the list).
+    #[serde(skip)]
+    pub index: usize,
     /// Unique id, used by clients (`dbmon reports ID`).
     pub id: String,
     /// Name of the connector (as `dbmon connectors` lists it).
@@ -155,16 +192,16 @@ pub struct ClusterEntry {
     pub endpoints: Vec<String>,
     /// Time between collections, overriding `defaults.interval`.
     #[serde(default)]
-    pub interval: Option<Dur>,
+    pub interval: Option<Period>,
     /// Time one collection may take, overriding `defaults.timeout`.
     #[serde(default)]
-    pub timeout: Option<Dur>,
+    pub timeout: Option<Period>,
     /// Bound of the start offset, overriding `defaults.jitter`.
     #[serde(default)]
-    pub jitter: Option<Dur>,
+    pub jitter: Option<Delay>,
     /// Delay before the first collection, overriding `defaults.initial_delay`.
     #[serde(default)]
-    pub initial_delay: Option<Dur>,
+    pub initial_delay: Option<Delay>,
     /// TLS settings handed to the connector.
     #[serde(default)]
     pub tls: Option<TlsEntry>,
@@ -182,7 +219,10 @@ pub struct ClusterEntry {
 
 /// `tls:` of a cluster.
 #[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (ca:, cert:, key:, insecure_skip_verify:)"
+)]
 pub struct TlsEntry {
     /// CA certificate (PEM), relative to the config file.
     #[serde(default)]
@@ -200,7 +240,10 @@ pub struct TlsEntry {
 
 /// `auth:` of a cluster. Secrets come from `${env:VAR}` or `password_file`.
 #[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (username:, password: or password_file:)"
+)]
 pub struct AuthEntry {
     /// User name.
     #[serde(default)]
@@ -223,22 +266,60 @@ impl std::fmt::Debug for AuthEntry {
     }
 }
 
-/// A duration as written (`10s`, `1m30s`, `500ms`); checked after parsing so that a bad one
-/// is reported at its own line and column.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Dur(pub String);
+/// A duration as written (`10s`, `1m30s`, `500ms`), more than zero; checked as it is read so
+/// that a bad one is reported at its own line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period(pub Duration);
 
-impl Dur {
-    /// The duration, or what is wrong with it.
-    pub fn parse(&self, allow_zero: bool) -> Result<Duration, String> {
-        let text = &self.0;
-        let parsed = humantime::parse_duration(text.trim()).map_err(|e| {
-            format!("invalid duration '{text}': {e} (write it as 500ms, 10s, 1m30s)")
-        })?;
-        if parsed.is_zero() && !allow_zero {
-            return Err(format!("invalid duration '{text}': must be more than zero"));
-        }
-        Ok(parsed)
+/// A duration that may be zero (`0s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delay(pub Duration);
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text, false)
+            .map(Period)
+            .map_err(de::Error::custom)
     }
+}
+
+impl<'de> Deserialize<'de> for Delay {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text, true)
+            .map(Delay)
+            .map_err(de::Error::custom)
+    }
+}
+
+const DURATION_EXAMPLES: &str = "like 500ms, 10s, 1m30s";
+
+/// The duration `text` says, or what is wrong with it in words.
+pub fn parse_duration(text: &str, allow_zero: bool) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let invalid = |why: String| format!("invalid duration '{text}': {why}");
+    if trimmed.starts_with('-') {
+        return Err(invalid(format!(
+            "durations are positive, {DURATION_EXAMPLES}"
+        )));
+    }
+    let parsed = humantime::parse_duration(trimmed).map_err(|e| {
+        invalid(match e {
+            humantime::DurationError::UnknownUnit { unit, .. } if unit.is_empty() => {
+                format!("a number needs a unit, {DURATION_EXAMPLES}")
+            }
+            humantime::DurationError::UnknownUnit { unit, .. } => {
+                format!("unknown unit '{unit}'; use ms, s, m, h or d, {DURATION_EXAMPLES}")
+            }
+            humantime::DurationError::NumberOverflow => "too long".into(),
+            _ => format!("write a number and a unit, {DURATION_EXAMPLES}"),
+        })
+    })?;
+    if parsed.is_zero() && !allow_zero {
+        return Err(invalid(format!(
+            "must be more than zero, {DURATION_EXAMPLES}"
+        )));
+    }
+    Ok(parsed)
 }

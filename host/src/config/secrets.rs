@@ -43,7 +43,19 @@ pub fn resolve(entry: AuthEntry, base: &Path) -> Result<Auth, (&'static str, Str
                     format!("cannot read {}: {e}", file.display()),
                 )
             })?;
-            Some(text.lines().next().unwrap_or_default().to_string())
+            let password = text.lines().next().unwrap_or_default();
+            if password.is_empty() {
+                let what = if text.is_empty() {
+                    "is empty"
+                } else {
+                    "has an empty first line"
+                };
+                return Err((
+                    "password_file",
+                    format!("{} {what}: its first line is the password", file.display()),
+                ));
+            }
+            Some(password.to_string())
         }
         (None, None) => None,
     };
@@ -63,6 +75,13 @@ pub fn expand(text: &str) -> Result<String, String> {
         let var = &after[..end];
         let value =
             std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
+        if value.is_empty() {
+            // An empty secret is almost always a variable exported by mistake.
+            return Err(format!(
+                "environment variable {var} is set but empty: give it the value, or unset it \
+                 and remove ${{env:{var}}}"
+            ));
+        }
         out.push_str(&value);
         rest = &after[end + 1..];
     }

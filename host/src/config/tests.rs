@@ -55,7 +55,11 @@ fn bad_duration_is_named_where_it_is() {
 fn unknown_field_is_refused() {
     let e = only_error("clusters:\n  - id: a\n    connectr: x\n");
     assert!(e.contains("unknown field `connectr`"), "{e}");
-    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:3:"), "{e}");
+    assert!(e.contains("did you mean `connector`?"), "{e}");
+    assert!(
+        e.starts_with("/etc/dbmon/dbmon.yaml:3:5: clusters[0]:"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -119,5 +123,269 @@ fn isolation_comes_from_the_cluster_then_the_connector() {
         ]
     );
     let e = only_error("clusters:\n  - {id: a, connector: x, isolation: thread}\n");
-    assert!(e.contains("unknown variant `thread`"), "{e}");
+    assert!(
+        e.ends_with(
+            ":2:38: clusters[0].isolation: expected one of in_process, process; got thread"
+        ),
+        "{e}"
+    );
+}
+
+fn all_errors(text: &str) -> Vec<String> {
+    let errors = parse(text).expect_err("config should be refused").0;
+    errors.iter().map(ToString::to_string).collect()
+}
+
+// Item 8: a duplicate key is reported where it is, naming the line of the first.
+
+#[test]
+fn a_duplicate_top_level_key_is_reported_at_itself() {
+    let text =
+        "listen: 127.0.0.1:4000\nclusters:\n  - {id: a, connector: x}\nlisten: 127.0.0.1:4001\n";
+    assert_eq!(
+        only_error(text),
+        "/etc/dbmon/dbmon.yaml:4:1: duplicate key 'listen' (first at line 1): keep one of them"
+    );
+}
+
+#[test]
+fn a_duplicate_key_inside_a_cluster_is_reported_at_itself() {
+    let text = "clusters:\n  - id: a\n    connector: x\n    interval: 1s\n  - id: b\n    connector: x\n    interval: 1s\n    interval: 2s\n";
+    assert_eq!(
+        only_error(text),
+        "/etc/dbmon/dbmon.yaml:8:5: clusters[1]: duplicate key 'interval' (first at line 7): \
+         keep one of them"
+    );
+}
+
+// Item 10: every error that one pass can find.
+
+#[test]
+fn unknown_fields_in_several_clusters_are_all_reported() {
+    let text = "clusters:\n  - id: a\n    connector: x\n    intervall: 1s\n  - id: b\n    connector: x\n  - id: c\n    connector: x\n    endpoint: [h]\n    colour: red\n";
+    let errors = all_errors(text);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(
+        errors[0]
+            .contains(":4:5: clusters[0]: unknown field `intervall` (did you mean `interval`?"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[1]
+            .contains(":9:5: clusters[2]: unknown field `endpoint` (did you mean `endpoints`?"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[2].contains(":10:5: clusters[2]: unknown field `colour` (expected one of:"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn type_errors_in_several_sections_and_clusters_are_all_reported() {
+    let text = "plugins:\n  insecure: maybe\nstore:\n  history: lots\nclusters:\n  - id: a\n    connector: x\n    endpoints: http://h\n  - id: b\n    connector: [x]\n  - id: c\n    connector: x\n    interval: soon\n";
+    let errors = all_errors(text);
+    let expected = [
+        ":2:13: plugins.insecure: expected true or false; got maybe",
+        ":4:12: store.history: expected a whole number of reports (1 or more); got lots",
+        ":8:16: clusters[0].endpoints: expected a list; got http://h",
+        ":10:16: clusters[1].connector: expected text; got a list",
+        ":13:15: invalid duration 'soon' (clusters[2].interval): ",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, expected) in errors.iter().zip(expected) {
+        assert!(
+            error.contains(expected),
+            "{error} should contain {expected}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_default_is_reported_once_not_per_cluster() {
+    let text = "defaults: {interval: soon}\nclusters:\n  - {id: a, connector: x}\n  - {id: b, connector: x}\n";
+    let e = only_error(text);
+    assert!(
+        e.contains(":1:22: invalid duration 'soon' (defaults.interval): "),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_partial_config_keeps_the_valid_clusters() {
+    let text = "store: {history: 0}\nclusters:\n  - {id: good, connector: x}\n  - {id: bad, connector: x, colour: red}\n  - {id: 'bad id', connector: x}\n";
+    let (config, errors) = Config::parse_partial(Path::new("/etc/dbmon/dbmon.yaml"), text);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    let ids: Vec<&str> = config.clusters.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["good"]);
+    assert_eq!(config.history, model::DEFAULT_HISTORY);
+    assert_eq!(config.clusters[0].index, 0);
+    assert_eq!(config.error_at("clusters[0].id", "x").position.line, 3);
+}
+
+// Item 11: what was expected in words, with the path and a hint, at the place to fix.
+
+#[test]
+fn a_value_with_a_colon_gets_advice() {
+    let e = only_error("clusters:\n  - id: a\n    connector: x: y\n");
+    assert_eq!(
+        e,
+        "/etc/dbmon/dbmon.yaml:3:17: clusters[0].connector: mapping values are not allowed \
+         here: a value containing ': ' must be quoted, or a key is indented wrongly"
+    );
+}
+
+#[test]
+fn an_unclosed_quote_is_reported_where_it_opens() {
+    let e = only_error("listen: 127.0.0.1:4000\nclusters:\n  - id: 'abc\n    connector: x\n");
+    assert!(
+        e.starts_with("/etc/dbmon/dbmon.yaml:3:9: clusters[0].id: unclosed quote (opened at 3:9)"),
+        "{e}"
+    );
+    let e = only_error("clusters:\n  - id: a\n    connector: \"system\n");
+    assert!(
+        e.starts_with(
+            "/etc/dbmon/dbmon.yaml:3:16: clusters[0].connector: unclosed quote (opened at 3:16)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unclosed_bracket_is_reported_where_it_opens() {
+    let e =
+        only_error("clusters:\n  - id: a\n    endpoints: [http://a, http://b\n    connector: x\n");
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:3:16: "), "{e}");
+    assert!(e.contains("'[' is not closed"), "{e}");
+}
+
+#[test]
+fn a_badly_indented_line_is_reported_at_its_start() {
+    let e = only_error("clusters:\n  - id: a\n    connector: system\n   bad indent: x\n");
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:4:4: "), "{e}");
+    assert!(e.contains("does not fit"), "{e}");
+}
+
+#[test]
+fn a_negative_history_says_what_is_expected() {
+    let e = only_error("store:\n  history: -5\nclusters: []\n");
+    assert_eq!(
+        e,
+        "/etc/dbmon/dbmon.yaml:2:12: store.history: expected a whole number of reports \
+         (1 or more); got -5"
+    );
+    let e = only_error("store: {history: 0}\nclusters: []\n");
+    assert!(
+        e.ends_with(":1:18: store.history: expected a whole number of reports (1 or more); got 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_file_that_is_a_list_says_what_the_file_must_be() {
+    let e = only_error("- id: a\n  connector: x\n");
+    assert_eq!(
+        e,
+        "/etc/dbmon/dbmon.yaml:1:1: the file must be a mapping of settings (listen:, \
+         clusters:, ...); got a list"
+    );
+}
+
+#[test]
+fn a_negative_duration_says_durations_are_positive() {
+    let e = only_error("clusters:\n  - id: a\n    connector: x\n    interval: -5s\n");
+    assert_eq!(
+        e,
+        "/etc/dbmon/dbmon.yaml:4:15: invalid duration '-5s' (clusters[0].interval): durations \
+         are positive, like 500ms, 10s, 1m30s"
+    );
+    let e = only_error("clusters:\n  - {id: a, connector: x, timeout: 10 parsecs}\n");
+    assert!(
+        e.contains("invalid duration '10 parsecs' (clusters[0].timeout): unknown unit 'parsecs'"),
+        "{e}"
+    );
+    let e = only_error("clusters:\n  - {id: a, connector: x, timeout: 10}\n");
+    assert!(
+        e.contains("invalid duration '10' (clusters[0].timeout): a number needs a unit"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_second_document_is_refused() {
+    let e = only_error("clusters: []\n---\nlisten: 127.0.0.1:1\n");
+    assert!(
+        e.starts_with("/etc/dbmon/dbmon.yaml:2:1: a second YAML document"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_secret_never_shows_in_a_syntax_error() {
+    let text = "clusters:\n  - id: a\n    connector: x\n    auth: {password: 'hunter2}\n";
+    let e = all_errors(text).join("\n");
+    assert!(!e.contains("hunter2"), "{e}");
+    assert!(
+        e.contains(":4:22: clusters[0].auth.password: unclosed quote"),
+        "{e}"
+    );
+}
+
+// Item 12: an empty file and empty secrets are refused.
+
+#[test]
+fn an_empty_file_is_refused_with_an_example() {
+    for text in ["", "\n\n", "# only a comment\n", "---\n", "~\n"] {
+        let e = only_error(text);
+        assert!(
+            e.starts_with("/etc/dbmon/dbmon.yaml:1:1: the file is empty"),
+            "{text:?}: {e}"
+        );
+        assert!(
+            e.contains("clusters: [{id: local, connector: system}]"),
+            "{e}"
+        );
+    }
+    // Saying there are no clusters is not a mistake.
+    assert!(parse("clusters: []\n").unwrap().clusters.is_empty());
+}
+
+#[test]
+fn an_empty_env_secret_is_refused_naming_the_variable() {
+    // SAFETY: no other test reads or writes this variable.
+    unsafe { std::env::set_var("DBMON_TEST_EMPTY_PW", "") };
+    let text = "clusters:\n  - id: a\n    connector: x\n    auth: {username: u, password: '${env:DBMON_TEST_EMPTY_PW}'}\n";
+    let e = only_error(text);
+    assert!(
+        e.starts_with(
+            "/etc/dbmon/dbmon.yaml:4:35: environment variable DBMON_TEST_EMPTY_PW is set but empty"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_empty_password_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.txt"), "").unwrap();
+    std::fs::write(dir.path().join("blank.txt"), "\nsecond\n").unwrap();
+    for (name, what) in [
+        ("empty.txt", "is empty"),
+        ("blank.txt", "has an empty first line"),
+    ] {
+        let text = format!(
+            "clusters:\n  - id: a\n    connector: x\n    auth: {{password_file: {name}}}\n"
+        );
+        let errors = Config::parse(&dir.path().join("dbmon.yaml"), &text)
+            .unwrap_err()
+            .0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = errors[0].to_string();
+        assert!(
+            e.contains(&format!(":4:27: {}", dir.path().join(name).display())),
+            "{e}"
+        );
+        assert!(e.contains(what), "{e}");
+        assert!(!e.contains("second"), "{e}");
+    }
 }
