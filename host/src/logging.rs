@@ -1,28 +1,85 @@
-//! The host's log: tracing to stderr, or to a file.
+//! The host's log: tracing to stderr, or to a file that SIGHUP reopens (for logrotate).
 
-use std::{fs::OpenOptions, path::Path, sync::Mutex};
-use tracing_subscriber::EnvFilter;
+use std::{
+    fs::{File, OpenOptions},
+    io,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard},
+};
+use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
 
-/// Installs the global subscriber with `filter`, writing to `file` when given.
-pub fn init(filter: &str, file: Option<&Path>) -> Result<(), String> {
+/// The log file, shared with the subscriber so that it can be swapped for a new one.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    path: PathBuf,
+    file: Arc<Mutex<File>>,
+}
+
+impl LogFile {
+    fn open(path: &Path) -> io::Result<File> {
+        OpenOptions::new().create(true).append(true).open(path)
+    }
+
+    /// Opens `path` again (after a rotation moved the old file away) and writes there from now on.
+    pub fn reopen(&self) -> io::Result<()> {
+        let fresh = Self::open(&self.path)?;
+        *self.lock() = fresh;
+        Ok(())
+    }
+
+    /// Where the log goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, File> {
+        self.file.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One log line's hold on the file.
+pub struct Locked<'a>(MutexGuard<'a, File>);
+
+impl io::Write for Locked<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogFile {
+    type Writer = Locked<'a>;
+
+    fn make_writer(&'a self) -> Locked<'a> {
+        Locked(self.lock())
+    }
+}
+
+/// Installs the global subscriber with `filter`, writing to `file` when given; returns the
+/// file's handle for reopening it.
+pub fn init(filter: &str, file: Option<&Path>) -> Result<Option<LogFile>, String> {
     let filter =
         EnvFilter::try_new(filter).map_err(|e| format!("bad log filter '{filter}': {e}"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match file {
         Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            let file = LogFile::open(path)
                 .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
-            builder
-                .with_ansi(false)
-                .with_writer(Mutex::new(file))
-                .init();
+            let log = LogFile {
+                path: path.to_path_buf(),
+                file: Arc::new(Mutex::new(file)),
+            };
+            builder.with_ansi(false).with_writer(log.clone()).init();
+            Ok(Some(log))
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => {
+            builder.with_writer(io::stderr).init();
+            Ok(None)
+        }
     }
-    Ok(())
 }
 
 /// A worker's log: plain lines on stderr, which the host re-logs with the cluster's name.

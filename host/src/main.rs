@@ -53,14 +53,20 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            if let Err(e) = logging::init(&cli.log_level, cli.log_file.as_deref()) {
-                eprintln!("dbmon: {e}");
-                return ExitCode::FAILURE;
-            }
-            match serve::serve(args, &cli.log_level).await {
+            let log_file = match logging::init(&cli.log_level, cli.log_file.as_deref()) {
+                Ok(log_file) => log_file,
+                Err(e) => {
+                    eprintln!("dbmon: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match serve::serve(args, &cli.log_level, log_file.clone()).await {
                 Ok(code) => code,
                 Err(e) => {
-                    tracing::error!("{e:#}");
+                    // Once: on stderr, and in the log when the log is elsewhere.
+                    if log_file.is_some() {
+                        tracing::error!("{e:#}");
+                    }
                     eprintln!("dbmon: {e:#}");
                     ExitCode::FAILURE
                 }
@@ -77,6 +83,10 @@ async fn main() -> ExitCode {
         Command::Query(query) => cli::run(cli.server, cli.json, query).await,
         Command::Worker(args) => {
             logging::init_worker(&cli.log_level);
+            // A hangup of the host's terminal is the host's to handle; a worker ends when its
+            // host closes its stdin.
+            // SAFETY: setting a signal's disposition to SIG_IGN before any other thread uses it.
+            unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
             match isolation::child::run(args).await {
                 Ok(code) => code,
                 Err(e) => {

@@ -2,17 +2,35 @@
 
 use crate::{
     agent::Agent,
-    api::Monitor,
+    api::{self, Monitor},
     config::{Cluster, Config, ConfigError, ConfigErrors, Isolation},
     isolation::{Worker, WorkerSpec},
-    plugins::{Plugin, Registry},
+    listener::{self, Greeting},
+    logging::LogFile,
+    plugins::{Plugin, Refusal, Registry},
     runner::Runner,
     store::{ClusterInfo, Store},
 };
 use dbmon_proto as proto;
-use std::{collections::HashMap, path::PathBuf, process::ExitCode, sync::Arc};
-use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    process::ExitCode,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::{net::TcpListener, sync::watch};
+
+/// Time open connections get to finish after SIGTERM before they are closed.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Largest request message.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
+/// Concurrent streams (calls) on one HTTP/2 connection.
+pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 100;
+/// Open Watch streams over all connections.
+pub const DEFAULT_MAX_WATCHERS: usize = 4096;
+/// A watcher behind by this many wire bytes of reports is ended.
+pub const DEFAULT_WATCH_MAX_LAG_BYTES: usize = 64 << 20;
 
 /// Flags of `dbmon serve`; each overrides the config file.
 #[derive(Debug, clap::Args)]
@@ -34,27 +52,55 @@ pub struct ServeArgs {
 }
 
 /// Runs the host; returns when it was asked to stop, or at once on a bad config. `log_level`
-/// is passed on to connector workers.
-pub async fn serve(args: ServeArgs, log_level: &str) -> anyhow::Result<ExitCode> {
+/// is passed on to connector workers; `log_file` is reopened on SIGHUP.
+pub async fn serve(
+    args: ServeArgs,
+    log_level: &str,
+    log_file: Option<LogFile>,
+) -> anyhow::Result<ExitCode> {
+    // Before anything else: SIGHUP's default action would end the process.
+    tokio::spawn(on_hangup(log_file));
     let mut config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(errors) => return Ok(refuse(&errors)),
     };
+    let listen_from_flag = args.listen.is_some();
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    let plugins_dir_from_flag = args.plugins_dir.is_some();
     if let Some(dir) = args.plugins_dir {
         config.plugins_dir = dir;
     }
-    let (registry, _refusals) = Registry::load_dir(&config.plugins_dir, &config.trust);
-    let registry = Arc::new(registry);
-    if args.check {
-        return Ok(check(&config, &registry));
+    let mut errors = Vec::new();
+    if let Err(e) = plugins_dir_problem(&config, plugins_dir_from_flag) {
+        errors.push(e);
     }
-    let runners = match start_runners(&config, &registry, log_level).await {
-        Ok(runners) => runners,
-        Err(errors) => return Ok(refuse(&errors)),
+    let (registry, refusals) = Registry::load_dir(&config.plugins_dir, &config.trust);
+    let registry = Arc::new(registry);
+    let found = Found {
+        registry: &registry,
+        refusals: &refusals,
     };
+    let listener = match bind(&config, listen_from_flag).await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    if args.check {
+        return Ok(check(&config, found, errors));
+    }
+    let runners = match start_runners(&config, found, log_level).await {
+        Ok(runners) if errors.is_empty() => runners,
+        Ok(_) => return Ok(refuse(&ConfigErrors(errors))),
+        Err(more) => {
+            errors.extend(more.0);
+            return Ok(refuse(&ConfigErrors(errors)));
+        }
+    };
+    let listener = listener.expect("no error, so bound");
 
     let infos = config.clusters.iter().map(|c| ClusterInfo {
         id: c.id.as_str().into(),
@@ -76,35 +122,29 @@ pub async fn serve(args: ServeArgs, log_level: &str) -> anyhow::Result<ExitCode>
         agents.push(tokio::spawn(agent.run(stopped.clone())));
     }
 
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr()?;
     let monitor = Monitor {
         store,
         registry: Arc::clone(&registry),
         runners,
         shutdown: stopped.clone(),
+        watchers: Arc::default(),
+        limits: api::Limits {
+            max_watchers: DEFAULT_MAX_WATCHERS,
+            watch_max_lag_bytes: DEFAULT_WATCH_MAX_LAG_BYTES,
+        },
     };
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<proto::monitor_server::MonitorServer<Monitor>>()
-        .await;
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let server = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection().build_v1()?)
-        .add_service(reflection().build_v1alpha()?)
-        .add_service(proto::monitor_server::MonitorServer::new(monitor))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            stop_signal().await;
-            // Agents and open Watch streams end now, so that the server can drain.
-            let _ = stop.send(true);
-        });
+    let grace = DEFAULT_SHUTDOWN_GRACE;
+    let server = grpc_server(monitor, DEFAULT_MAX_MESSAGE_BYTES, stopped.clone())
+        .await?
+        .serve_with_incoming_shutdown(
+            listener::incoming(listener, Greeting::grpc(address)),
+            async move {
+                stop_signal().await;
+                // Agents and open Watch streams end now, so that the server can drain.
+                let _ = stop.send(true);
+            },
+        );
 
     tracing::info!(
         "serving on {address}: {} clusters, {} connectors ({}), store {:?} keeping {} reports per cluster",
@@ -118,19 +158,172 @@ pub async fn serve(args: ServeArgs, log_level: &str) -> anyhow::Result<ExitCode>
     println!("dbmon serving on http://{address}");
     let exe = std::env::current_exe().map_or_else(|_| "dbmon".into(), |p| p.display().to_string());
     println!("try: {exe} --server http://{address} clusters");
-    server.await?;
-    for agent in agents {
-        let _ = agent.await;
+    let mut stopping = stopped.clone();
+    let deadline = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+        let deadline = Instant::now() + grace;
+        tokio::time::sleep(grace).await;
+        deadline
+    };
+    tokio::pin!(server, deadline);
+    let deadline = tokio::select! {
+        served = &mut server => {
+            served?;
+            Instant::now() + grace
+        }
+        deadline = &mut deadline => {
+            tracing::warn!(
+                "clients were still connected {} after the stop: closing their connections",
+                humantime::format_duration(grace)
+            );
+            deadline
+        }
+    };
+    let agents = futures::future::join_all(agents);
+    if tokio::time::timeout_at(deadline.into(), agents)
+        .await
+        .is_err()
+    {
+        tracing::warn!("a collection was still running at the end of the grace period");
     }
     tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    // Exit here rather than by returning: dropping the runtime would wait for a connector
+    // still blocking one of its threads, past the grace period.
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    std::process::exit(0)
 }
 
-/// `--check`: every cluster's configuration through its connector's validation.
-fn check(config: &Config, registry: &Registry) -> ExitCode {
-    let mut errors = Vec::new();
+/// The gRPC services on one server: Monitor, health, reflection (v1 and v1alpha).
+async fn grpc_server(
+    monitor: Monitor,
+    max_message_bytes: usize,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<
+    tonic::transport::server::Router<
+        tower::layer::util::Stack<api::OversizeLayer, tower::layer::util::Identity>,
+    >,
+> {
+    let (health, _) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<proto::monitor_server::MonitorServer<Monitor>>()
+        .await;
+    let descriptors = Arc::new(api::reflection::Descriptors::new(&[
+        proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ])?);
+    let monitor = proto::monitor_server::MonitorServer::new(monitor)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(usize::MAX);
+    use tonic_health::pb::health_server::HealthServer;
+    use tonic_reflection::pb::{v1, v1alpha};
+    Ok(tonic::transport::Server::builder()
+        .max_concurrent_streams(DEFAULT_MAX_STREAMS_PER_CONNECTION)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .layer(api::OversizeLayer)
+        .add_service(
+            HealthServer::new(api::health::Checks::new(health, stopped))
+                .max_decoding_message_size(max_message_bytes),
+        )
+        .add_service(
+            v1::server_reflection_server::ServerReflectionServer::new(
+                api::reflection::v1::Reflection(Arc::clone(&descriptors)),
+            )
+            .max_decoding_message_size(max_message_bytes),
+        )
+        .add_service(
+            v1alpha::server_reflection_server::ServerReflectionServer::new(
+                api::reflection::v1alpha::Reflection(descriptors),
+            )
+            .max_decoding_message_size(max_message_bytes),
+        )
+        .add_service(monitor))
+}
+
+/// The loaded connectors and the libraries that were refused, for error messages.
+#[derive(Clone, Copy)]
+struct Found<'a> {
+    registry: &'a Registry,
+    refusals: &'a [Refusal],
+}
+
+/// Binds the gRPC address; an error names where the address came from.
+async fn bind(config: &Config, from_flag: bool) -> Result<TcpListener, ConfigError> {
+    let address = &config.listen;
+    TcpListener::bind(address).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "; another process (another dbmon?) has it: stop it or pick another port"
+        } else {
+            ""
+        };
+        let message = format!("cannot listen on {address}: {e}{hint}");
+        if from_flag {
+            flag_error(config, "--listen (or DBMON_LISTEN)", message)
+        } else {
+            config.error_at("listen", message)
+        }
+    })
+}
+
+/// A missing, unreadable or non-folder `plugins_dir`, with the OS's words.
+fn plugins_dir_problem(config: &Config, from_flag: bool) -> Result<(), ConfigError> {
+    let dir = &config.plugins_dir;
+    let problem = match std::fs::metadata(dir) {
+        Err(e) => format!("plugins_dir {}: {e}", dir.display()),
+        Ok(m) if !m.is_dir() => format!("plugins_dir {} is not a folder", dir.display()),
+        Ok(_) => match std::fs::read_dir(dir) {
+            Err(e) => format!("plugins_dir {} cannot be read: {e}", dir.display()),
+            Ok(_) => return Ok(()),
+        },
+    };
+    Err(if from_flag {
+        flag_error(config, "--plugins-dir (or DBMON_PLUGINS_DIR)", problem)
+    } else {
+        config.error_at("plugins_dir", problem)
+    })
+}
+
+/// An error in a value given on the command line or in the environment: named by the flag,
+/// in place of a position in the file.
+fn flag_error(config: &Config, flag: &str, message: String) -> ConfigError {
+    let mut error = config.error_at("", message);
+    error.message = format!("{flag}: {}", error.message);
+    error
+}
+
+/// Reopens the log file on every SIGHUP (logrotate's `postrotate kill -HUP`); the process goes
+/// on. (Reloading the configuration on SIGHUP is not there yet.)
+async fn on_hangup(log_file: Option<LogFile>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot handle SIGHUP: it will end the process");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match &log_file {
+            Some(file) => match file.reopen() {
+                Ok(()) => tracing::info!("SIGHUP: reopened the log file {}", file.path().display()),
+                Err(e) => tracing::error!(
+                    "SIGHUP: cannot reopen the log file {}: {e}; still writing to the old one",
+                    file.path().display()
+                ),
+            },
+            None => tracing::info!(
+                "SIGHUP: nothing to reopen (the log goes to stderr); configuration reload is not supported yet"
+            ),
+        }
+    }
+}
+
+/// `--check`: every cluster's configuration through its connector's validation, after the
+/// errors found so far.
+fn check(config: &Config, found: Found<'_>, mut errors: Vec<ConfigError>) -> ExitCode {
+    let registry = found.registry;
     for cluster in &config.clusters {
-        let result = plugin_for(config, registry, cluster).and_then(|p| {
+        let result = plugin_for(config, found, cluster).and_then(|p| {
             p.validate(cluster.connector_json())
                 .map_err(|e| refusal(config, cluster, e))
         });
@@ -154,14 +347,14 @@ fn check(config: &Config, registry: &Registry) -> ExitCode {
 /// with its place in the file.
 async fn start_runners(
     config: &Config,
-    registry: &Registry,
+    found: Found<'_>,
     log_level: &str,
 ) -> Result<HashMap<String, Arc<Runner>>, ConfigErrors> {
     let mut runners = HashMap::new();
     let mut errors = Vec::new();
     let mut workers = Vec::new();
     for cluster in &config.clusters {
-        let plugin = match plugin_for(config, registry, cluster) {
+        let plugin = match plugin_for(config, found, cluster) {
             Ok(plugin) => plugin,
             Err(e) => {
                 errors.push(e);
@@ -205,16 +398,26 @@ async fn start_runners(
 
 fn plugin_for<'r>(
     config: &Config,
-    registry: &'r Registry,
+    found: Found<'r>,
     cluster: &Cluster,
 ) -> Result<&'r Arc<Plugin>, ConfigError> {
-    registry.get(&cluster.connector).ok_or_else(|| {
+    found.registry.get(&cluster.connector).ok_or_else(|| {
+        let refused = if found.refusals.is_empty() {
+            String::new()
+        } else {
+            let each: Vec<String> = found
+                .refusals
+                .iter()
+                .map(|r| format!("{} ({})", r.path.display(), r.reason))
+                .collect();
+            format!("; refused libraries: {}", each.join("; "))
+        };
         config.error_at(
             &format!("clusters[{}].connector", cluster.index),
             format!(
-                "unknown connector '{}'; loaded connectors: {} (from {})",
+                "unknown connector '{}'; loaded connectors: {} (from {}){refused}",
                 cluster.connector,
-                registry.names(),
+                found.registry.names(),
                 config.plugins_dir.display()
             ),
         )

@@ -3,6 +3,8 @@
 
 #![allow(missing_docs, clippy::all)]
 
+pub mod codec;
+
 /// Generated messages and the `Monitor` service.
 pub mod v1 {
     tonic::include_proto!("dbmon.v1");

@@ -55,8 +55,14 @@ fn main() -> Result<(), String> {
     let instance = Arc::new(instantiate()?);
     let runner = Arc::new(Runner::InProcess(instantiate()?));
     let direct = Arc::new(
-        Misbehave::new(ClusterConfig::new("b", Options { mode: Mode::Ok }))
-            .map_err(|e| e.to_string())?,
+        Misbehave::new(ClusterConfig::new(
+            "b",
+            Options {
+                mode: Mode::Ok,
+                series: 0,
+            },
+        ))
+        .map_err(|e| e.to_string())?,
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

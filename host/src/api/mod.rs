@@ -1,16 +1,26 @@
 //! The gRPC service `dbmon.v1.Monitor`, over the store and the loaded connectors.
 
 mod convert;
+pub mod health;
+mod oversize;
+pub mod reflection;
+mod watch;
 
-use crate::{plugins::Registry, runner::Runner, store::Store};
+use crate::{
+    names::{cluster_id_problem, command_name_problem, quote},
+    plugins::Registry,
+    runner::Runner,
+    store::Store,
+};
 use dbmon_proto as proto;
+pub use oversize::OversizeLayer;
 use std::{collections::HashMap, pin::Pin, sync::Arc, time::SystemTime};
-use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
-use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
+pub use watch::{WatcherCount, stopping};
 
-/// Reports converted ahead of a slow watcher before it is made to wait.
-const WATCH_QUEUE: usize = 256;
+/// Cluster ids listed in a NOT_FOUND message before "and N more".
+const LISTED_IDS: usize = 20;
 
 /// The service state.
 pub struct Monitor {
@@ -21,15 +31,44 @@ pub struct Monitor {
     /// Each cluster's connector, for commands.
     pub runners: HashMap<String, Arc<Runner>>,
     /// Turns true when the host stops; open streams end then.
-    pub shutdown: watch::Receiver<bool>,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Open Watch streams.
+    pub watchers: Arc<WatcherCount>,
+    /// Limits on what clients may ask.
+    pub limits: Limits,
+}
+
+/// Limits of the client API (`api:` in the config).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Open Watch streams, over all connections.
+    pub max_watchers: usize,
+    /// A watcher this far behind, in wire bytes of reports it has yet to send, is ended.
+    pub watch_max_lag_bytes: usize,
 }
 
 impl Monitor {
-    fn unknown_cluster(&self, id: &str) -> Status {
-        Status::not_found(format!(
-            "unknown cluster '{id}'; clusters: {}",
-            self.store.ids()
-        ))
+    /// The slot of a cluster a request names: INVALID_ARGUMENT for an id the config could not
+    /// hold, NOT_FOUND for one it does not.
+    fn slot(&self, id: &str) -> Result<&Arc<crate::store::ClusterSlot>, Status> {
+        if let Some(problem) = cluster_id_problem(id) {
+            return Err(Status::invalid_argument(problem));
+        }
+        self.store.cluster(id).ok_or_else(|| {
+            let ids: Vec<&str> = self.store.clusters().map(|s| &*s.info.id).collect();
+            let listed = if ids.is_empty() {
+                "none configured".to_string()
+            } else if ids.len() > LISTED_IDS {
+                format!(
+                    "{} and {} more",
+                    ids[..LISTED_IDS].join(", "),
+                    ids.len() - LISTED_IDS
+                )
+            } else {
+                ids.join(", ")
+            };
+            Status::not_found(format!("unknown cluster {}; clusters: {listed}", quote(id)))
+        })
     }
 }
 
@@ -66,10 +105,7 @@ impl proto::monitor_server::Monitor for Monitor {
         request: Request<proto::GetReportsRequest>,
     ) -> Result<Response<proto::GetReportsResponse>, Status> {
         let req = request.into_inner();
-        let slot = self
-            .store
-            .cluster(&req.cluster_id)
-            .ok_or_else(|| self.unknown_cluster(&req.cluster_id))?;
+        let slot = self.slot(&req.cluster_id)?;
         let since = match req.since {
             Some(t) => Some(
                 SystemTime::try_from(t)
@@ -91,55 +127,24 @@ impl proto::monitor_server::Monitor for Monitor {
         &self,
         request: Request<proto::WatchRequest>,
     ) -> Result<Response<ReportStream>, Status> {
+        let peer = request.remote_addr();
         let ids = request.into_inner().cluster_ids;
-        if let Some(unknown) = ids.iter().find(|id| self.store.cluster(id).is_none()) {
-            return Err(self.unknown_cluster(unknown));
+        for id in &ids {
+            self.slot(id)?;
         }
-        let wanted = move |id: &str| ids.is_empty() || ids.iter().any(|w| w == id);
-        // Subscribe before taking the snapshot, so that no report falls between the two.
-        let mut feed = self.store.subscribe();
-        let mut seen: HashMap<Arc<str>, u64> = HashMap::new();
-        let snapshot: Vec<_> = self
-            .store
-            .clusters()
-            .filter(|s| wanted(&s.info.id))
-            .filter_map(|s| s.latest())
-            .collect();
-        let (tx, rx) = mpsc::channel(WATCH_QUEUE);
-        let mut shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
-            for report in snapshot {
-                seen.insert(Arc::clone(&report.cluster), report.sequence);
-                if tx.send(Ok(convert::report(&report))).await.is_err() {
-                    return;
-                }
-            }
-            loop {
-                let report = tokio::select! {
-                    r = feed.recv() => r,
-                    _ = shutdown.changed() => return,
-                    _ = tx.closed() => return,
-                };
-                let report = match report {
-                    Ok(r) => r,
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!("a watcher fell behind and missed {n} reports");
-                        continue;
-                    }
-                    Err(RecvError::Closed) => return,
-                };
-                let already = seen
-                    .get(&report.cluster)
-                    .is_some_and(|s| *s >= report.sequence);
-                if !wanted(&report.cluster) || already {
-                    continue;
-                }
-                if tx.send(Ok(convert::report(&report))).await.is_err() {
-                    return;
-                }
-            }
+        let seat = self.watchers.take(self.limits.max_watchers)?;
+        let watcher = watch::Watcher::new(
+            Arc::clone(&self.store),
+            ids,
+            self.shutdown.clone(),
+            self.limits.watch_max_lag_bytes,
+            peer,
+            seat,
+        );
+        let stream = futures::stream::unfold(watcher, |mut w| async move {
+            w.next().await.map(|item| (item, w))
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn run_command(
@@ -147,14 +152,16 @@ impl proto::monitor_server::Monitor for Monitor {
         request: Request<proto::RunCommandRequest>,
     ) -> Result<Response<proto::RunCommandResponse>, Status> {
         let req = request.into_inner();
-        let slot = self
-            .store
-            .cluster(&req.cluster_id)
-            .ok_or_else(|| self.unknown_cluster(&req.cluster_id))?;
-        let runner = self
-            .runners
-            .get(&req.cluster_id)
-            .ok_or_else(|| self.unknown_cluster(&req.cluster_id))?;
+        let slot = self.slot(&req.cluster_id)?;
+        if let Some(problem) = command_name_problem(&req.command) {
+            return Err(Status::invalid_argument(problem));
+        }
+        let runner = self.runners.get(&req.cluster_id).ok_or_else(|| {
+            Status::failed_precondition(format!(
+                "cluster {} has no connector to run commands",
+                quote(&req.cluster_id)
+            ))
+        })?;
         let offered = self
             .registry
             .get(&slot.info.connector)
@@ -167,9 +174,9 @@ impl proto::monitor_server::Monitor for Monitor {
                 .map(|p| p.commands.iter().map(|(n, _)| n.clone()).collect())
                 .unwrap_or_default();
             return Err(Status::not_found(format!(
-                "connector '{}' has no command '{}'; commands: {}",
+                "connector '{}' has no command {}; commands: {}",
                 slot.info.connector,
-                req.command,
+                quote(&req.command),
                 if names.is_empty() {
                     "none".into()
                 } else {

@@ -81,4 +81,61 @@ impl History {
         }
         out
     }
+
+    /// The oldest report newer than sequence `after`, decoded; or why there is none.
+    pub fn next_after(&self, after: u64) -> Next {
+        let Some(latest) = &self.latest else {
+            return Next::UpToDate;
+        };
+        if latest.sequence <= after {
+            return Next::UpToDate;
+        }
+        let oldest = self
+            .older
+            .back()
+            .map_or(latest.sequence, |(r, _)| r.sequence);
+        if oldest > after + 1 {
+            return Next::Gone {
+                missed: after + 1..oldest,
+            };
+        }
+        if latest.sequence == after + 1 {
+            return Next::Report(Arc::clone(latest));
+        }
+        // Unpack from the newest down to the wanted one, keeping one set of values at a time.
+        let mut values = latest.values.clone();
+        for (head, packed) in &self.older {
+            values = packed.unpack(&values);
+            if head.sequence <= after + 1 {
+                let mut report = head.clone();
+                report.values = values;
+                return Next::Report(Arc::new(report));
+            }
+        }
+        Next::UpToDate
+    }
+
+    /// About how many wire bytes the reports newer than sequence `after` take.
+    pub fn wire_bytes_after(&self, after: u64) -> usize {
+        let latest = self.latest.iter().map(|r| &**r);
+        latest
+            .chain(self.older.iter().map(|(r, _)| r))
+            .take_while(|r| r.sequence > after)
+            .map(|r| r.wire_bytes())
+            .sum()
+    }
+}
+
+/// What [`History::next_after`] found.
+#[derive(Debug)]
+pub enum Next {
+    /// The report that follows.
+    Report(Arc<Report>),
+    /// Nothing newer is stored.
+    UpToDate,
+    /// The reports that follow left the history; these sequences are lost to the reader.
+    Gone {
+        /// Sequences no longer stored.
+        missed: std::ops::Range<u64>,
+    },
 }

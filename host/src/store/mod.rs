@@ -4,7 +4,7 @@ mod history;
 mod packed;
 mod report;
 
-pub use history::History;
+pub use history::{History, Next};
 pub use report::{EMPTY_SCHEMA, Report, Schema};
 
 use dbmon_connector_api::{NodeStatus, Status, ffi::FfiReport};
@@ -18,8 +18,20 @@ use std::{
 };
 use tokio::sync::broadcast;
 
-/// New reports waiting for slow watchers before the oldest is dropped for them.
-const WATCH_BUFFER: usize = 4096;
+/// Notices of new reports kept for watchers that have not read them yet. A notice is a few
+/// bytes (the report stays in the history); a watcher that misses some rescans its clusters.
+const NOTICE_BUFFER: usize = 4096;
+
+/// A new report was stored.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// Its cluster.
+    pub cluster: Arc<str>,
+    /// Its sequence.
+    pub sequence: u64,
+    /// About what it takes on the wire.
+    pub wire_bytes: usize,
+}
 
 /// What a configured cluster is, for clients.
 #[derive(Debug, Clone)]
@@ -84,7 +96,7 @@ pub struct ClusterSlot {
     pub stats: Stats,
     history: Mutex<History>,
     schemas: Arc<SchemaPool>,
-    feed: broadcast::Sender<Arc<Report>>,
+    feed: broadcast::Sender<Notice>,
 }
 
 impl ClusterSlot {
@@ -152,7 +164,11 @@ impl ClusterSlot {
         history.push(Arc::clone(&report));
         drop(history);
         // No watcher is not an error.
-        let _ = self.feed.send(Arc::clone(&report));
+        let _ = self.feed.send(Notice {
+            cluster: Arc::clone(&report.cluster),
+            sequence: report.sequence,
+            wire_bytes: report.wire_bytes(),
+        });
         report
     }
 
@@ -164,6 +180,16 @@ impl ClusterSlot {
     /// Up to `limit` reports (0: all), newest first, collected after `since`.
     pub fn reports(&self, limit: usize, since: Option<SystemTime>) -> Vec<Arc<Report>> {
         self.lock().newest(limit, since)
+    }
+
+    /// The oldest stored report newer than sequence `after`.
+    pub fn next_after(&self, after: u64) -> Next {
+        self.lock().next_after(after)
+    }
+
+    /// About how many wire bytes the stored reports newer than sequence `after` take.
+    pub fn wire_bytes_after(&self, after: u64) -> usize {
+        self.lock().wire_bytes_after(after)
     }
 
     /// Reports stored.
@@ -217,13 +243,13 @@ impl SchemaPool {
 #[derive(Debug)]
 pub struct Store {
     clusters: BTreeMap<Arc<str>, Arc<ClusterSlot>>,
-    feed: broadcast::Sender<Arc<Report>>,
+    feed: broadcast::Sender<Notice>,
 }
 
 impl Store {
     /// A store for these clusters, keeping `history` reports each.
     pub fn new(clusters: impl IntoIterator<Item = ClusterInfo>, history: usize) -> Store {
-        let (feed, _) = broadcast::channel(WATCH_BUFFER);
+        let (feed, _) = broadcast::channel(NOTICE_BUFFER);
         let schemas = Arc::new(SchemaPool::default());
         let clusters = clusters
             .into_iter()
@@ -251,20 +277,8 @@ impl Store {
         self.clusters.values()
     }
 
-    /// The ids, comma-separated, for error messages.
-    pub fn ids(&self) -> String {
-        if self.clusters.is_empty() {
-            return "none configured".into();
-        }
-        self.clusters
-            .keys()
-            .map(|k| &**k)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// New reports from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Report>> {
+    /// Notices of new reports from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.feed.subscribe()
     }
 }

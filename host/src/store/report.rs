@@ -43,6 +43,15 @@ pub struct Report {
     pub node_status: Box<[NodeStatus]>,
 }
 
+impl Report {
+    /// About how many bytes this report takes on the wire: what a watcher that has yet to
+    /// send it is behind by.
+    pub fn wire_bytes(&self) -> usize {
+        let text: usize = self.reasons.iter().map(|r| r.len() + 2).sum();
+        self.schema.wire_bytes() + text + self.error.as_ref().map_or(0, |e| e.len()) + 64
+    }
+}
+
 /// What stays the same from one collection to the next: every string of a report.
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct Schema {
@@ -51,6 +60,8 @@ pub struct Schema {
     labels: Box<[FfiLabel]>,
     nodes: Box<[FfiNode]>,
     report_labels: Span,
+    /// About what the strings take in a wire report (each series repeats its labels there).
+    wire_bytes: usize,
 }
 
 /// The schema of a report without metrics (a failed collection).
@@ -80,9 +91,13 @@ impl Schema {
                 .map(|n| FfiNode { status: 0, ..*n })
                 .collect(),
             report_labels: report.report_labels,
+            wire_bytes: 0,
         };
         schema.check(report.values.len())?;
-        Ok(schema)
+        Ok(Schema {
+            wire_bytes: schema.estimate_wire_bytes(),
+            ..schema
+        })
     }
 
     /// Whether `report` has exactly these strings (the common case: nothing to copy).
@@ -140,6 +155,29 @@ impl Schema {
         } else {
             Err("the report refers to strings it does not contain".into())
         }
+    }
+
+    /// About how many bytes these strings take in a wire report.
+    pub fn wire_bytes(&self) -> usize {
+        self.wire_bytes
+    }
+
+    /// Per series its name, unit and labels (each string with ~2 bytes of framing) and its
+    /// value; per node its id, address and labels.
+    fn estimate_wire_bytes(&self) -> usize {
+        let label = |l: &FfiLabel| l.key.range().len() + l.value.range().len() + 8;
+        let labels = |span: Span| self.labels(span).iter().map(label).sum::<usize>();
+        let series: usize = self
+            .series
+            .iter()
+            .map(|s| s.name.range().len() + s.unit.range().len() + labels(s.labels) + 16)
+            .sum();
+        let nodes: usize = self
+            .nodes
+            .iter()
+            .map(|n| n.id.range().len() + n.address.range().len() + labels(n.labels) + 12)
+            .sum();
+        series + nodes + labels(self.report_labels)
     }
 
     /// The text of a span.

@@ -127,3 +127,31 @@ async fn watchers_receive_new_reports() {
     let got = rx.recv().await.unwrap();
     assert_eq!(&*got.cluster, "b");
 }
+
+#[test]
+fn next_after_walks_the_history_oldest_first_and_names_what_left_it() {
+    let s = store(4);
+    let a = s.cluster("a").unwrap();
+    assert!(matches!(a.next_after(0), Next::UpToDate));
+    for seq in 1..=6 {
+        a.record(collected(seq, &[seq as f64, 7.0]));
+    }
+    // 3..=6 are stored.
+    match a.next_after(0) {
+        Next::Gone { missed } => assert_eq!(missed, 1..3),
+        other => panic!("{other:?}"),
+    }
+    let mut cursor = 2;
+    let mut seen = Vec::new();
+    while let Next::Report(r) = a.next_after(cursor) {
+        assert_eq!(&*r.values, &[r.sequence as f64, 7.0]);
+        cursor = r.sequence;
+        seen.push(cursor);
+    }
+    assert_eq!(seen, vec![3, 4, 5, 6]);
+    assert!(matches!(a.next_after(6), Next::UpToDate));
+    let one = a.latest().unwrap().wire_bytes();
+    assert!(one > 0);
+    assert_eq!(a.wire_bytes_after(4), 2 * one);
+    assert_eq!(a.wire_bytes_after(6), 0);
+}

@@ -1,6 +1,7 @@
 //! A connector that misbehaves on request, for the host's tests: it panics, hangs, fails, or
 //! crashes its process (abort, segfault, stack overflow), as `options.mode` says. `mode: ok`
-//! reports one metric, `collections`.
+//! reports one metric, `collections`, and `options.series` more (large reports, for tests of
+//! what a slow client costs).
 
 use dbmon_connector_api::{
     ClusterConfig, CollectContext, CommandInfo, ConfigError, Connector, ConnectorInfo, Error,
@@ -38,11 +39,15 @@ pub enum Mode {
 pub struct Options {
     /// What collect does.
     pub mode: Mode,
+    /// Extra labelled series in each `ok` report (`padding`, each with two long labels).
+    #[serde(default)]
+    pub series: usize,
 }
 
 /// The connector.
 pub struct Misbehave {
     mode: Mode,
+    series: usize,
     collections: AtomicU64,
 }
 
@@ -64,6 +69,7 @@ impl Connector for Misbehave {
     fn new(config: ClusterConfig<Options>) -> Result<Self, ConfigError> {
         Ok(Misbehave {
             mode: config.options.mode,
+            series: config.options.series,
             collections: AtomicU64::new(0),
         })
     }
@@ -75,6 +81,12 @@ impl Connector for Misbehave {
             Mode::Ok => {
                 let mut report = Report::new();
                 report.metric("collections", n as f64);
+                for i in 0..self.series {
+                    report
+                        .metric("padding", (n * i as u64) as f64)
+                        .label("series", &format!("{i:0>40}"))
+                        .label("path", &format!("/a/rather/long/label/value/{i:0>40}"));
+                }
                 Ok(report)
             }
             Mode::Panic => panic!("misbehave: asked to panic (collection {n})"),

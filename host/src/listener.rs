@@ -1,0 +1,156 @@
+//! Every TCP listener of the host: accepted sockets get TCP_NODELAY (gRPC writes a response as
+//! a few small frames; with Nagle's algorithm on, the second waits for the client's delayed
+//! ACK, ~40 ms per call), and a connection that opens with an HTTP/1.x request line (an operator
+//! probing with curl) gets a short readable answer instead of HTTP/2 bytes.
+//!
+//! Connections are sorted in their own tasks, a bounded number at a time, so a client that
+//! connects and sends nothing delays no one.
+
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::{Semaphore, mpsc},
+};
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Connections whose first bytes are still awaited.
+const MAX_SORTING: usize = 1024;
+/// Time a new connection has to send its first bytes.
+const FIRST_BYTES_WITHIN: Duration = Duration::from_secs(10);
+/// Bytes that tell HTTP/1.x from HTTP/2's preface (`PRI * HTTP/2.0`) and TLS.
+const SNIFF_BYTES: usize = 5;
+
+/// What a listener serves, for the HTTP/1.x answer.
+#[derive(Debug, Clone)]
+pub struct Greeting {
+    /// The body of the HTTP/1.x answer.
+    pub text: String,
+}
+
+impl Greeting {
+    /// The answer of a gRPC listener at `address`.
+    pub fn grpc(address: SocketAddr) -> Greeting {
+        Greeting {
+            text: format!(
+                "This is dbmon's gRPC endpoint: it speaks HTTP/2 (gRPC), not HTTP/1.1.\n\
+                 Use the dbmon CLI:   dbmon --server http://{address} clusters\n\
+                 or any gRPC client:  grpcurl -plaintext {address} list\n\
+                 Health probes:       grpc_health_probe -addr={address}\n"
+            ),
+        }
+    }
+}
+
+/// Accepted connections ready for an HTTP/2 server, until the listener's task ends (when the
+/// stream is dropped).
+pub fn incoming(
+    listener: TcpListener,
+    greeting: Greeting,
+) -> ReceiverStream<io::Result<TcpStream>> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(accept_loop(listener, Arc::new(greeting), tx));
+    ReceiverStream::new(rx)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    greeting: Arc<Greeting>,
+    tx: mpsc::Sender<io::Result<TcpStream>>,
+) {
+    let sorting = Arc::new(Semaphore::new(MAX_SORTING));
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = tx.closed() => return,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY on the connection of {peer}: {e}");
+        }
+        let Ok(permit) = Arc::clone(&sorting).try_acquire_owned() else {
+            tracing::warn!(
+                "refused a connection from {peer}: {MAX_SORTING} connections have not sent a request yet"
+            );
+            continue;
+        };
+        let tx = tx.clone();
+        let greeting = Arc::clone(&greeting);
+        tokio::spawn(async move {
+            let kind = tokio::time::timeout(FIRST_BYTES_WITHIN, sniff(&stream)).await;
+            drop(permit);
+            match kind {
+                Ok(Ok(Opening::Http1)) => answer_http1(stream, &greeting, peer).await,
+                Ok(Ok(Opening::Other)) => {
+                    let _ = tx.send(Ok(stream)).await;
+                }
+                Ok(Err(e)) => tracing::debug!("connection of {peer}: {e}"),
+                Err(_) => tracing::debug!(
+                    "connection of {peer} sent nothing within {FIRST_BYTES_WITHIN:?}"
+                ),
+            }
+        });
+    }
+}
+
+enum Opening {
+    Http1,
+    /// HTTP/2, or anything the HTTP/2 server should answer itself.
+    Other,
+}
+
+async fn sniff(stream: &TcpStream) -> io::Result<Opening> {
+    let mut buf = [0u8; SNIFF_BYTES];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Ok(Opening::Other);
+        }
+        let head = &buf[..n];
+        let is_token = |b: &u8| b.is_ascii_uppercase();
+        // An HTTP/1.x request line starts with a method in capitals and a space; HTTP/2's
+        // preface is `PRI * HTTP/2.0`.
+        if head.starts_with(b"PRI ") || !head.iter().take_while(|b| **b != b' ').all(is_token) {
+            return Ok(Opening::Other);
+        }
+        if let Some(space) = head.iter().position(|b| *b == b' ') {
+            return Ok(if space > 0 {
+                Opening::Http1
+            } else {
+                Opening::Other
+            });
+        }
+        if n == SNIFF_BYTES {
+            // A long method name: still HTTP/1.x-shaped.
+            return Ok(Opening::Http1);
+        }
+        // Only part of the first packet: wait for the rest.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn answer_http1(mut stream: TcpStream, greeting: &Greeting, peer: SocketAddr) {
+    tracing::debug!("answered an HTTP/1.x request of {peer} with a pointer to gRPC");
+    let body = &greeting.text;
+    let response = format!(
+        "HTTP/1.1 426 Upgrade Required\r\nUpgrade: h2c\r\nConnection: close\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = async {
+        // Read what was sent first: closing with unread bytes would reset the connection and
+        // the client might not see the answer.
+        let mut request = [0u8; 8192];
+        let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut request)).await;
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), answer).await;
+}

@@ -1,0 +1,68 @@
+//! What a cluster id and a command name may be, stated once: the config checks ids with it and
+//! the API refuses requests that break it before looking anything up. Messages quote at most a
+//! short prefix of what was sent, so a huge id never comes back in a huge error.
+
+/// Longest cluster id.
+pub const MAX_CLUSTER_ID_BYTES: usize = 128;
+/// Longest command name.
+pub const MAX_COMMAND_NAME_BYTES: usize = 64;
+/// Characters of client input quoted in an error.
+const QUOTED_CHARS: usize = 40;
+
+/// Why `id` cannot be a cluster id, if it cannot.
+pub fn cluster_id_problem(id: &str) -> Option<String> {
+    word_problem(id, MAX_CLUSTER_ID_BYTES).map(|p| format!("cluster id {}: {p}", quote(id)))
+}
+
+/// Why `name` cannot be a command name, if it cannot.
+pub fn command_name_problem(name: &str) -> Option<String> {
+    word_problem(name, MAX_COMMAND_NAME_BYTES).map(|p| format!("command name {}: {p}", quote(name)))
+}
+
+fn word_problem(word: &str, max: usize) -> Option<String> {
+    if word.is_empty() {
+        return Some("must not be empty".into());
+    }
+    if word.len() > max {
+        return Some(format!("is {} bytes long; at most {max}", word.len()));
+    }
+    if !word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Some("may use only letters, digits, '-', '_' and '.'".into());
+    }
+    None
+}
+
+/// `s` quoted for an error message: escaped, and cut after a few dozen characters.
+pub fn quote(s: &str) -> String {
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(QUOTED_CHARS).collect();
+    let more = chars.next().is_some();
+    let quoted = format!("{head:?}");
+    if more {
+        format!("{}…\" ({} bytes)", &quoted[..quoted.len() - 1], s.len())
+    } else {
+        quoted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_config_rule_and_errors_quote_a_prefix() {
+        assert_eq!(cluster_id_problem("db-1.eu_west"), None);
+        assert!(cluster_id_problem("").is_some());
+        assert!(cluster_id_problem("a b").unwrap().contains("only letters"));
+        let huge = "x".repeat(1 << 20);
+        let problem = cluster_id_problem(&huge).unwrap();
+        assert!(problem.len() < 200, "{problem}");
+        assert!(problem.contains("1048576 bytes"), "{problem}");
+        assert_eq!(quote("a\"b\n"), r#""a\"b\n""#);
+        assert!(command_name_problem(&"c".repeat(65)).is_some());
+        assert_eq!(command_name_problem("slowlog"), None);
+    }
+}

@@ -1,0 +1,111 @@
+//! What `serve` and `serve --check` say about the machine around the config: a plugins folder
+//! that is not there, libraries that were refused, a listen address another process holds.
+
+use crate::lib;
+use std::{
+    path::Path,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+/// `dbmon serve ARGS --config dir/dbmon.yaml`, expected to exit by itself.
+fn serve(dir: &Path, config: &str, args: &[&str]) -> (Output, String) {
+    let file = dir.join("dbmon.yaml");
+    std::fs::write(&file, config).unwrap();
+    let mut child = Command::new(dbmon_test_support::built_binary("dbmon"))
+        .arg("serve")
+        .args(args)
+        .arg("--config")
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dbmon serve {args:?} kept running on:\n{config}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr =
+        String::from_utf8_lossy(&output.stderr).replace(&format!("{}/", dir.display()), "");
+    (output, stderr)
+}
+
+#[test]
+fn a_missing_plugins_dir_is_reported_at_plugins_dir_with_the_os_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        "listen: 127.0.0.1:0\nplugins_dir: nowhere\nclusters:\n  - {id: a, connector: system}\n";
+    for args in [&["--check"][..], &[][..]] {
+        let (out, stderr) = serve(dir.path(), config, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("dbmon.yaml:2:14: plugins_dir nowhere: No such file or directory"),
+            "{args:?}: {stderr}"
+        );
+    }
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let config =
+        "listen: 127.0.0.1:0\nplugins_dir: file\nclusters:\n  - {id: a, connector: system}\n";
+    let (_, stderr) = serve(dir.path(), config, &["--check"]);
+    assert!(
+        stderr.contains("dbmon.yaml:2:14: plugins_dir file is not a folder"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_connector_error_says_which_libraries_were_refused_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins.d");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
+    std::fs::write(plugins.join("libjunk.so"), b"not a library").unwrap();
+    let config = "listen: 127.0.0.1:0\nclusters:\n  - {id: a, connector: junk}\n";
+    let (out, stderr) = serve(dir.path(), config, &["--check"]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown connector 'junk'"), "{stderr}");
+    assert!(stderr.contains("loaded connectors: system"), "{stderr}");
+    assert!(
+        stderr.contains("refused libraries: plugins.d/libjunk.so ("),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_listen_address_in_use_is_a_config_error_at_listen_reported_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins.d");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
+    let config = format!("clusters:\n  - {{id: a, connector: system}}\nlisten: {address}\n");
+    for args in [&["--check"][..], &[][..]] {
+        let (out, stderr) = serve(dir.path(), &config, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("dbmon.yaml:3:9: cannot listen on {address}")),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.matches("cannot listen").count(), 1, "{stderr}");
+    }
+    let flag = address.to_string();
+    let (out, stderr) = serve(
+        dir.path(),
+        &config.replace(&flag, "127.0.0.1:0"),
+        &["--listen", &flag],
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--listen (or DBMON_LISTEN): cannot listen on {address}"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("cannot listen").count(), 1, "{stderr}");
+}

@@ -1,0 +1,62 @@
+//! The codec of every dbmon service: prost, except that a request that does not decode is the
+//! client's fault and is answered INVALID_ARGUMENT, not INTERNAL as `tonic_prost` answers.
+//! (gRPC's status-code table lists "error parsing request proto" under INTERNAL for libraries;
+//! for an API that names bad input, INVALID_ARGUMENT tells the caller what to fix.)
+
+use std::marker::PhantomData;
+use tonic::{
+    Status,
+    codec::{BufferSettings, Codec, DecodeBuf, Decoder},
+};
+use tonic_prost::ProstCodec;
+
+/// `tonic_prost::ProstCodec` with decode errors as INVALID_ARGUMENT.
+#[derive(Debug, Clone)]
+pub struct Prost<T, U>(PhantomData<(T, U)>);
+
+impl<T, U> Default for Prost<T, U> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T, U> Codec for Prost<T, U>
+where
+    T: prost::Message + Send + 'static,
+    U: prost::Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = <ProstCodec<T, U> as Codec>::Encoder;
+    type Decoder = InvalidArgument<<ProstCodec<T, U> as Codec>::Decoder>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstCodec::<T, U>::default().encoder()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        InvalidArgument(ProstCodec::<T, U>::default().decoder())
+    }
+}
+
+/// A decoder whose errors are INVALID_ARGUMENT, with the decoder's message.
+#[derive(Debug)]
+pub struct InvalidArgument<D>(D);
+
+impl<D: Decoder<Error = Status>> Decoder for InvalidArgument<D> {
+    type Item = D::Item;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+        self.0.decode(buf).map_err(|e| {
+            Status::invalid_argument(format!(
+                "the request is not a valid message: {}",
+                e.message()
+            ))
+        })
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.0.buffer_settings()
+    }
+}
