@@ -11,29 +11,101 @@ use std::{cell::RefCell, fmt};
 use yaml_rust2::Yaml;
 
 /// `node` as a `T`; `None` after pushing every problem found onto `problems`.
+///
+/// serde stops a struct at its first bad field. To find the others in the same pass, the key
+/// holding the bad value is left out and the node read again, until it reads or the error is
+/// only the consequence of a key left out (a required one now missing).
 pub fn from_node<T: DeserializeOwned>(
     node: &Node,
     path: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
-    let found = RefCell::new(Vec::new());
-    let result = T::deserialize(NodeDe {
-        node,
-        path: path.to_string(),
-        found: &found,
-    });
-    let mut found = found.into_inner();
-    let value = match result {
-        Ok(value) if found.is_empty() => Some(value),
-        Ok(_) => None,
-        Err(e) => {
-            found.extend(e.at(node, path).located);
-            None
+    let mut node = node.clone();
+    let mut left_out: Vec<String> = Vec::new();
+    let mut all: Vec<Problem> = Vec::new();
+    let value = loop {
+        let found = RefCell::new(Vec::new());
+        let result = T::deserialize(NodeDe {
+            node: &node,
+            path: path.to_string(),
+            found: &found,
+        });
+        for problem in found.into_inner() {
+            if !all.contains(&problem) {
+                all.push(problem);
+            }
+        }
+        let e = match result {
+            Ok(value) => break all.is_empty().then_some(value),
+            Err(e) => e.at(&node, path),
+        };
+        if let (ErrorKind::Missing(field), Some(at)) = (&e.kind, &e.path)
+            && left_out.contains(&join(at, field))
+        {
+            break None;
+        }
+        let Some((problem, at)) = e.located.zip(e.path) else {
+            break None;
+        };
+        all.push(problem);
+        match leave_out(&mut node, path, &at) {
+            Some(key_path) if left_out.len() < 100 => left_out.push(key_path),
+            _ => break None,
         }
     };
-    found.sort_by_key(|p| p.position);
-    problems.extend(found);
+    all.sort_by_key(|p| p.position);
+    problems.extend(all);
     value
+}
+
+/// Removes the key whose value holds the node at `at` from the deepest mapping on the way to
+/// it (inside `root`, whose path is `base`); returns that key's path.
+fn leave_out(root: &mut Node, base: &str, at: &str) -> Option<String> {
+    let mut steps = Vec::new();
+    let mut rest = at.strip_prefix(base)?;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            let (index, after) = after.split_once(']')?;
+            steps.push(Err(index.parse::<usize>().ok()?));
+            rest = after;
+        } else {
+            let after = rest.strip_prefix('.').unwrap_or(rest);
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            steps.push(Ok(&after[..end]));
+            rest = &after[end..];
+        }
+    }
+    let last_key = steps.iter().rposition(Result::is_ok)?;
+    let mut node = root;
+    for step in &steps[..last_key] {
+        node = match (&mut node.kind, step) {
+            (Kind::Map(entries), Ok(key)) => {
+                &mut entries
+                    .iter_mut()
+                    .find(|(k, _)| k.key_text() == Some(key))?
+                    .1
+            }
+            (Kind::Seq(items), Err(index)) => items.get_mut(*index)?,
+            _ => return None,
+        };
+    }
+    let Ok(key) = steps[last_key] else {
+        return None;
+    };
+    let Kind::Map(entries) = &mut node.kind else {
+        return None;
+    };
+    let before = entries.len();
+    entries.retain(|(k, _)| k.key_text() != Some(key));
+    let mut key_path = at.to_string();
+    for step in steps[last_key + 1..].iter().rev() {
+        let cut = match step {
+            Ok(k) => k.len() + 1,
+            Err(i) => i.to_string().len() + 2,
+        };
+        key_path.truncate(key_path.len() - cut);
+    }
+    (entries.len() < before).then_some(key_path)
 }
 
 /// A deserialization error; once it has met its node it holds the whole message.
@@ -41,6 +113,8 @@ pub fn from_node<T: DeserializeOwned>(
 pub struct Error {
     kind: ErrorKind,
     located: Option<Problem>,
+    /// The path of the node it was placed at.
+    path: Option<String>,
 }
 
 #[derive(Debug)]
@@ -62,6 +136,7 @@ impl Error {
         Error {
             kind,
             located: None,
+            path: None,
         }
     }
 
@@ -89,6 +164,7 @@ impl Error {
                 position: node.position,
                 message,
             });
+            self.path = Some(path.to_string());
         }
         self
     }
@@ -222,7 +298,11 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// The path of the value under `key`.
 pub fn child(path: &str, key: &Node) -> String {
-    let key = key.key_text().unwrap_or("?");
+    join(path, key.key_text().unwrap_or("?"))
+}
+
+/// `path.key`, or `key` at the top.
+fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {

@@ -78,8 +78,8 @@ pub fn expand(text: &str) -> Result<String, String> {
         if value.is_empty() {
             // An empty secret is almost always a variable exported by mistake.
             return Err(format!(
-                "environment variable {var} is set but empty: give it the value, or unset it \
-                 and remove ${{env:{var}}}"
+                "environment variable {var} is set but empty: give it the value, or remove \
+                 ${{env:{var}}} from the file"
             ));
         }
         out.push_str(&value);

@@ -42,11 +42,15 @@ pub fn explain(
                        quoted, or a key is indented wrongly";
         (at, message.to_string())
     } else if info.contains("tab") || char_at(text, at) == Some('\t') {
+        path = "";
         let message = "a tab indents this line: YAML is indented with spaces only";
         (at, message.to_string())
     } else if info.contains("block collection") || info.contains("block mapping") {
+        // The parser's path is a guess at where the line belongs.
+        path = "";
         indentation(text, at, open)
     } else if info.contains("indentation") {
+        path = "";
         let message = "this line is indented wrongly: indent it like the other keys of its \
                        mapping";
         (line_start(text, at), message.to_string())

@@ -389,3 +389,24 @@ fn an_empty_password_file_is_refused() {
         assert!(!e.contains("second"), "{e}");
     }
 }
+
+#[test]
+fn every_bad_field_of_one_cluster_is_reported() {
+    let text = "clusters:\n  - id: a\n    connector: [x]\n    endpoints: [{}]\n    tls: {ca: [x], insecure_skip_verify: yes}\n    isolation: thread\n";
+    let errors = all_errors(text);
+    let expected = [
+        ":3:16: clusters[0].connector: expected text; got a list",
+        ":4:17: clusters[0].endpoints[0]: expected text; got a mapping",
+        ":5:15: clusters[0].tls.ca: expected a file path; got a list",
+        ":5:42: clusters[0].tls.insecure_skip_verify: expected true or false; got yes",
+        ":6:16: clusters[0].isolation: expected one of in_process, process; got thread",
+    ];
+    // Leaving the bad `connector` out to read on does not add "`connector:` is missing".
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, expected) in errors.iter().zip(expected) {
+        assert!(
+            error.contains(expected),
+            "{error} should contain {expected}"
+        );
+    }
+}
