@@ -18,8 +18,10 @@ pub(crate) struct LabelSet {
 /// Validates the label set whose `{` is at `open`.
 ///
 /// Doing the full syntax check here, once, is what allows [`Labels`] to be a
-/// trivial re-scan that never fails.
-pub(crate) fn validate(b: &[u8], open: usize) -> Result<LabelSet, Failure> {
+/// trivial re-scan that never fails. An escape other than `\\`, `\"` and `\n` is an
+/// error in the 0.0.4 format (as in its reference parser) and a backslash kept as written in
+/// OpenMetrics, whose grammar allows a backslash before any other character.
+pub(crate) fn validate<const OM: bool>(b: &[u8], open: usize) -> Result<LabelSet, Failure> {
     let mut i = open + 1;
     let mut escaped = false;
     loop {
@@ -49,7 +51,9 @@ pub(crate) fn validate(b: &[u8], open: usize) -> Result<LabelSet, Failure> {
             match b.get(i) {
                 Some(b'"') => break,
                 Some(b'\\') => {
-                    if !matches!(b.get(i + 1), Some(b'\\' | b'"' | b'n')) {
+                    let known = matches!(b.get(i + 1), Some(b'\\' | b'"' | b'n'));
+                    let kept = OM && b.get(i + 1).is_some_and(|&c| c != b'\n');
+                    if !known && !kept {
                         return Err(Failure::new(i, "invalid escape sequence in label value"));
                     }
                     escaped = true;
@@ -154,7 +158,8 @@ impl<'a> Iterator for Labels<'a> {
 
 impl FusedIterator for Labels<'_> {}
 
-/// Resolves `\\`, `\"` and `\n` in a validated label value.
+/// Resolves `\\`, `\"` and `\n` in a validated label value; any other backslash (only
+/// OpenMetrics lets one through validation) is kept with the character after it.
 pub(crate) fn unescape_value(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
@@ -165,7 +170,11 @@ pub(crate) fn unescape_value(raw: &str) -> String {
         }
         match chars.next() {
             Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
+            Some(c @ ('\\' | '"')) => out.push(c),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
             None => out.push('\\'),
         }
     }
@@ -177,7 +186,7 @@ mod tests {
     use super::*;
 
     fn check(set: &str) -> Result<LabelSet, Failure> {
-        validate(set.as_bytes(), 0)
+        validate::<false>(set.as_bytes(), 0)
     }
 
     #[test]
@@ -196,5 +205,15 @@ mod tests {
     #[test]
     fn unescape_handles_each_sequence() {
         assert_eq!(unescape_value(r#"a\\b\"c\nd"#), "a\\b\"c\nd");
+        assert_eq!(unescape_value(r"a\tb"), r"a\tb");
+    }
+
+    #[test]
+    fn openmetrics_keeps_unknown_escapes() {
+        let set = b"{a=\"\\t\"}";
+        assert!(validate::<false>(set, 0).is_err());
+        assert!(validate::<true>(set, 0).is_ok_and(|s| s.escaped));
+        // A backslash at the end of the line is still no escape.
+        assert!(validate::<true>(b"{a=\"\\\n\"}", 0).is_err());
     }
 }

@@ -1,6 +1,7 @@
-//! Zero-copy parser for the Prometheus text exposition format (0.0.4), which
-//! also reads OpenMetrics text: `# UNIT` lines are reported, `# EOF` ends the
-//! body and exemplars after ` # ` are ignored.
+//! Zero-copy parser for the Prometheus text exposition format (0.0.4) and
+//! OpenMetrics 1.0 text, each by its own rules ([`Format`], chosen from the
+//! response's Content-Type with [`Format::from_content_type`]; [`ACCEPT`] is the
+//! header to ask with). `# UNIT` lines are reported and exemplars are dropped.
 //!
 //! Names, label text and HELP text are borrowed from the body. Label sets are
 //! fully validated while a line is scanned but only split into labels when
@@ -33,6 +34,7 @@
 
 mod bytes;
 mod error;
+mod format;
 mod labels;
 mod metadata;
 mod sample;
@@ -44,6 +46,7 @@ mod value;
 use std::borrow::Cow;
 
 pub use error::ParseError;
+pub use format::{ACCEPT, Format};
 pub use labels::{Label, Labels};
 pub use metadata::MetricType;
 pub use sample::Sample;

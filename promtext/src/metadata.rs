@@ -2,10 +2,10 @@
 
 use std::borrow::Cow;
 
-use crate::Entry;
 use crate::bytes::{NAME_CONT, NAME_START, SPACE, TOKEN_END, find_byte, find_class, is};
 use crate::bytes::{line_end, skip_class, skip_space};
 use crate::error::{Failure, quoted};
+use crate::{Entry, Format};
 
 /// The type declared by a `# TYPE` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,22 +68,32 @@ pub(crate) enum Comment<'a> {
     Entry(Entry<'a>),
     /// Any other comment; the caller skips it.
     Plain,
-    /// `# EOF`: nothing after it is read.
+    /// OpenMetrics' `# EOF`: the body ends here.
     Eof,
 }
 
 /// Parses the comment line whose `#` is at `hash`; returns it and the index
 /// just past the line's `\n`.
-pub(crate) fn parse_comment(src: &str, hash: usize) -> Result<(Comment<'_>, usize), Failure> {
+///
+/// Only OpenMetrics has an end marker, and it is exactly `# EOF` (a `\r` before the line feed
+/// is tolerated, as everywhere): `#EOF` or `# EOF x` would otherwise end a body early without
+/// a word. In the 0.0.4 format `# EOF` is a comment like any other.
+pub(crate) fn parse_comment<const OM: bool>(
+    src: &str,
+    hash: usize,
+) -> Result<(Comment<'_>, usize), Failure> {
     let b = src.as_bytes();
     let eol = line_end(b, hash);
     let next = (eol + 1).min(b.len());
+    if OM && (hash == 0 || b[hash - 1] == b'\n') {
+        let line = src[hash..eol].strip_suffix('\r').unwrap_or(&src[hash..eol]);
+        if line == "# EOF" {
+            return Ok((Comment::Eof, next));
+        }
+    }
     let kw_start = skip_space(b, hash + 1);
     let kw_end = find_class(b, kw_start, TOKEN_END).min(eol);
     let keyword = &src[kw_start..kw_end];
-    if keyword == "EOF" && skip_space(b, kw_end) >= eol {
-        return Ok((Comment::Eof, next));
-    }
     let name_start = skip_space(b, kw_end);
     if !matches!(keyword, "HELP" | "TYPE" | "UNIT") || name_start >= eol {
         // A bare `# HELP` is prose, not metadata; the Go parser agrees.
@@ -111,7 +121,14 @@ pub(crate) fn parse_comment(src: &str, hash: usize) -> Result<(Comment<'_>, usiz
     let entry = match keyword {
         "HELP" => Entry::Help {
             metric,
-            text: unescape_help(text),
+            text: unescape_help(
+                text,
+                if OM {
+                    Format::OpenMetrics
+                } else {
+                    Format::Prometheus
+                },
+            ),
         },
         "TYPE" => {
             let kind_text = text.trim_end_matches([' ', '\t']);
@@ -133,10 +150,11 @@ pub(crate) fn parse_comment(src: &str, hash: usize) -> Result<(Comment<'_>, usiz
     Ok((Comment::Entry(entry), next))
 }
 
-/// Resolves `\\` and `\n` in HELP text. Other backslashes are kept as written:
-/// exporters get this wrong often enough that rejecting the line would lose
-/// the metric's documentation for nothing.
-fn unescape_help(text: &str) -> Cow<'_, str> {
+/// Resolves `\\` and `\n` in HELP text, and `\"` in OpenMetrics, whose HELP text is
+/// escaped like a label value (in 0.0.4 a `\"` there is text). Other backslashes are kept as
+/// written: OpenMetrics allows that, and 0.0.4 exporters get it wrong often enough that
+/// rejecting the line would lose the metric's documentation for nothing.
+fn unescape_help(text: &str, format: Format) -> Cow<'_, str> {
     let Some(first) = find_byte(text.as_bytes(), 0, b'\\') else {
         return Cow::Borrowed(text);
     };
@@ -151,6 +169,7 @@ fn unescape_help(text: &str) -> Cow<'_, str> {
         match chars.next() {
             Some('n') => out.push('\n'),
             Some('\\') => out.push('\\'),
+            Some('"') if format == Format::OpenMetrics => out.push('"'),
             Some(other) => {
                 out.push('\\');
                 out.push(other);
@@ -185,7 +204,24 @@ mod tests {
 
     #[test]
     fn help_unescape_keeps_unknown_escapes() {
-        assert_eq!(unescape_help(r"a\tb\\c\nd\"), "a\\tb\\c\nd\\");
-        assert!(matches!(unescape_help("plain\ttext"), Cow::Borrowed(_)));
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            assert_eq!(unescape_help(r"a\tb\\c\nd\", format), "a\\tb\\c\nd\\");
+            assert!(matches!(
+                unescape_help("plain\ttext", format),
+                Cow::Borrowed(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn help_quotes_unescape_only_in_openmetrics() {
+        assert_eq!(
+            unescape_help(r#"say \"hi\""#, Format::OpenMetrics),
+            r#"say "hi""#
+        );
+        assert_eq!(
+            unescape_help(r#"say \"hi\""#, Format::Prometheus),
+            r#"say \"hi\""#
+        );
     }
 }

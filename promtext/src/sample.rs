@@ -7,7 +7,7 @@ use crate::bytes::{
 };
 use crate::error::{Failure, quoted};
 use crate::labels::{self, Labels, unescape_value};
-use crate::value::{parse_timestamp, parse_value};
+use crate::value::{parse_seconds_timestamp, parse_timestamp, parse_value};
 
 /// One sample line.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +16,8 @@ pub struct Sample<'a> {
     pub name: &'a str,
     /// The value; `NaN` and the infinities are kept as such.
     pub value: f64,
-    /// Optional timestamp in milliseconds since the Unix epoch.
+    /// Optional timestamp in milliseconds since the Unix epoch (OpenMetrics writes seconds:
+    /// they are converted).
     pub timestamp_ms: Option<i64>,
     raw_labels: &'a str,
     escaped: bool,
@@ -55,8 +56,16 @@ impl<'a> Sample<'a> {
 
 /// Parses the sample line starting at `start` (a metric name character is
 /// expected there) and returns it with the index just past the line's `\n`.
+///
+/// In OpenMetrics a line must end with its line feed: a body cut inside its last line (`m 12`
+/// of `m 12345`) would otherwise give a wrong value. The 0.0.4 format asks for one too, but
+/// Prometheus reads a last line without it, and so does this parser.
 #[inline]
-pub(crate) fn parse_sample(src: &str, start: usize) -> Result<(Sample<'_>, usize), Failure> {
+/// `OM` is whether the body is OpenMetrics: a constant, so the 0.0.4 path carries no test.
+pub(crate) fn parse_sample<const OM: bool>(
+    src: &str,
+    start: usize,
+) -> Result<(Sample<'_>, usize), Failure> {
     let b = src.as_bytes();
     if !is(b[start], NAME_START) {
         let end = find_class(b, start, TOKEN_END);
@@ -71,7 +80,7 @@ pub(crate) fn parse_sample(src: &str, start: usize) -> Result<(Sample<'_>, usize
     let mut raw_labels = "";
     let mut escaped = false;
     if b.get(i) == Some(&b'{') {
-        let set = labels::validate(b, i)?;
+        let set = labels::validate::<OM>(b, i)?;
         raw_labels = &src[i + 1..set.end - 1];
         escaped = set.escaped;
         i = skip_space(b, set.end);
@@ -97,18 +106,29 @@ pub(crate) fn parse_sample(src: &str, start: usize) -> Result<(Sample<'_>, usize
     if i < b.len() && b[i] != b'\n' && b[i] != b'#' {
         let ts_end = find_class(b, i, TOKEN_END);
         let token = &src[i..ts_end];
+        let parsed = match OM {
+            false => parse_timestamp(token),
+            true => parse_seconds_timestamp(token),
+        };
         timestamp_ms = Some(
-            parse_timestamp(token)
-                .ok_or_else(|| Failure::new(i, format!("bad timestamp {}", quoted(token))))?,
+            parsed.ok_or_else(|| Failure::new(i, format!("bad timestamp {}", quoted(token))))?,
         );
         i = skip_space(b, ts_end);
     }
 
     match b.get(i) {
-        None => {}
         Some(b'\n') => i += 1,
-        // An OpenMetrics exemplar; this parser has no use for it.
-        Some(b'#') => i = (line_end(b, i) + 1).min(b.len()),
+        None if OM => return Err(cut_short(i)),
+        None => {}
+        // An OpenMetrics exemplar (`# {trace_id="..."} 0.5`): ingestors may drop them, and
+        // this parser does; the sample stays.
+        Some(b'#') => {
+            let eol = line_end(b, i);
+            if OM && eol == b.len() {
+                return Err(cut_short(eol));
+            }
+            i = (eol + 1).min(b.len());
+        }
         Some(_) => {
             let end = find_class(b, i, TOKEN_END);
             return Err(Failure::new(
@@ -125,4 +145,12 @@ pub(crate) fn parse_sample(src: &str, start: usize) -> Result<(Sample<'_>, usize
         escaped,
     };
     Ok((sample, i))
+}
+
+#[cold]
+fn cut_short(at: usize) -> Failure {
+    Failure::new(
+        at,
+        "the body ends inside this line, before its line feed (cut short?)",
+    )
 }

@@ -11,6 +11,9 @@ const POW10: [f64; 23] = [
 
 /// Parses a sample value: decimal floats, exponents, `NaN`, `+Inf`, `-Inf`, `Inf`.
 ///
+/// Both formats' reference parsers refuse a finite number too large for an `f64` (`1e400`)
+/// rather than read it as infinity, and a sign on `NaN`; so does this one.
+///
 /// Most values in real bodies are short decimals (`0`, `2722.0`, `1.966079e+06`).
 /// For those a mantissa of at most 2^53 and a power of ten of at most 10^22 are
 /// both exact, so one multiplication or division rounds correctly (Clinger's
@@ -18,7 +21,22 @@ const POW10: [f64; 23] = [
 /// everything else.
 #[inline]
 pub(crate) fn parse_value(tok: &str) -> Option<f64> {
-    fast_decimal(tok.as_bytes()).or_else(|| tok.parse().ok())
+    fast_decimal(tok.as_bytes()).or_else(|| slow_value(tok))
+}
+
+#[cold]
+fn slow_value(tok: &str) -> Option<f64> {
+    let v: f64 = tok.parse().ok()?;
+    if v.is_finite() {
+        return Some(v);
+    }
+    let unsigned = tok.strip_prefix(['+', '-']).unwrap_or(tok);
+    let spelled = if v.is_nan() {
+        unsigned.len() == tok.len()
+    } else {
+        unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity")
+    };
+    spelled.then_some(v)
 }
 
 #[inline]
@@ -128,6 +146,59 @@ pub(crate) fn parse_timestamp(tok: &str) -> Option<i64> {
     }
 }
 
+/// Parses an OpenMetrics timestamp, in seconds, into milliseconds: `123.123` is 123123.
+///
+/// Decimal forms are converted exactly (digits past the millisecond are cut, towards zero,
+/// as an integer conversion would); exponent forms go through an `f64`, rounded to the
+/// nearest millisecond. NaN, infinities and values outside the `i64` range are refused.
+#[inline]
+pub(crate) fn parse_seconds_timestamp(tok: &str) -> Option<i64> {
+    let b = tok.as_bytes();
+    let (negative, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let int_len = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+    let (int, rest) = digits.split_at(int_len);
+    let fraction = match rest {
+        [] => &[][..],
+        [b'.', fraction @ ..] if fraction.iter().all(u8::is_ascii_digit) => fraction,
+        _ => return exponent_timestamp(tok),
+    };
+    if int.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    // Accumulate negatively so that i64::MIN milliseconds is representable.
+    let mut acc: i64 = 0;
+    for &c in int {
+        acc = acc.checked_mul(10)?.checked_sub(i64::from(c - b'0'))?;
+    }
+    acc = acc.checked_mul(1000)?;
+    let mut scale = 100;
+    for &c in fraction.iter().take(3) {
+        acc = acc.checked_sub(i64::from(c - b'0') * scale)?;
+        scale /= 10;
+    }
+    if negative {
+        Some(acc)
+    } else {
+        acc.checked_neg()
+    }
+}
+
+#[cold]
+fn exponent_timestamp(tok: &str) -> Option<i64> {
+    // Only the realnumber grammar: no `inf`, `nan`, hex or other spellings `f64` accepts.
+    let plain = tok
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
+    let seconds: f64 = tok.parse().ok().filter(|_| plain)?;
+    let ms = (seconds * 1000.0).round();
+    // i64::MAX as f64 rounds up to 2^63, which is already out of range.
+    (ms.is_finite() && ms >= i64::MIN as f64 && ms < i64::MAX as f64).then_some(ms as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +251,56 @@ mod tests {
         assert_eq!(fast_decimal(b"NaN"), None);
         assert_eq!(fast_decimal(b"12345678901234567890"), None);
         assert_eq!(fast_decimal(b"1e99999"), None);
+    }
+
+    #[test]
+    fn out_of_range_numbers_and_signed_nan_are_refused() {
+        for bad in [
+            "1e400", "-1e400", "-NaN", "+NaN", "-nan", "infinite", "1e99999",
+        ] {
+            assert_eq!(parse_value(bad), None, "{bad}");
+        }
+        for (good, expected) in [("+Inf", f64::INFINITY), ("-inf", f64::NEG_INFINITY)] {
+            assert_eq!(parse_value(good), Some(expected), "{good}");
+        }
+        assert_eq!(parse_value("Infinity"), Some(f64::INFINITY));
+        assert!(parse_value("NaN").is_some_and(f64::is_nan));
+        assert!(parse_value("nan").is_some_and(f64::is_nan));
+        assert_eq!(parse_value("1e308"), Some(1e308));
+        assert_eq!(parse_value("1e-400"), Some(0.0));
+    }
+
+    #[test]
+    fn seconds_timestamps_convert_exactly_to_milliseconds() {
+        let cases = [
+            ("123.123", Some(123_123)),
+            ("1000", Some(1_000_000)),
+            ("1520879607.789", Some(1_520_879_607_789)),
+            ("1.5", Some(1_500)),
+            ("0.0019", Some(1)),
+            ("-1.5", Some(-1_500)),
+            ("+2", Some(2_000)),
+            (".25", Some(250)),
+            ("3.", Some(3_000)),
+            ("1604676851.123456789", Some(1_604_676_851_123)),
+            ("1.6e9", Some(1_600_000_000_000)),
+            ("1.5E-1", Some(150)),
+            ("-9223372036854775.808", Some(i64::MIN)),
+            ("9223372036854775.807", Some(i64::MAX)),
+            ("9223372036854775.808", None),
+            ("1e20", None),
+            ("NaN", None),
+            ("Inf", None),
+            ("", None),
+            ("-", None),
+            (".", None),
+            ("1.2.3", None),
+            ("1_0", None),
+            ("0x10", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_seconds_timestamp(text), expected, "{text:?}");
+        }
     }
 
     #[test]

@@ -112,6 +112,14 @@ fn error_display_and_source() {
 }
 
 #[test]
+fn numbers_beyond_f64_and_signed_nan_are_errors() {
+    assert!(error_on("m 1e400\n", 1).contains("bad value \"1e400\""));
+    assert!(error_on("m -1e400\n", 1).contains("bad value"));
+    assert!(error_on("m -NaN\n", 1).contains("bad value \"-NaN\""));
+    assert!(error_on("m +nan\n", 1).contains("bad value"));
+}
+
+#[test]
 fn long_garbage_is_truncated_in_messages() {
     let long = "x".repeat(500);
     let message = error_on(&format!("m {long}\n"), 1);

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use dbmon_promtext::{Entry, ParseError, Parser, Sample};
+use dbmon_promtext::{Entry, Format, ParseError, Parser, Sample};
 
 /// Every entry, panicking on the first error.
 pub fn entries(body: &str) -> Vec<Entry<'_>> {
@@ -38,5 +38,30 @@ pub fn label_pairs(sample: &Sample<'_>) -> Vec<(String, String)> {
     sample
         .labels()
         .map(|l| (l.name.to_string(), l.value.into_owned()))
+        .collect()
+}
+
+/// Every result of parsing `body` as OpenMetrics.
+pub fn om_results(body: &str) -> Vec<Result<Entry<'_>, ParseError>> {
+    Parser::with_format(body, Format::OpenMetrics).collect()
+}
+
+/// Every sample of an OpenMetrics body, panicking on any error.
+pub fn om_samples(body: &str) -> Vec<Sample<'_>> {
+    om_results(body)
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(Entry::Sample(s)) => Some(s),
+            Ok(_) => None,
+            Err(e) => panic!("unexpected parse error: {e}"),
+        })
+        .collect()
+}
+
+/// The errors of an OpenMetrics body, in order.
+pub fn om_errors(body: &str) -> Vec<ParseError> {
+    om_results(body)
+        .into_iter()
+        .filter_map(Result::err)
         .collect()
 }
