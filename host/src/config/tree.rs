@@ -280,3 +280,53 @@ pub fn prefixed(path: &str, message: &str) -> String {
         format!("{path}: {message}")
     }
 }
+
+/// Removes the key whose value holds the node at `at` from the deepest mapping on the way to
+/// it (inside `root`, whose path is `base`); returns that key's path.
+pub fn leave_out(root: &mut Node, base: &str, at: &str) -> Option<String> {
+    let mut steps = Vec::new();
+    let mut rest = at.strip_prefix(base)?;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            let (index, after) = after.split_once(']')?;
+            steps.push(Err(index.parse::<usize>().ok()?));
+            rest = after;
+        } else {
+            let after = rest.strip_prefix('.').unwrap_or(rest);
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            steps.push(Ok(&after[..end]));
+            rest = &after[end..];
+        }
+    }
+    let last_key = steps.iter().rposition(Result::is_ok)?;
+    let mut node = root;
+    for step in &steps[..last_key] {
+        node = match (&mut node.kind, step) {
+            (Kind::Map(entries), Ok(key)) => {
+                &mut entries
+                    .iter_mut()
+                    .find(|(k, _)| k.key_text() == Some(key))?
+                    .1
+            }
+            (Kind::Seq(items), Err(index)) => items.get_mut(*index)?,
+            _ => return None,
+        };
+    }
+    let Ok(key) = steps[last_key] else {
+        return None;
+    };
+    let Kind::Map(entries) = &mut node.kind else {
+        return None;
+    };
+    let before = entries.len();
+    entries.retain(|(k, _)| k.key_text() != Some(key));
+    let mut key_path = at.to_string();
+    for step in steps[last_key + 1..].iter().rev() {
+        let cut = match step {
+            Ok(k) => k.len() + 1,
+            Err(i) => i.to_string().len() + 2,
+        };
+        key_path.truncate(key_path.len() - cut);
+    }
+    (entries.len() < before).then_some(key_path)
+}
