@@ -18,13 +18,16 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
 /// Why a fetch failed, in words that name the URL.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// Connecting, sending or receiving failed.
+    /// Connecting, sending or receiving failed, or the body was cut short.
     #[error("GET {url}: {message}")]
     Transport {
         /// The URL.
         url: String,
         /// What failed (connection refused, certificate, ...).
         message: String,
+        /// The other end is not an HTTP (or TLS) server: it answered with something else, or
+        /// closed a new connection without an answer. The message then says so.
+        not_http: bool,
     },
     /// The collection's deadline passed first.
     #[error("GET {url}: no answer within {after_ms} ms")]
@@ -55,6 +58,8 @@ pub enum FetchError {
 pub struct Fetched {
     /// HTTP status code.
     pub status: u16,
+    /// The `Content-Type` header, `""` when there was none.
+    pub content_type: String,
     /// The body as text.
     pub body: String,
     /// Time from sending the request to the last byte.
@@ -91,14 +96,114 @@ pub async fn send(
 ) -> Result<Fetched, FetchError> {
     let start = Instant::now();
     let budget = deadline.saturating_duration_since(start);
-    let read = read_body(request, url, max_bytes, start);
-    match tokio::time::timeout(budget, read).await {
+    let read = async {
+        // A keep-alive connection the server closed while idle fails the same way as a server
+        // that is not HTTP at all; a second try, on a new connection, tells the two apart.
+        let retry = request.try_clone();
+        match (read_body(request, url, max_bytes, start).await, retry) {
+            (Err(Failure::Closed), Some(retry)) => read_body(retry, url, max_bytes, start).await,
+            (result, _) => result,
+        }
+    };
+    let result = match tokio::time::timeout(budget, read).await {
         Ok(result) => result,
-        Err(_) => Err(FetchError::Timeout {
-            url: url.to_string(),
-            after_ms: budget.as_millis(),
-        }),
+        Err(_) => {
+            return Err(FetchError::Timeout {
+                url: url.to_string(),
+                after_ms: budget.as_millis(),
+            });
+        }
+    };
+    result.map_err(|failure| failure.into_error(url))
+}
+
+/// How one attempt failed, before it becomes a [`FetchError`].
+enum Failure {
+    /// The server closed the connection before it answered.
+    Closed,
+    /// Any other failure.
+    Other(FetchError),
+}
+
+impl Failure {
+    fn into_error(self, url: &str) -> FetchError {
+        match self {
+            Failure::Closed => FetchError::Transport {
+                url: url.to_string(),
+                message: "the server did not answer with HTTP: it closed the connection \
+                          without a response; is this the right port?"
+                    .into(),
+                not_http: true,
+            },
+            Failure::Other(e) => e,
+        }
     }
+}
+
+/// What hyper and rustls say when the other end does not speak HTTP (or TLS).
+const NOT_HTTP: [&str; 6] = [
+    "invalid HTTP",
+    "received HTTP/0.9",
+    "message head is too large",
+    "received corrupt message",
+    "InvalidContentType",
+    "received unexpected message",
+];
+
+fn transport(url: &str, e: &reqwest::Error) -> Failure {
+    let message = error_chain(e);
+    // Before any answer: PostgreSQL, for one, hangs up on a request (with a reset when it left
+    // part of it unread).
+    if message.contains("connection closed before message completed")
+        || message.contains("Connection reset by peer")
+    {
+        return Failure::Closed;
+    }
+    let not_http = NOT_HTTP.iter().any(|m| message.contains(m));
+    let message = match not_http {
+        true => format!(
+            "the server did not answer with HTTP ({}); is this the right port?",
+            innermost(&message)
+        ),
+        false => message,
+    };
+    Failure::Other(FetchError::Transport {
+        url: url.to_string(),
+        message,
+        not_http,
+    })
+}
+
+/// Why a body ended early: hyper knows that it did, not how far it got.
+fn cut_short(url: &str, e: &reqwest::Error, read: usize, framing: Framing) -> Failure {
+    let cause = error_chain(e);
+    let message = match framing {
+        Framing::Length(expected) => format!(
+            "the body was cut short: the connection ended after {read} of {expected} bytes \
+             ({cause})"
+        ),
+        Framing::Chunked => format!(
+            "the body was cut short: the connection ended before its last chunk, after \
+             {read} bytes ({cause})"
+        ),
+        Framing::Close => format!("reading the body failed after {read} bytes ({cause})"),
+    };
+    Failure::Other(FetchError::Transport {
+        url: url.to_string(),
+        message,
+        not_http: false,
+    })
+}
+
+/// How the end of a body is known.
+#[derive(Clone, Copy)]
+enum Framing {
+    /// `Content-Length`.
+    Length(usize),
+    /// `Transfer-Encoding: chunked`: a last, empty chunk.
+    Chunked,
+    /// Neither: the connection's end is the body's.
+    Close,
 }
 
 async fn read_body(
@@ -106,38 +211,80 @@ async fn read_body(
     url: &str,
     max_bytes: usize,
     start: Instant,
-) -> Result<Fetched, FetchError> {
-    let transport = |e: reqwest::Error| FetchError::Transport {
-        url: url.to_string(),
-        message: error_chain(&e),
-    };
-    let mut response = request.send().await.map_err(transport)?;
+) -> Result<Fetched, Failure> {
+    let mut response = request.send().await.map_err(|e| transport(url, &e))?;
     let status = response.status().as_u16();
-    let too_large = || FetchError::TooLarge {
-        url: url.to_string(),
-        limit: max_bytes,
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
     };
-    let expected = response.content_length().unwrap_or(0) as usize;
+    let content_type = header(reqwest::header::CONTENT_TYPE);
+    let chunked = header(reqwest::header::TRANSFER_ENCODING)
+        .to_ascii_lowercase()
+        .contains("chunked");
+    let too_large = || {
+        Failure::Other(FetchError::TooLarge {
+            url: url.to_string(),
+            limit: max_bytes,
+        })
+    };
+    let framing = match response.content_length() {
+        Some(length) => Framing::Length(length as usize),
+        None if chunked => Framing::Chunked,
+        None => Framing::Close,
+    };
+    let expected = match framing {
+        Framing::Length(length) => length,
+        _ => 0,
+    };
     if expected > max_bytes {
         return Err(too_large());
     }
     // One buffer, sized up front when the server says how much comes: the parser then borrows
     // from it, and the connector hands it on without another copy.
     let mut body = Vec::with_capacity(expected.max(8 << 10));
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => return Err(cut_short(url, &e, body.len(), framing)),
+        };
         if body.len() + chunk.len() > max_bytes {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
-    let body = String::from_utf8(body).map_err(|_| FetchError::NotText {
-        url: url.to_string(),
+    // hyper refuses a body that ends before its length or its last chunk; this check keeps
+    // that guarantee whatever the client underneath does.
+    if let Framing::Length(expected) = framing
+        && body.len() != expected
+    {
+        return Err(Failure::Other(FetchError::Transport {
+            url: url.to_string(),
+            message: format!("the body was cut short: {} of {expected} bytes", body.len()),
+            not_http: false,
+        }));
+    }
+    let body = String::from_utf8(body).map_err(|_| {
+        Failure::Other(FetchError::NotText {
+            url: url.to_string(),
+        })
     })?;
     Ok(Fetched {
         status,
+        content_type,
         body,
         elapsed: start.elapsed(),
     })
+}
+
+/// The last cause of an [`error_chain`]: `invalid HTTP version parsed`.
+fn innermost(chain: &str) -> &str {
+    chain.rsplit(": ").next().unwrap_or(chain)
 }
 
 /// reqwest's own Display hides the cause ("error sending request"): spell out the chain.

@@ -10,7 +10,11 @@ use dbmon_connector_api::{
     ClusterConfig, CollectContext, ConfigError, Connector, ConnectorInfo, Error, NodeStatus,
     Report, export_connector,
 };
-use dbmon_scrape::{Fetched, reqwest::Client};
+use dbmon_promtext::Format;
+use dbmon_scrape::{
+    Fetched,
+    reqwest::{Client, header::ACCEPT},
+};
 use options::Settings;
 
 /// One cluster's scraper.
@@ -44,7 +48,12 @@ impl Connector for Prometheus {
         // time to build the report.
         let fetch_deadline = ctx.deadline;
         let fetches = targets.iter().map(|t| {
-            let mut request = self.client.get(&t.url);
+            // Asks for either text format, as Prometheus does; the answer's Content-Type then
+            // says which grammar its body follows.
+            let mut request = self
+                .client
+                .get(&t.url)
+                .header(ACCEPT, dbmon_promtext::ACCEPT);
             if let Some(auth) = &self.settings.basic_auth {
                 request = request.basic_auth(&auth.username, auth.password.as_deref());
             }
@@ -152,8 +161,14 @@ fn scrape_target(
             excerpt.trim()
         ));
     }
-    let parsed =
-        scrape::append_samples(report, &fetched.body, &connector.settings.filter, instance);
+    let format = Format::from_content_type(&fetched.content_type);
+    let parsed = scrape::append_samples(
+        report,
+        &fetched.body,
+        format,
+        &connector.settings.filter,
+        instance,
+    );
     if parsed.samples == 0 && parsed.dropped == 0 && parsed.errors > 0 {
         return Err(format!(
             "GET {url}: not Prometheus text: {}",

@@ -2,7 +2,7 @@
 
 use crate::options::NameFilter;
 use dbmon_connector_api::Report;
-use dbmon_promtext::{Entry, Parser};
+use dbmon_promtext::{Entry, Format, Parser};
 
 /// What one target gave.
 #[derive(Debug, Default)]
@@ -17,12 +17,13 @@ pub struct Parsed {
     pub first_error: Option<String>,
 }
 
-/// Appends the samples of `body` that `filter` keeps to `report`, each labelled with
+/// Appends the samples of `body`, read as `format`, that `filter` keeps to `report`, each labelled with
 /// `instance` when given (several targets in one cluster); a sample's own `instance` label is
 /// then renamed `exported_instance`.
 pub fn append_samples(
     report: &mut Report,
     body: &str,
+    format: Format,
     filter: &NameFilter,
     instance: Option<&str>,
 ) -> Parsed {
@@ -31,7 +32,7 @@ pub fn append_samples(
     // Consecutive samples usually share a name (histogram buckets): decide once per name.
     let mut last_name = "";
     let mut last_kept = true;
-    for entry in Parser::new(body) {
+    for entry in Parser::with_format(body, format) {
         let sample = match entry {
             Ok(Entry::Sample(sample)) => sample,
             Ok(_) => continue,
