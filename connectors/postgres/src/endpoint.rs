@@ -14,21 +14,28 @@ pub struct Endpoint {
     pub database: String,
     /// `host:port` (`[::1]:5432` for IPv6): the node's id and address.
     pub address: String,
+    /// The user a `postgres://user@host` URL names, as libpq reads it.
+    pub user: Option<String>,
 }
 
-/// The endpoint as written, without what stands before an `@` (a password, maybe).
+/// The endpoint as written, with the password of a `user:password@` replaced.
 pub fn redacted(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}<redacted>{}", &text[..scheme + 3], &text[at..])
-        }
-        (None, Some(at)) => format!("<redacted>{}", &text[at..]),
-        _ => text.to_string(),
+    let Some(at) = text.rfind('@') else {
+        return text.to_string();
+    };
+    let start = text.find("://").map_or(0, |scheme| scheme + 3);
+    if at < start {
+        return text.to_string();
+    }
+    match text[start..at].split_once(':') {
+        Some((user, _)) => format!("{}{user}:<redacted>{}", &text[..start], &text[at..]),
+        None => text.to_string(),
     }
 }
 
-/// Parses `host`, `host:port`, `[v6]:port`, or `postgres://host[:port][/database]`
-/// (`postgresql://` too).
+/// Parses `host`, `host:port`, `[v6]:port`, or `postgres://[user@]host[:port][/database]`
+/// (`postgresql://` too). A user name is no secret and libpq URLs often carry one; a password
+/// is refused, with the `auth:` lines that replace it.
 pub fn parse_endpoint(text: &str, default_database: &str) -> Result<Endpoint, String> {
     let text = text.trim();
     let (authority, database) = match text.split_once("://") {
@@ -56,11 +63,10 @@ pub fn parse_endpoint(text: &str, default_database: &str) -> Result<Endpoint, St
         }
         None => (text, None),
     };
-    if authority.contains('@') {
-        return Err(
-            "credentials do not belong in the endpoint: put them in the cluster's auth:".into(),
-        );
-    }
+    let (user, authority) = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(user_of(text, userinfo)?), host),
+        None => (None, authority),
+    };
     if let Some(database) = database
         && (database.contains('/') || database.contains('%'))
     {
@@ -77,7 +83,32 @@ pub fn parse_endpoint(text: &str, default_database: &str) -> Result<Endpoint, St
         port,
         database: database.unwrap_or(default_database).to_string(),
         address,
+        user,
     })
+}
+
+/// The user of a URL's `user@`; a `user:password@` is refused with what to write instead.
+fn user_of(text: &str, userinfo: &str) -> Result<String, String> {
+    let Some((user, _password)) = userinfo.split_once(':') else {
+        if userinfo.is_empty() || userinfo.contains(['%', '/', ' ']) {
+            return Err(format!("'{userinfo}' is not a plain user name"));
+        }
+        return Ok(userinfo.to_string());
+    };
+    let at = text.rfind('@').unwrap_or(0);
+    let start = text.find("://").map_or(0, |scheme| scheme + 3);
+    let without = format!("{}{}{}", &text[..start], user, &text[at..]);
+    let without = without.replacen("://@", "://", 1);
+    let username = match user {
+        "" => String::new(),
+        user => format!("\n      username: {user}"),
+    };
+    Err(format!(
+        "a password does not belong in the endpoint (it would be in the config for anyone to \
+         read, and in logs): write the endpoint as {without} and the password in the cluster's \
+         auth:\n    auth:{username}\n      password: ${{env:PG_PASSWORD}}    \
+         # or password_file: secrets/pg.txt"
+    ))
 }
 
 fn split_host_port(authority: &str) -> Result<(&str, u16), String> {
@@ -140,11 +171,22 @@ mod tests {
                 .unwrap_err()
                 .contains("brackets")
         );
-        assert!(
-            parse_endpoint("postgres://u:secret@h/db", "x")
-                .unwrap_err()
-                .contains("auth:")
+        let refused = parse_endpoint("postgres://u:secret@h/db", "x").unwrap_err();
+        assert!(refused.contains("auth:\n      username: u\n"), "{refused}");
+        assert!(refused.contains("as postgres://u@h/db and"), "{refused}");
+        assert!(!refused.contains("secret@"), "{refused}");
+        let e = parse_endpoint("postgres://monitor@db:5432/postgres", "x").unwrap();
+        assert_eq!(
+            (e.user.as_deref(), e.address.as_str()),
+            (Some("monitor"), "db:5432")
         );
+        assert_eq!(parse_endpoint("db", "x").unwrap().user, None);
+        assert!(parse_endpoint("postgres://@db", "x").is_err());
+        assert_eq!(
+            redacted("postgres://u:secret@h/db"),
+            "postgres://u:<redacted>@h/db"
+        );
+        assert_eq!(redacted("postgres://u@h/db"), "postgres://u@h/db");
         assert!(
             parse_endpoint("http://h:1", "x")
                 .unwrap_err()

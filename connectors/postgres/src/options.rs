@@ -7,7 +7,7 @@ use std::fmt;
 
 /// The database connected to when neither the endpoint nor `options.database` names one.
 pub const DEFAULT_DATABASE: &str = "postgres";
-/// The user when `auth.username` is not set.
+/// The user when neither `auth.username` nor a `postgres://user@host` endpoint names one.
 pub const DEFAULT_USER: &str = "postgres";
 /// Default of [`Options::replication_lag_bytes_degraded`]: 64 MiB of WAL.
 pub const DEFAULT_REPLICATION_LAG_BYTES_DEGRADED: f64 = 67_108_864.0;
@@ -131,10 +131,7 @@ pub fn settings(config: &ClusterConfig<Options>) -> Result<Settings, ConfigError
         options.xid_wraparound_degraded_percent,
     )?;
     let auth = config.auth.clone().unwrap_or_default();
-    let user = auth.username.unwrap_or_else(|| DEFAULT_USER.into());
-    if user.is_empty() {
-        return Err(ConfigError::at("auth.username", "must not be empty"));
-    }
+    let user = login_user(auth.username, &endpoints)?;
     Ok(Settings {
         endpoints,
         user,
@@ -142,6 +139,48 @@ pub fn settings(config: &ClusterConfig<Options>) -> Result<Settings, ConfigError
         options,
         statement_timeout_ms: config.timeout_ms.max(1),
     })
+}
+
+/// The one user the cluster logs in as: `auth.username`, else the user its `postgres://user@`
+/// endpoints name (the same in all), else `postgres`.
+fn login_user(configured: Option<String>, endpoints: &[Endpoint]) -> Result<String, ConfigError> {
+    if configured.as_deref() == Some("") {
+        return Err(ConfigError::at("auth.username", "must not be empty"));
+    }
+    let mut named: Option<(usize, &str)> = None;
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let Some(user) = endpoint.user.as_deref() else {
+            continue;
+        };
+        let path = format!("endpoints[{i}]");
+        if let Some(configured) = configured.as_deref()
+            && configured != user
+        {
+            return Err(ConfigError::at(
+                path,
+                format!(
+                    "names user '{user}' but auth.username is '{configured}': the cluster logs \
+                     in as one user; drop one of the two or make them the same"
+                ),
+            ));
+        }
+        match named {
+            Some((first, other)) if other != user => {
+                return Err(ConfigError::at(
+                    path,
+                    format!(
+                        "names user '{user}' but endpoints[{first}] names '{other}': the cluster \
+                         logs in as one user"
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => named = Some((i, user)),
+        }
+    }
+    Ok(configured
+        .or_else(|| named.map(|(_, user)| user.to_string()))
+        .unwrap_or_else(|| DEFAULT_USER.into()))
 }
 
 fn non_negative(field: &str, value: f64) -> Result<(), ConfigError> {

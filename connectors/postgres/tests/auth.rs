@@ -47,6 +47,31 @@ async fn a_wrong_password_is_a_clear_error_without_the_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_of_a_postgres_url_logs_in() {
+    let server = PgServer::primary("pgurluser");
+    let url = format!("postgres://{PASSWORD_USER}@{}/postgres", server.endpoint());
+    let password_only = |password: &str| {
+        let mut c = config(std::slice::from_ref(&url), Options::default());
+        c.auth = Some(dbmon_connector_api::AuthConfig {
+            username: None,
+            password: Some(password.to_string()),
+        });
+        c
+    };
+    // The server names the user it refused: the URL's, not the default.
+    let (error, _) =
+        collect_error(&connector(password_only("wrong")), Duration::from_secs(5)).await;
+    assert!(
+        error.contains(&format!(
+            "password authentication failed for user \"{PASSWORD_USER}\""
+        )),
+        "{error}"
+    );
+    let report = collect(&connector(password_only(PASSWORD))).await;
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_verifies_the_server_and_presents_a_client_certificate() {
     let ca = TestCa::new("dbmon test CA");
     let server_cert = ca.server_cert(&["127.0.0.1"]);

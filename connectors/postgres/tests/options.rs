@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{config, refused, with_tls};
+use common::{config, refused, with_auth, with_tls};
 use dbmon_connector_api::{ClusterConfig, Connector, TlsConfig};
 use dbmon_connector_postgres::{Options, Postgres};
 
@@ -66,6 +66,59 @@ fn credentials_in_an_endpoint_are_refused_without_repeating_them() {
     assert!(message.contains("auth:"), "{message}");
     assert!(!message.contains("hunter2"), "{message}");
     assert!(message.contains("<redacted>@db1:5432/app"), "{message}");
+}
+
+#[test]
+fn a_user_in_an_endpoint_is_the_login_user_not_a_secret() {
+    let list = endpoints(&["postgres://monitor@db1:5432/postgres", "db2"]);
+    if let Err(e) = <Postgres as Connector>::new(config(&list, Options::default())) {
+        panic!("refused: {e}");
+    }
+    // The same user in auth: too is no conflict.
+    let same = with_auth(config(&list, Options::default()), "monitor", "pw");
+    if let Err(e) = <Postgres as Connector>::new(same) {
+        panic!("refused: {e}");
+    }
+}
+
+#[test]
+fn a_password_in_an_endpoint_is_refused_with_the_auth_lines_to_write() {
+    let (path, message) = error(
+        &["db0", "postgres://monitor:hunter2@db1:5432/app"],
+        Options::default(),
+    );
+    assert_eq!(path, "endpoints[1]");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(
+        message.contains("write the endpoint as postgres://monitor@db1:5432/app"),
+        "{message}"
+    );
+    assert!(
+        message
+            .contains("\n    auth:\n      username: monitor\n      password: ${env:PG_PASSWORD}"),
+        "{message}"
+    );
+}
+
+#[test]
+fn two_different_users_are_refused_with_both_named() {
+    let list = endpoints(&["db0", "postgres://monitor@db1/app"]);
+    let e = refused(with_auth(config(&list, Options::default()), "dbmon", "pw"));
+    assert_eq!(e.path, "endpoints[1]");
+    assert!(
+        e.message.contains("'monitor'") && e.message.contains("auth.username is 'dbmon'"),
+        "{}",
+        e.message
+    );
+    let (path, message) = error(
+        &["postgres://monitor@db1", "postgres://admin@db2"],
+        Options::default(),
+    );
+    assert_eq!(path, "endpoints[1]");
+    assert!(
+        message.contains("'admin'") && message.contains("endpoints[0] names 'monitor'"),
+        "{message}"
+    );
 }
 
 #[test]
