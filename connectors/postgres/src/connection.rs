@@ -2,7 +2,7 @@
 //! when the server closed it or did not answer in time. So a collection costs one round of
 //! queries, not a login, and a down server costs at most one connection attempt per collection.
 
-use crate::{endpoint::Endpoint, probe::Statements};
+use crate::{endpoint::Endpoint, probe::Statements, sniff};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -114,7 +114,49 @@ impl Node {
     }
 }
 
+/// How long a new connection may take to start before the connector checks, on the side,
+/// that the port is PostgreSQL's at all. A PostgreSQL server answers well within it.
+const SNIFF_AFTER: Duration = Duration::from_millis(200);
+
+/// Connects, and fails fast, saying so, when the port turns out to be another kind of server:
+/// one that waits for a line (HTTP, Redis) would otherwise hold the connection until the
+/// deadline, and one that speaks first (MySQL) gives a garbled error.
 async fn connect(endpoint: &Endpoint, login: &Login, deadline: Instant) -> Result<Session, String> {
+    let connecting = connect_postgres(endpoint, login, deadline);
+    tokio::pin!(connecting);
+    let foreign = || async {
+        sniff::foreign_protocol(&endpoint.host, endpoint.port)
+            .await
+            .map(|kind| sniff::message(&endpoint.address, kind))
+    };
+    tokio::select! {
+        result = &mut connecting => match result {
+            Err(e) if e.ends_with(NOT_POSTGRES_HINT) => Err(foreign().await.unwrap_or(e)),
+            other => other,
+        },
+        _ = tokio::time::sleep(SNIFF_AFTER) => {
+            let sniffing = async {
+                match foreign().await {
+                    Some(message) => message,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = &mut connecting => result,
+                message = sniffing => Err(message),
+            }
+        }
+    }
+}
+
+/// What a connection error that may mean "not PostgreSQL" ends with.
+const NOT_POSTGRES_HINT: &str = " (is a PostgreSQL server listening there?)";
+
+async fn connect_postgres(
+    endpoint: &Endpoint,
+    login: &Login,
+    deadline: Instant,
+) -> Result<Session, String> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&endpoint.host)
@@ -138,7 +180,7 @@ async fn connect(endpoint: &Endpoint, login: &Login, deadline: Instant) -> Resul
             "unexpected message from server",
         ];
         let hint = match garbled.iter().any(|g| text.starts_with(g)) {
-            true => " (is a PostgreSQL server listening there?)",
+            true => NOT_POSTGRES_HINT,
             false => "",
         };
         format!("cannot connect: {text}{hint}")

@@ -7,6 +7,7 @@ mod connection;
 mod endpoint;
 mod options;
 mod probe;
+mod sniff;
 mod tls;
 mod verdict;
 
