@@ -17,6 +17,7 @@ load=./target/release/collect_load
 
 cargo bench -p dbmon-promtext > "$OUT/parse.txt" 2>&1
 ./target/release/abi_call --calls 200000 > "$OUT/abi_call.txt" 2>&1
+./target/release/grpc_latency --calls 1000 > "$OUT/grpc_latency.txt" 2>&1
 # Target 2: 200 clusters, 190 KB bodies, 1 s, until every history holds 100 reports.
 $load --clusters 200 --warmup-seconds 10 --seconds 110 > "$OUT/200_changing.txt"
 $load --clusters 200 --warmup-seconds 10 --seconds 110 --changing-percent 0 > "$OUT/200_static.txt"

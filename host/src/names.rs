@@ -40,11 +40,11 @@ pub fn quote(s: &str) -> String {
     let mut chars = s.chars();
     let head: String = chars.by_ref().take(QUOTED_CHARS).collect();
     let more = chars.next().is_some();
-    let quoted = format!("{head:?}");
+    let head = head.escape_debug();
     if more {
-        format!("{}…\" ({} bytes)", &quoted[..quoted.len() - 1], s.len())
+        format!("'{head}…' ({} bytes)", s.len())
     } else {
-        quoted
+        format!("'{head}'")
     }
 }
 
@@ -61,7 +61,7 @@ mod tests {
         let problem = cluster_id_problem(&huge).unwrap();
         assert!(problem.len() < 200, "{problem}");
         assert!(problem.contains("1048576 bytes"), "{problem}");
-        assert_eq!(quote("a\"b\n"), r#""a\"b\n""#);
+        assert_eq!(quote("a'b\n"), r"'a\'b\n'");
         assert!(command_name_problem(&"c".repeat(65)).is_some());
         assert_eq!(command_name_problem("slowlog"), None);
     }

@@ -21,17 +21,6 @@ use std::{
 };
 use tokio::{net::TcpListener, sync::watch};
 
-/// Time open connections get to finish after SIGTERM before they are closed.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Largest request message.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
-/// Concurrent streams (calls) on one HTTP/2 connection.
-pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 100;
-/// Open Watch streams over all connections.
-pub const DEFAULT_MAX_WATCHERS: usize = 4096;
-/// A watcher behind by this many wire bytes of reports is ended.
-pub const DEFAULT_WATCH_MAX_LAG_BYTES: usize = 64 << 20;
-
 /// Flags of `dbmon serve`; each overrides the config file.
 #[derive(Debug, clap::Args)]
 #[deny(missing_docs)]
@@ -60,10 +49,9 @@ pub async fn serve(
 ) -> anyhow::Result<ExitCode> {
     // Before anything else: SIGHUP's default action would end the process.
     tokio::spawn(on_hangup(log_file));
-    let mut config = match Config::load(&args.config) {
-        Ok(config) => config,
-        Err(errors) => return Ok(refuse(&errors)),
-    };
+    // Every error in one pass: the file's own, the machine's (plugins folder, listen address)
+    // and the connectors' checks of the clusters that are valid so far.
+    let (mut config, mut errors) = Config::load_partial(&args.config);
     let listen_from_flag = args.listen.is_some();
     if let Some(listen) = args.listen {
         config.listen = listen;
@@ -72,24 +60,34 @@ pub async fn serve(
     if let Some(dir) = args.plugins_dir {
         config.plugins_dir = dir;
     }
-    let mut errors = Vec::new();
-    if let Err(e) = plugins_dir_problem(&config, plugins_dir_from_flag) {
+    // After a file that could not be read (or held nothing valid), the machine's checks would
+    // only judge defaults.
+    let judge_machine = errors.is_empty() || !config.clusters.is_empty();
+    if judge_machine && let Err(e) = plugins_dir_problem(&config, plugins_dir_from_flag) {
         errors.push(e);
     }
-    let (registry, refusals) = Registry::load_dir(&config.plugins_dir, &config.trust);
+    let (registry, refusals) = if judge_machine {
+        Registry::load_dir(&config.plugins_dir, &config.trust)
+    } else {
+        (Registry::default(), Vec::new())
+    };
     let registry = Arc::new(registry);
     let found = Found {
         registry: &registry,
         refusals: &refusals,
     };
-    let listener = match bind(&config, listen_from_flag).await {
-        Ok(listener) => Some(listener),
-        Err(e) => {
-            errors.push(e);
-            None
+    let listener = if judge_machine {
+        match bind(&config, listen_from_flag).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
         }
+    } else {
+        None
     };
-    if args.check {
+    if args.check || !errors.is_empty() {
         return Ok(check(&config, found, errors));
     }
     let runners = match start_runners(&config, found, log_level).await {
@@ -130,12 +128,12 @@ pub async fn serve(
         shutdown: stopped.clone(),
         watchers: Arc::default(),
         limits: api::Limits {
-            max_watchers: DEFAULT_MAX_WATCHERS,
-            watch_max_lag_bytes: DEFAULT_WATCH_MAX_LAG_BYTES,
+            max_watchers: config.api.max_watchers,
+            watch_max_lag_bytes: config.api.watch_max_lag_bytes,
         },
     };
-    let grace = DEFAULT_SHUTDOWN_GRACE;
-    let server = grpc_server(monitor, DEFAULT_MAX_MESSAGE_BYTES, stopped.clone())
+    let grace = config.api.shutdown_grace;
+    let server = grpc_server(monitor, &config.api, stopped.clone())
         .await?
         .serve_with_incoming_shutdown(
             listener::incoming(listener, Greeting::grpc(address)),
@@ -197,7 +195,7 @@ pub async fn serve(
 /// The gRPC services on one server: Monitor, health, reflection (v1 and v1alpha).
 async fn grpc_server(
     monitor: Monitor,
-    max_message_bytes: usize,
+    limits: &crate::config::Api,
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<
     tonic::transport::server::Router<
@@ -214,13 +212,14 @@ async fn grpc_server(
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ])?);
+    let max_message_bytes = limits.max_message_bytes;
     let monitor = proto::monitor_server::MonitorServer::new(monitor)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(usize::MAX);
     use tonic_health::pb::health_server::HealthServer;
     use tonic_reflection::pb::{v1, v1alpha};
     Ok(tonic::transport::Server::builder()
-        .max_concurrent_streams(DEFAULT_MAX_STREAMS_PER_CONNECTION)
+        .max_concurrent_streams(limits.max_streams_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .layer(api::OversizeLayer)
@@ -289,9 +288,11 @@ fn plugins_dir_problem(config: &Config, from_flag: bool) -> Result<(), ConfigErr
 /// An error in a value given on the command line or in the environment: named by the flag,
 /// in place of a position in the file.
 fn flag_error(config: &Config, flag: &str, message: String) -> ConfigError {
-    let mut error = config.error_at("", message);
-    error.message = format!("{flag}: {}", error.message);
-    error
+    ConfigError {
+        file: config.file.clone(),
+        position: crate::config::Position::OUTSIDE,
+        message: format!("{flag}: {message}"),
+    }
 }
 
 /// Reopens the log file on every SIGHUP (logrotate's `postrotate kill -HUP`); the process goes
@@ -332,6 +333,7 @@ fn check(config: &Config, found: Found<'_>, mut errors: Vec<ConfigError>) -> Exi
         }
     }
     if !errors.is_empty() {
+        errors.sort_by_key(|e| e.position);
         return refuse(&ConfigErrors(errors));
     }
     println!(

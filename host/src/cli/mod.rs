@@ -90,5 +90,10 @@ async fn connect(server: &str) -> Result<MonitorClient<Channel>, Failure> {
         .connect()
         .await
         .map_err(|e| Failure::Server(format!("cannot reach the dbmon server at {server}: {e}")))?;
-    Ok(MonitorClient::new(channel))
+    // A page of reports of a large cluster (3,000 series × 100 reports) is far above tonic's
+    // 4 MiB default; the server bounds what it sends.
+    Ok(MonitorClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
 }
+
+/// Largest answer the client accepts.
+const MAX_RESPONSE_BYTES: usize = 1 << 30;

@@ -14,6 +14,11 @@ pub struct Position {
     pub column: usize,
 }
 
+impl Position {
+    /// No place in the file: the value came from a flag or the environment.
+    pub const OUTSIDE: Position = Position { line: 0, column: 0 };
+}
+
 /// Positions of every node of a document, by path.
 #[derive(Debug, Default)]
 pub struct Locations {

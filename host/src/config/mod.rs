@@ -27,7 +27,8 @@ use tree::{Kind, Node, Problem};
 pub struct ConfigError {
     /// The config file.
     pub file: PathBuf,
-    /// Where in it.
+    /// Where in it; [`Position::OUTSIDE`] for a value given by a flag or the environment,
+    /// which the message then names.
     pub position: Position,
     /// What is wrong.
     pub message: String,
@@ -36,6 +37,9 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Position { line, column } = self.position;
+        if self.position == Position::OUTSIDE {
+            return write!(f, "{}", self.message);
+        }
         write!(
             f,
             "{}:{line}:{column}: {}",
@@ -80,9 +84,26 @@ pub struct Config {
     pub store_kind: StoreKind,
     /// Reports kept per cluster.
     pub history: usize,
+    /// Limits of the client API.
+    pub api: Api,
     /// The clusters, in file order.
     pub clusters: Vec<Cluster>,
     locations: Locations,
+}
+
+/// `api:` with every default applied.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Largest request message, in bytes.
+    pub max_message_bytes: usize,
+    /// Concurrent calls on one connection.
+    pub max_streams_per_connection: u32,
+    /// Open Watch streams over all connections.
+    pub max_watchers: usize,
+    /// Bytes of unread reports after which a Watch stream is ended.
+    pub watch_max_lag_bytes: usize,
+    /// Time open calls get after SIGTERM.
+    pub shutdown_grace: Duration,
 }
 
 /// One cluster with every default applied and every secret resolved.
@@ -216,6 +237,17 @@ impl Config {
             },
             store_kind: raw.store.kind,
             history: raw.store.history,
+            api: Api {
+                max_message_bytes: raw.api.max_message_bytes,
+                max_streams_per_connection: u32::try_from(raw.api.max_streams_per_connection)
+                    .unwrap_or(u32::MAX),
+                max_watchers: raw.api.max_watchers,
+                watch_max_lag_bytes: raw.api.watch_max_lag_bytes,
+                shutdown_grace: raw
+                    .api
+                    .shutdown_grace
+                    .map_or(model::DEFAULT_SHUTDOWN_GRACE, |d| d.0),
+            },
             clusters: Vec::new(),
             locations,
         }
@@ -274,17 +306,8 @@ impl Config {
         let index = entry.index;
         let at = |field: &str| format!("clusters[{index}].{field}");
         let mut errors = Vec::new();
-        let id_ok = !entry.id.is_empty()
-            && entry
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if !id_ok {
-            let message = format!(
-                "cluster id '{}' must be non-empty and use only letters, digits, '-', '_' and '.'",
-                entry.id
-            );
-            errors.push(self.error_at(&at("id"), message));
+        if let Some(problem) = crate::names::cluster_id_problem(&entry.id) {
+            errors.push(self.error_at(&at("id"), problem));
         }
         let interval = entry
             .interval

@@ -16,6 +16,17 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Time one collection may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Largest request message a client may send.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
+/// Concurrent calls (HTTP/2 streams) on one client connection.
+pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 100;
+/// Open Watch streams over all connections.
+pub const DEFAULT_MAX_WATCHERS: usize = 4096;
+/// A watcher behind by this many bytes of reports (as sent on the wire) is ended.
+pub const DEFAULT_WATCH_MAX_LAG_BYTES: usize = 64 << 20;
+/// Time open connections get to finish after SIGTERM before they are closed.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(
@@ -35,6 +46,9 @@ pub struct FileConfig {
     /// The report store.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Limits of the gRPC client API.
+    #[serde(default)]
+    pub api: ApiConfig,
     /// Defaults for every cluster.
     #[serde(default)]
     pub defaults: Schedule,
@@ -119,17 +133,115 @@ fn default_history() -> usize {
     DEFAULT_HISTORY
 }
 
+/// `api:`: what one client may ask of the gRPC API, and how long a stop waits for clients.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (max_message_bytes:, max_streams_per_connection:, max_watchers:, \
+                 watch_max_lag_bytes:, shutdown_grace:)"
+)]
+pub struct ApiConfig {
+    /// Largest request message, in bytes; a larger one is refused with RESOURCE_EXHAUSTED.
+    /// By default, this is 4194304 (4 MiB).
+    #[serde(default = "max_message_bytes", deserialize_with = "bytes")]
+    pub max_message_bytes: usize,
+    /// Concurrent calls on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more wait
+    /// for one to end. By default, this is 100.
+    #[serde(default = "max_streams", deserialize_with = "streams")]
+    pub max_streams_per_connection: usize,
+    /// Open Watch streams over all connections; one more is refused with RESOURCE_EXHAUSTED.
+    /// By default, this is 4096.
+    #[serde(default = "max_watchers", deserialize_with = "watchers")]
+    pub max_watchers: usize,
+    /// A Watch stream whose client has not read this many bytes of reports is ended with
+    /// ABORTED (it resumes with `since`). By default, this is 67108864 (64 MiB).
+    #[serde(default = "watch_max_lag_bytes", deserialize_with = "bytes")]
+    pub watch_max_lag_bytes: usize,
+    /// After SIGTERM, open calls get this long to end before their connections are closed.
+    /// By default, this is 5s.
+    #[serde(default)]
+    pub shutdown_grace: Option<Delay>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_streams_per_connection: DEFAULT_MAX_STREAMS_PER_CONNECTION as usize,
+            max_watchers: DEFAULT_MAX_WATCHERS,
+            watch_max_lag_bytes: DEFAULT_WATCH_MAX_LAG_BYTES,
+            shutdown_grace: None,
+        }
+    }
+}
+
+fn max_message_bytes() -> usize {
+    DEFAULT_MAX_MESSAGE_BYTES
+}
+
+fn max_streams() -> usize {
+    DEFAULT_MAX_STREAMS_PER_CONNECTION as usize
+}
+
+fn max_watchers() -> usize {
+    DEFAULT_MAX_WATCHERS
+}
+
+fn watch_max_lag_bytes() -> usize {
+    DEFAULT_WATCH_MAX_LAG_BYTES
+}
+
+fn bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    at_least_one(
+        deserializer,
+        "a whole number of bytes (1 or more)",
+        usize::MAX,
+    )
+}
+
+fn streams<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    at_least_one(
+        deserializer,
+        "a whole number of streams (1 or more)",
+        u32::MAX as usize,
+    )
+}
+
+fn watchers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    at_least_one(
+        deserializer,
+        "a whole number of watchers (1 or more)",
+        usize::MAX,
+    )
+}
+
 /// A count of reports, 1 or more.
 fn reports_kept<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
-    struct Count;
+    at_least_one(
+        deserializer,
+        "a whole number of reports (1 or more)",
+        usize::MAX,
+    )
+}
+
+/// A whole number from 1 to `max`; `what` says so in words.
+fn at_least_one<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    what: &'static str,
+    max: usize,
+) -> Result<usize, D::Error> {
+    struct Count {
+        what: &'static str,
+        max: usize,
+    }
     impl de::Visitor<'_> for Count {
         type Value = usize;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a whole number of reports (1 or more)")
+            f.write_str(self.what)
         }
         fn visit_u64<E: de::Error>(self, n: u64) -> Result<usize, E> {
             match usize::try_from(n) {
-                Ok(n) if n >= 1 => Ok(n),
+                Ok(n) if n >= 1 && n <= self.max => Ok(n),
                 _ => Err(E::invalid_value(de::Unexpected::Unsigned(n), &self)),
             }
         }
@@ -140,7 +252,7 @@ fn reports_kept<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::
             }
         }
     }
-    deserializer.deserialize_u64(Count)
+    deserializer.deserialize_u64(Count { what, max })
 }
 
 /// Where reports are kept.

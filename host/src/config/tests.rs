@@ -410,3 +410,36 @@ fn every_bad_field_of_one_cluster_is_reported() {
         );
     }
 }
+
+#[test]
+fn api_limits_have_defaults_and_are_checked() {
+    let config = parse("clusters: [{id: a, connector: c}]\n").unwrap();
+    assert_eq!(config.api.max_message_bytes, 4 << 20);
+    assert_eq!(config.api.max_streams_per_connection, 100);
+    assert_eq!(config.api.shutdown_grace, Duration::from_secs(5));
+    let config = parse(
+        "api: {max_watchers: 3, shutdown_grace: 500ms, max_message_bytes: 1024}\nclusters: [{id: a, connector: c}]\n",
+    )
+    .unwrap();
+    assert_eq!(config.api.max_watchers, 3);
+    assert_eq!(config.api.max_message_bytes, 1024);
+    assert_eq!(config.api.shutdown_grace, Duration::from_millis(500));
+    let errors: Vec<String> = parse("api:\n  max_watchers: 0\n  max_streams_per_connection: -1\nclusters: [{id: a, connector: c}]\n")
+        .expect_err("bad limits")
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("2:17") && e.contains("watchers (1 or more)")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("3:31") && e.contains("streams (1 or more)")),
+        "{errors:?}"
+    );
+}

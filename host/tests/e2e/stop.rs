@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 const CONFIG: &str = "
 store: {history: 5}
+api: {shutdown_grace: 1s}
 clusters:
   - {id: big, connector: misbehave, interval: 100ms, timeout: 90ms, jitter: 0s, options: {mode: ok, series: 2000}}
 ";
@@ -59,7 +60,7 @@ async fn sigterm_ends_the_host_within_the_grace_period_despite_a_stalled_watcher
     assert_eq!(end.code(), tonic::Code::Unavailable, "{end:?}");
     assert!(end.message().contains("stopping"), "{end:?}");
 
-    // The default grace is 5 s; Host::stop kills after 10 s.
+    // The grace is 1 s here; Host::stop kills after 10 s.
     let status = tokio::task::spawn_blocking(move || {
         let status = host.stop();
         (status, host)
@@ -73,7 +74,12 @@ async fn sigterm_ends_the_host_within_the_grace_period_despite_a_stalled_watcher
         "exit {status:?} after {took:?}; log:\n{}",
         host.log()
     );
-    assert!(took < Duration::from_secs(9), "took {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        host.log().contains("still connected 1s after the stop"),
+        "{}",
+        host.log()
+    );
 }
 
 #[tokio::test]

@@ -256,3 +256,45 @@ async fn watchers_beyond_the_per_connection_stream_limit_wait_or_are_refused_but
         .expect("a report on a new connection")
         .expect("stream");
 }
+
+#[tokio::test]
+async fn watchers_beyond_api_max_watchers_are_resource_exhausted() {
+    let config = format!("api: {{max_watchers: 2}}\n{CONFIG}");
+    let host = Host::start(&config, &[lib("system"), lib("misbehave")]);
+    let first = open_watch(&host.url).await;
+    let _second = open_watch(&host.url).await;
+    let mut grpc = client(&host).await;
+    let refused = grpc
+        .watch(proto::WatchRequest {
+            cluster_ids: vec![],
+        })
+        .await
+        .expect_err("a third watcher");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("api.max_watchers"),
+        "{refused:?}"
+    );
+    // A closed stream gives its seat back.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let again = grpc
+            .watch(proto::WatchRequest {
+                cluster_ids: vec![],
+            })
+            .await;
+        if again.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the seat was not given back: {again:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
