@@ -96,7 +96,7 @@ fn print(out: &Value, report: Option<&Report>, json: bool) {
             out["conformance"] = checks.into();
             out["passed"] = report.passed().into();
         }
-        println!("{out}");
+        super::say!("{out}");
         return;
     }
     let text = |key: &str| out[key].as_str().unwrap_or_default().to_string();
@@ -137,10 +137,10 @@ fn print(out: &Value, report: Option<&Report>, json: bool) {
     };
     rows.push(("verdict", verdict));
     for (key, value) in rows {
-        println!("{key:<14} {value}");
+        super::say!("{key:<14} {value}");
     }
     if let Some(report) = report {
-        println!(
+        super::say!(
             "\nconformance checks against cluster '{}':\n{report}",
             text("cluster")
         );

@@ -2,13 +2,27 @@
 //! loadable connector, `dbmon connector check` says whether `serve` would load a library and
 //! runs the conformance kit against it.
 
-mod check;
-mod scaffold;
-
 pub use check::CheckArgs;
 pub use scaffold::Scaffold;
 
 use std::{path::PathBuf, process::ExitCode};
+
+/// `println!`, except that a reader that went away (`| head`) ends the command quietly, as it
+/// ends other Unix tools, instead of a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+pub(crate) use say;
+
+mod check;
+mod scaffold;
 
 /// `dbmon connector ...`
 #[derive(Debug, clap::Subcommand)]
@@ -55,7 +69,7 @@ pub fn run(command: ConnectorCommand, json: bool) -> ExitCode {
                 .and_then(|scaffold| scaffold.write(&dir).map(|()| scaffold));
             match written {
                 Ok(scaffold) => {
-                    println!(
+                    say!(
                         "created connector '{name}' in {}\n\nnext:\n  cd {}\n  cargo test\n  cargo build --release\n  dbmon connector check target/release/{} --config example.yaml",
                         dir.display(),
                         dir.display(),

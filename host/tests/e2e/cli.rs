@@ -66,6 +66,26 @@ clusters:
             output.status
         );
     }
+    // The author's commands too (they log to stderr, so only the panic and the status count).
+    let library = lib("system");
+    let library = library.to_str().unwrap();
+    for args in [
+        &["connector", "check", library][..],
+        &["--json", "connector", "check", library],
+    ] {
+        let output =
+            tokio::task::block_in_place(|| into_closed_pipe(&host, args, Duration::from_secs(20)));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("panicked"),
+            "dbmon {args:?} panicked:\n{stderr}"
+        );
+        assert!(
+            output.status.success(),
+            "dbmon {args:?}: {}\n{stderr}",
+            output.status
+        );
+    }
     // A server that cannot be reached is still an error, with its message.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
