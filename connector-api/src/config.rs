@@ -45,7 +45,27 @@ impl<O> ClusterConfig<O> {
     /// `auth:` for connectors that log in with both a user name and a password: `None` when
     /// the cluster has no credentials, an error naming the missing field when only one is
     /// given. `what` names what logs in, for the message (`"etcd authentication"`).
+    ///
+    /// A user name without `password:` is refused; `password: ""` is an empty password and
+    /// is accepted. For servers where an account without a password is legitimate (MySQL,
+    /// MariaDB), use [`login_password_optional`](Self::login_password_optional).
     pub fn login(&self, what: &str) -> Result<Option<Login>, ConfigError> {
+        self.checked_login(what, false)
+    }
+
+    /// Like [`login`](Self::login), but a user name without a password is a login with an
+    /// empty password instead of an error: for servers whose accounts may have no password
+    /// (a MySQL or MariaDB user created without `IDENTIFIED BY`). A password without a user
+    /// name is still refused.
+    pub fn login_password_optional(&self, what: &str) -> Result<Option<Login>, ConfigError> {
+        self.checked_login(what, true)
+    }
+
+    fn checked_login(
+        &self,
+        what: &str,
+        password_optional: bool,
+    ) -> Result<Option<Login>, ConfigError> {
         let Some(auth) = &self.auth else {
             return Ok(None);
         };
@@ -55,6 +75,10 @@ impl<O> ClusterConfig<O> {
             (Some(username), Some(password)) => Ok(Some(Login {
                 username: username.to_string(),
                 password: password.clone(),
+            })),
+            (Some(username), None) if password_optional => Ok(Some(Login {
+                username: username.to_string(),
+                password: String::new(),
             })),
             (Some(_), None) => Err(ConfigError::at(
                 "auth.password",
@@ -73,6 +97,22 @@ impl<O> ClusterConfig<O> {
         endpoints: impl IntoIterator<Item = S>,
     ) -> Self {
         self.endpoints = endpoints.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The same config with these credentials, as `auth: {username: .., password: ..}` gives
+    /// them; `None` leaves that part out.
+    pub fn with_auth(mut self, username: Option<&str>, password: Option<&str>) -> Self {
+        self.auth = Some(AuthConfig {
+            username: username.map(String::from),
+            password: password.map(String::from),
+        });
+        self
+    }
+
+    /// The same config with these TLS settings, as a `tls:` block gives them.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
         self
     }
 

@@ -96,7 +96,7 @@ extern "C" fn new_instance<C: Connector>(
     config_call(|| {
         let (connector, handle) = build::<C>(&config_json)?;
         let instance = Instance {
-            connector: Arc::new(connector),
+            connector: Some(Arc::new(connector)),
             handle,
         };
         Ok(InstanceBox::from_value(instance, TD_Opaque))
@@ -105,13 +105,41 @@ extern "C" fn new_instance<C: Connector>(
 
 // abi 1.1 {
 extern "C" fn validate<C: Connector>(config_json: RString) -> RResult<(), FfiConfigError> {
-    config_call(|| build::<C>(&config_json).map(drop))
+    config_call(|| {
+        let (connector, handle) = build::<C>(&config_json)?;
+        // Dropped inside its runtime, like an instance: a client may spawn a task on drop.
+        let _enter = handle.enter();
+        drop(connector);
+        Ok(())
+    })
 }
 // } abi 1.1
 
 struct Instance<C> {
-    connector: Arc<C>,
+    /// `None` only while the instance drops.
+    connector: Option<Arc<C>>,
     handle: tokio::runtime::Handle,
+}
+
+impl<C> Instance<C> {
+    fn connector(&self) -> Arc<C> {
+        Arc::clone(
+            self.connector
+                .as_ref()
+                .expect("an instance has its connector until dropped"),
+        )
+    }
+}
+
+impl<C> Drop for Instance<C> {
+    fn drop(&mut self) {
+        // The host drops an instance on its own thread, outside the library's runtime; a
+        // pool or connection the connector holds may need that runtime to close (mysql_async
+        // spawns a task when a `Conn` drops). A collection still running holds a reference of
+        // its own and drops the connector inside the runtime when it ends.
+        let _enter = self.handle.enter();
+        drop(self.connector.take());
+    }
 }
 
 /// Connectors get a tenth of the host's timeout (at most one second) less than the host
@@ -127,7 +155,7 @@ fn context(request: FfiCollectRequest) -> CollectContext {
 
 impl<C: Connector> FfiInstance for Instance<C> {
     fn collect(&self, request: FfiCollectRequest) -> FfiFuture<RResult<FfiReport, RString>> {
-        let connector = Arc::clone(&self.connector);
+        let connector = self.connector();
         let ctx = context(request);
         let fut = async move {
             match connector.collect(&ctx).await {
@@ -144,7 +172,7 @@ impl<C: Connector> FfiInstance for Instance<C> {
         args: RVec<RString>,
         request: FfiCollectRequest,
     ) -> FfiFuture<RResult<RString, RString>> {
-        let connector = Arc::clone(&self.connector);
+        let connector = self.connector();
         let ctx = context(request);
         let args: Vec<String> = args.into_iter().map(String::from).collect();
         let fut = async move {

@@ -58,7 +58,7 @@ mod report;
 pub use probe::SilentServer;
 pub use report::{Check, Outcome, Report};
 
-use crate::{Connector, export, ffi::ConnectorModRef};
+use crate::{AuthConfig, ClusterConfig, Connector, TlsConfig, export, ffi::ConnectorModRef};
 use serde_json::Value;
 use std::{collections::HashMap, time::Duration};
 
@@ -96,7 +96,8 @@ enum Change {
 impl Conformance {
     /// Checks against `valid_config_json`, a whole cluster configuration the connector must
     /// accept, as the host sends it: `{"id": .., "endpoints": [..], "interval_ms": ..,
-    /// "timeout_ms": .., "options": {..}}` (see [`ClusterConfig`](crate::ClusterConfig)).
+    /// "timeout_ms": .., "tls": {..} or null, "auth": {..} or null, "options": {..}}` (see
+    /// [`ClusterConfig`]).
     /// Point it at something that does not answer ([`SilentServer`], a closed port) so that
     /// the deadline and cancellation checks have something to wait for.
     pub fn new(valid_config_json: impl Into<String>) -> Self {
@@ -111,18 +112,34 @@ impl Conformance {
 
     /// Checks against a cluster `conformance` with these endpoints and options (JSON text),
     /// collected every 10 s with a 2 s timeout. Panics when `options_json` is not JSON.
+    /// Add credentials with [`auth`](Self::auth) and TLS settings with [`tls`](Self::tls).
     pub fn cluster(endpoints: &[&str], options_json: &str) -> Self {
         let options = serde_json::from_str::<Value>(options_json).unwrap_or_else(|e| {
             panic!("Conformance::cluster: options are not JSON ({e}): {options_json}")
         });
-        let config = serde_json::json!({
-            "id": "conformance",
-            "endpoints": endpoints,
-            "interval_ms": 10_000,
-            "timeout_ms": 2_000,
-            "options": options,
-        });
-        Self::new(config.to_string())
+        let mut config =
+            ClusterConfig::new("conformance", options).with_endpoints(endpoints.iter().copied());
+        config.interval_ms = 10_000;
+        config.timeout_ms = 2_000;
+        Self::new(to_json(&config))
+    }
+
+    /// The valid configuration (and every invalid one derived from it) logs in with these
+    /// credentials, as `auth:` gives them (see [`ClusterConfig::with_auth`]).
+    pub fn auth(mut self, username: Option<&str>, password: Option<&str>) -> Self {
+        let auth = AuthConfig {
+            username: username.map(String::from),
+            password: password.map(String::from),
+        };
+        self.valid = self.with("auth", to_value(&auth));
+        self
+    }
+
+    /// The valid configuration (and every invalid one derived from it) has these TLS
+    /// settings, as a `tls:` block gives them (see [`ClusterConfig::with_tls`]).
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.valid = self.with("tls", to_value(&tls));
+        self
     }
 
     /// The connector must refuse this whole configuration, with a message and with a path
@@ -236,6 +253,16 @@ impl Invalid {
             }
         }
     }
+}
+
+/// The JSON the host would send for `value` (a config type of this crate, which always
+/// serializes).
+fn to_value(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("the SDK's config types serialize to JSON")
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    to_value(value).to_string()
 }
 
 /// At most 40 characters of `text`, on one line.

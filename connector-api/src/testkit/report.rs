@@ -31,7 +31,8 @@ pub struct Check {
     pub name: String,
     /// Whether it passed.
     pub outcome: Outcome,
-    /// What happened, in one line: the evidence for a pass, the problem for a failure.
+    /// What happened: the evidence for a pass, the problem for a failure. The table prints
+    /// a message of several lines (a command's error) on one row, its lines joined by ` ⏎ `.
     pub message: String,
 }
 
@@ -110,7 +111,7 @@ impl fmt::Display for Report {
         let width = self
             .checks
             .iter()
-            .map(|c| c.name.chars().count())
+            .map(|c| one_line(&c.name).chars().count())
             .max()
             .unwrap_or(0)
             .max("CHECK".len());
@@ -119,9 +120,9 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "{:width$}  {:6}  {}",
-                check.name,
+                one_line(&check.name),
                 check.outcome.as_str(),
-                check.message
+                one_line(&check.message)
             )?;
         }
         let failed = self.failures().count();
@@ -131,5 +132,50 @@ impl fmt::Display for Report {
             format!("conformance: {failed} failed")
         };
         write!(f, "{verdict} ({} checks)", self.checks.len())
+    }
+}
+
+/// Separates the lines of a multi-line message (a command's error that prints a table, a
+/// chain of causes) when it is printed on one row of the table.
+const LINE_BREAK: &str = " ⏎ ";
+
+/// `text` on one line: its non-blank lines, trimmed, joined by [`LINE_BREAK`].
+fn one_line(text: &str) -> String {
+    if !text.contains(['\n', '\r']) {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(LINE_BREAK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Outcome, Report};
+
+    #[test]
+    fn multi_line_messages_print_on_one_row_each() {
+        let mut report = Report::default();
+        report.pass("info", "hello 0.1.0".into());
+        let table = "refused:\nID  STATE\n1   down\r\n\n";
+        report.push("command nodes", Outcome::Failed, table.into());
+        report.fail("collect", "two\nlines".into());
+        let printed = report.to_string();
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "CHECK          RESULT  DETAILS",
+                "info           pass    hello 0.1.0",
+                "command nodes  FAIL    refused: ⏎ ID  STATE ⏎ 1   down",
+                "collect        FAIL    two ⏎ lines",
+                "conformance: 2 failed (3 checks)",
+            ]
+        );
+        // The checks keep their messages as the connector gave them.
+        assert_eq!(report.check("command nodes").unwrap().message, table);
     }
 }
