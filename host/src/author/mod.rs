@@ -23,6 +23,7 @@ pub(crate) use say;
 
 mod check;
 mod scaffold;
+mod sdk;
 
 /// `dbmon connector ...`
 #[derive(Debug, clap::Subcommand)]
@@ -36,7 +37,9 @@ pub enum ConnectorCommand {
         /// Folder to create (must not exist). By default, `./NAME`.
         #[arg(long)]
         path: Option<PathBuf>,
-        /// Depend on this connector-api checkout instead of the released crate.
+        /// Depend on this connector-api checkout (named relative to the project when they share
+        /// a folder) instead of the SDK this dbmon carries, which is by default copied into the
+        /// project as vendor/dbmon-connector-api/.
         #[arg(long)]
         sdk_path: Option<PathBuf>,
     },
@@ -63,23 +66,7 @@ pub fn run(command: ConnectorCommand, json: bool) -> ExitCode {
             name,
             path,
             sdk_path,
-        } => {
-            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
-            let written = Scaffold::new(&name, sdk_path.as_deref())
-                .and_then(|scaffold| scaffold.write(&dir).map(|()| scaffold));
-            match written {
-                Ok(scaffold) => {
-                    say!(
-                        "created connector '{name}' in {}\n\nnext:\n  cd {}\n  cargo test\n  cargo build --release\n  dbmon connector check target/release/{} --config example.yaml",
-                        dir.display(),
-                        dir.display(),
-                        scaffold.library_file()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&e),
-            }
-        }
+        } => new(&name, path, sdk_path.as_deref()),
         ConnectorCommand::Check {
             file,
             config,
@@ -98,6 +85,30 @@ pub fn run(command: ConnectorCommand, json: bool) -> ExitCode {
             }
         }
     }
+}
+
+/// `dbmon connector new`.
+fn new(name: &str, path: Option<PathBuf>, sdk_path: Option<&std::path::Path>) -> ExitCode {
+    let dir = path.unwrap_or_else(|| PathBuf::from(name));
+    let scaffold = match Scaffold::new(name, sdk_path).and_then(|s| s.write(&dir).map(|()| s)) {
+        Ok(scaffold) => scaffold,
+        Err(e) => return fail(&e),
+    };
+    let sdk = match &scaffold.sdk {
+        sdk::Sdk::Vendored => format!(
+            "the SDK it builds against, connector-api {}, is in {}",
+            dbmon_connector_api::ffi::API_VERSION,
+            dir.join(sdk::VENDOR_DIR).display()
+        ),
+        sdk::Sdk::Checkout(path) => format!("it builds against the SDK in {}", path.display()),
+    };
+    say!(
+        "created connector '{name}' in {}; {sdk}\n\nnext:\n  cd {}\n  cargo test\n  cargo build --release\n  dbmon connector check target/release/{} --config example.yaml",
+        dir.display(),
+        dir.display(),
+        scaffold.library_file()
+    );
+    ExitCode::SUCCESS
 }
 
 fn fail(message: &str) -> ExitCode {

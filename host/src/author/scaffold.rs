@@ -1,8 +1,9 @@
 //! `dbmon connector new NAME`: a standalone cargo project with a working connector, its
-//! README, example config and tests, from templates compiled into the binary.
+//! README, example config and tests, from templates compiled into the binary, and the SDK it
+//! builds against (see [`Sdk`]).
 
-use dbmon_connector_api::ffi::API_VERSION;
-use std::path::{Path, PathBuf};
+use super::sdk::Sdk;
+use std::path::Path;
 
 /// The project's files: (path in the project, template).
 const FILES: &[(&str, &str)] = &[
@@ -26,21 +27,21 @@ const FILES: &[(&str, &str)] = &[
 pub struct Scaffold {
     /// The connector's name (`connector:` in the host's YAML).
     pub name: String,
-    /// A local connector-api checkout to depend on instead of the registry's release.
-    pub sdk_path: Option<PathBuf>,
+    /// The SDK the project depends on: the one this binary carries, or a checkout.
+    pub sdk: Sdk,
 }
 
 impl Scaffold {
-    /// Checks the name and the SDK path.
+    /// Checks the name and the SDK path (`None`: the SDK this binary carries).
     pub fn new(name: &str, sdk_path: Option<&Path>) -> Result<Scaffold, String> {
         check_name(name)?;
-        let sdk_path = match sdk_path {
-            Some(path) => Some(check_sdk(path)?),
-            None => None,
+        let sdk = match sdk_path {
+            Some(path) => Sdk::checkout(path)?,
+            None => Sdk::Vendored,
         };
         Ok(Scaffold {
             name: name.into(),
-            sdk_path,
+            sdk,
         })
     }
 
@@ -54,18 +55,16 @@ impl Scaffold {
         format!("lib{}.so", self.crate_name())
     }
 
-    /// Every file of the project: (relative path, contents).
-    pub fn render(&self) -> Vec<(&'static str, String)> {
-        let sdk = match &self.sdk_path {
-            Some(path) => format!("{{ path = {:?} }}", path.display().to_string()),
-            None => format!("\"{}\"", major_minor(API_VERSION)),
-        };
+    /// The project's own files (the SDK's aside) for a project at `project`, an absolute path:
+    /// (relative path, contents).
+    pub fn render(&self, project: &Path) -> Vec<(&'static str, String)> {
         let substitutions = [
             ("{{name}}", self.name.clone()),
             ("{{package}}", format!("dbmon-connector-{}", self.name)),
             ("{{crate}}", self.crate_name()),
             ("{{Type}}", type_name(&self.name)),
-            ("{{sdk}}", sdk),
+            ("{{sdk}}", self.sdk.dependency(project)),
+            ("{{sdk_note}}", self.sdk.note()),
         ];
         FILES
             .iter()
@@ -88,15 +87,24 @@ impl Scaffold {
                 dir.display()
             ));
         }
-        for (path, text) in self.render() {
-            let file = dir.join(path);
-            let parent = file.parent().expect("project files live in a folder");
-            std::fs::create_dir_all(parent)
-                .and_then(|()| std::fs::write(&file, text))
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        let project = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::canonicalize(dir))
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        for (path, text) in self.render(&project) {
+            write_file(&project.join(path), text.as_bytes())?;
+        }
+        for (path, bytes) in self.sdk.files() {
+            write_file(&project.join(path), bytes)?;
         }
         Ok(())
     }
+}
+
+fn write_file(file: &Path, bytes: &[u8]) -> Result<(), String> {
+    let parent = file.parent().expect("project files live in a folder");
+    std::fs::create_dir_all(parent)
+        .and_then(|()| std::fs::write(file, bytes))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 
 /// `[a-z][a-z0-9_-]*`, at most 64 characters: a cluster's `connector:` value, a cargo package
@@ -111,25 +119,6 @@ fn check_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The folder of a connector-api checkout, absolute so that the project builds from anywhere.
-fn check_sdk(path: &Path) -> Result<PathBuf, String> {
-    let dir =
-        std::fs::canonicalize(path).map_err(|e| format!("--sdk-path {}: {e}", path.display()))?;
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
-    if !manifest.contains("name = \"dbmon-connector-api\"") {
-        return Err(format!(
-            "--sdk-path {}: not the dbmon-connector-api crate (no Cargo.toml naming it)",
-            dir.display()
-        ));
-    }
-    Ok(dir)
-}
-
-/// `1.1` of `1.1.0`: the oldest SDK the generated code compiles with is this host's minor.
-fn major_minor(version: &str) -> String {
-    version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".")
 }
 
 /// `my-db` → `MyDbConnector`: CamelCase, with a suffix so that no name collides with a type
@@ -178,13 +167,13 @@ mod tests {
         assert_eq!(scaffold.library_file(), "libdbmon_connector_my_db.so");
         assert_eq!(type_name("my-db"), "MyDbConnector");
         assert_eq!(type_name("report"), "ReportConnector");
-        for (path, text) in scaffold.render() {
+        let files = scaffold.render(Path::new("/home/me/my-db"));
+        for (path, text) in &files {
             assert!(!text.contains("{{"), "{path} keeps a placeholder");
         }
-        let files = scaffold.render();
         let manifest = &files.iter().find(|(p, _)| *p == "Cargo.toml").unwrap().1;
-        let wanted = format!("dbmon-connector-api = \"{}\"", major_minor(API_VERSION));
-        assert!(manifest.contains(&wanted), "{manifest}");
+        let wanted = "dbmon-connector-api = { path = \"vendor/dbmon-connector-api\", version = ";
+        assert!(manifest.contains(wanted), "{manifest}");
         assert!(manifest.contains("name = \"dbmon-connector-my-db\""));
         assert!(
             manifest.contains("\n[workspace]\n"),
@@ -196,26 +185,37 @@ mod tests {
     }
 
     #[test]
-    fn the_sdk_path_must_be_the_sdk_and_existing_folders_are_kept() {
-        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../connector-api");
-        let scaffold = Scaffold::new("hello", Some(&sdk)).unwrap();
-        let files = scaffold.render();
-        let manifest = &files.iter().find(|(p, _)| *p == "Cargo.toml").unwrap().1;
-        let absolute = std::fs::canonicalize(&sdk).unwrap();
-        let wanted = format!(
-            "dbmon-connector-api = {{ path = \"{}\" }}",
-            absolute.display()
-        );
-        assert!(manifest.contains(&wanted), "{manifest}");
-
-        let host_crate = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let err = Scaffold::new("hello", Some(host_crate)).unwrap_err();
-        assert!(err.contains("not the dbmon-connector-api crate"), "{err}");
-
+    fn the_project_carries_the_sdk_and_existing_folders_are_kept() {
+        let scaffold = Scaffold::new("hello", None).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let err = scaffold.write(dir.path()).unwrap_err();
         assert!(err.contains("already exists"), "{err}");
-        scaffold.write(&dir.path().join("hello")).unwrap();
-        assert!(dir.path().join("hello/tests/conformance.rs").is_file());
+        let project = dir.path().join("hello");
+        scaffold.write(&project).unwrap();
+        assert!(project.join("tests/conformance.rs").is_file());
+        let sdk = project.join("vendor/dbmon-connector-api");
+        let repo_sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../connector-api");
+        for file in ["Cargo.toml", "src/lib.rs", "src/testkit/checks.rs"] {
+            let written = std::fs::read(sdk.join(file)).unwrap();
+            assert_eq!(
+                written,
+                std::fs::read(repo_sdk.join(file)).unwrap(),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_sdk_path_is_checked_and_written_relative_to_the_project() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let scaffold = Scaffold::new("hello", Some(&repo.join("connector-api"))).unwrap();
+        let beside = std::fs::canonicalize(&repo).unwrap().join("hello");
+        let files = scaffold.render(&beside);
+        let manifest = &files.iter().find(|(p, _)| *p == "Cargo.toml").unwrap().1;
+        let wanted = "dbmon-connector-api = { path = \"../connector-api\" }";
+        assert!(manifest.contains(wanted), "{manifest}");
+
+        let err = Scaffold::new("hello", Some(&repo.join("host"))).unwrap_err();
+        assert!(err.contains("not the dbmon-connector-api crate"), "{err}");
     }
 }

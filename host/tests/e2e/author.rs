@@ -1,6 +1,7 @@
 //! The connector author's path, as someone outside the project walks it: `dbmon connector new`,
 //! the project's own `cargo build` and `cargo test` (the conformance kit), `dbmon connector
-//! check`, then the library loaded by a `dbmon serve` built before it, reporting.
+//! check`, then the library loaded by a `dbmon serve` built before it, reporting. The project
+//! lives outside the workspace and builds with no flags, against the SDK `new` copied into it.
 
 use crate::{cli, json_lines, lib, reports_when};
 use dbmon_proto as proto;
@@ -11,13 +12,6 @@ use std::{
     process::{Command, Output},
     time::Duration,
 };
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 fn dbmon(args: &[&str]) -> Output {
     Command::new(built_binary("dbmon"))
@@ -35,26 +29,34 @@ fn text(output: &Output) -> String {
     )
 }
 
-/// Runs cargo in the generated project. Its target folder lives under the workspace's, so a
-/// rerun only rebuilds the project itself; the workspace's Cargo.lock (copied in first) pins
-/// every dependency to what the workspace already built, so nothing is downloaded.
+/// Runs cargo in the generated project as its author would: no flags, the registry as it is
+/// (no lock file copied in, not `--offline`), nothing of the harness's cargo environment. The
+/// target folder is a scratch one of its own (not the workspace's), kept between runs so that
+/// a rerun compiles only the SDK and the project; the shared CARGO_HOME keeps downloads.
 fn cargo(project: &Path, args: &[&str]) -> Output {
-    let target = built_binary("dbmon")
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("author-test");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // At a lower priority, so that the hosts of tests running meanwhile keep their schedules.
-    Command::new("nice")
-        .arg(cargo)
-        .args(args)
-        .arg("--offline")
-        .current_dir(project)
-        .env("CARGO_TARGET_DIR", target)
+    let mut command = Command::new("nice");
+    command.arg(cargo).args(args).current_dir(project);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if (key.starts_with("CARGO_") || key.starts_with("__CARGO")) && key != "CARGO_HOME" {
+            command.env_remove(&*key);
+        }
+    }
+    command
+        .env("CARGO_TARGET_DIR", author_target())
         .output()
         .expect("run cargo")
+}
+
+fn author_target() -> PathBuf {
+    built_binary("dbmon")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("author-test")
 }
 
 /// `127.0.0.1:PORT` where nothing listens.
@@ -67,18 +69,29 @@ fn closed_port() -> String {
 async fn a_new_project_builds_passes_its_kit_checks_and_reports_from_a_prebuilt_host() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("hello");
-    let sdk = workspace().join("connector-api");
+    // No --sdk-path: the project must build with what this binary carries.
     let new = dbmon(&[
         "connector",
         "new",
         "hello",
         "--path",
         project.to_str().unwrap(),
-        "--sdk-path",
-        sdk.to_str().unwrap(),
     ]);
     assert!(new.status.success(), "{}", text(&new));
-    std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&new.stdout).contains("vendor/dbmon-connector-api"),
+        "{}",
+        text(&new)
+    );
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("dbmon-connector-api = { path = \"vendor/dbmon-connector-api\""),
+        "{manifest}"
+    );
+    let vendored = project.join("vendor/dbmon-connector-api/Cargo.toml");
+    let vendored = std::fs::read_to_string(vendored).unwrap();
+    let inherits = |line: &&str| !line.starts_with('#') && line.contains("workspace");
+    assert_eq!(vendored.lines().find(inherits), None, "{vendored}");
 
     let built = cargo(&project, &["build"]);
     assert!(built.status.success(), "cargo build: {}", text(&built));
@@ -90,12 +103,7 @@ async fn a_new_project_builds_passes_its_kit_checks_and_reports_from_a_prebuilt_
         "{tests_run}"
     );
 
-    let library = built_binary("dbmon")
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("author-test/debug/libdbmon_connector_hello.so");
+    let library = author_target().join("debug/libdbmon_connector_hello.so");
     let checked = dbmon(&["connector", "check", library.to_str().unwrap()]);
     assert!(checked.status.success(), "{}", text(&checked));
     let out = String::from_utf8_lossy(&checked.stdout);
