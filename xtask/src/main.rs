@@ -88,10 +88,61 @@ fn install_plugins(root: &Path, profile: &str) -> Result<()> {
         let dest = plugins.join(&file);
         // Replace, never overwrite in place: a running host may have the old file mapped.
         let _ = std::fs::remove_file(&dest);
-        std::fs::copy(built.join(&file), &dest).with_context(|| format!("installing {file}"))?;
-        println!("installed plugins.d/{file}");
+        let source = built.join(&file);
+        if profile == "release" && has_debug_info(&source)? {
+            bail!(
+                "{} carries debug info: give {name} `strip = \"debuginfo\"` in the root \
+                 Cargo.toml ([profile.release.package.{name}]), as every bundled connector has",
+                source.display()
+            );
+        }
+        std::fs::copy(&source, &dest).with_context(|| format!("installing {file}"))?;
+        let size_mb = std::fs::metadata(&dest)?.len() as f64 / 1e6;
+        println!("installed plugins.d/{file} ({size_mb:.1} MB)");
     }
     Ok(())
+}
+
+/// Whether an ELF file has DWARF debug info (a `.debug_info` or `.debug_line` section): the release libraries are meant to ship
+/// without (the root Cargo.toml strips them), which makes them 5-12 times smaller.
+fn has_debug_info(file: &Path) -> Result<bool> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    };
+    let u64_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    // 64-bit little-endian ELF, the only kind the bundled connectors are built as.
+    if bytes.get(..6) != Some(b"\x7fELF\x02\x01".as_slice()) {
+        bail!("{} is not a 64-bit little-endian ELF file", file.display());
+    }
+    let malformed = || anyhow::anyhow!("{}: malformed ELF section table", file.display());
+    let table = u64_at(0x28).ok_or_else(malformed)? as usize;
+    let entry_size = u16_at(0x3A).ok_or_else(malformed)? as usize;
+    let count = u16_at(0x3C).ok_or_else(malformed)? as usize;
+    let names_index = u16_at(0x3E).ok_or_else(malformed)? as usize;
+    let section = |i: usize| table + i * entry_size;
+    let names = u64_at(section(names_index) + 0x18).ok_or_else(malformed)? as usize;
+    for i in 0..count {
+        let name = names + u32_at(section(i)).ok_or_else(malformed)? as usize;
+        // Not every .debug_ section: .debug_gdb_scripts is loaded, and stripping keeps it.
+        if bytes.get(name..).is_some_and(|rest| {
+            rest.starts_with(b".debug_info\0") || rest.starts_with(b".debug_line\0")
+        }) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn serve(root: &Path, rest: &[String]) -> Result<ExitCode> {
@@ -123,4 +174,52 @@ fn test(root: &Path, rest: &[String]) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_connector_ships_stripped_from_release_builds() {
+        let root = workspace_root();
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        for name in bundled_connectors(&root).unwrap() {
+            let table = format!("[profile.release.package.{name}]\n");
+            let rest = manifest.split(&table).nth(1);
+            let strip = rest.and_then(|rest| rest.split("\n[").next());
+            assert!(
+                strip.is_some_and(|t| t.contains("strip = \"debuginfo\"")),
+                "the root Cargo.toml lacks {table}strip = \"debuginfo\""
+            );
+        }
+    }
+
+    #[test]
+    fn debug_info_is_found_in_an_unstripped_file_only() {
+        // This test binary is a dev build: it has debug info.
+        let this = std::env::current_exe().unwrap();
+        assert!(has_debug_info(&this).unwrap());
+        let dir = std::env::temp_dir().join(format!("xtask-strip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stripped = dir.join("stripped");
+        let status = Command::new("objcopy")
+            .args([
+                "--strip-debug",
+                this.to_str().unwrap(),
+                stripped.to_str().unwrap(),
+            ])
+            .status();
+        if status.is_ok_and(|s| s.success()) {
+            assert!(!has_debug_info(&stripped).unwrap());
+        }
+        let text = dir.join("text");
+        std::fs::write(&text, "not ELF").unwrap();
+        let err = has_debug_info(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("is not a 64-bit little-endian ELF file"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
