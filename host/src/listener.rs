@@ -4,15 +4,29 @@
 //! probing with curl) gets a short readable answer instead of HTTP/2 bytes.
 //!
 //! Connections are sorted in their own tasks, a bounded number at a time, so a client that
-//! connects and sends nothing delays no one.
+//! connects and sends nothing delays no one. Each connection handed on is registered in
+//! [`Connections`], through which the host can close one whose client stopped reading.
 
-use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+use futures::task::AtomicWaker;
+use std::{
+    collections::HashMap,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::{TcpListener, TcpStream},
     sync::{Semaphore, mpsc},
 };
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::{Connected, TcpConnectInfo};
 
 /// Connections whose first bytes are still awaited.
 const MAX_SORTING: usize = 1024;
@@ -42,21 +56,155 @@ impl Greeting {
     }
 }
 
-/// Accepted connections ready for an HTTP/2 server, until the listener's task ends (when the
-/// stream is dropped).
+/// The open connections of a listener, by the client's address.
+#[derive(Debug, Clone, Default)]
+pub struct Connections(Arc<Mutex<HashMap<SocketAddr, Arc<Closer>>>>);
+
+impl Connections {
+    /// Closes the connection of `peer`: its next read or write fails, so the HTTP/2 server
+    /// drops it with every call on it. False when there is no such connection.
+    pub fn close(&self, peer: SocketAddr) -> bool {
+        let closer = self.lock().get(&peer).cloned();
+        closer.is_some_and(|c| {
+            c.closed.store(true, Ordering::Release);
+            c.read.wake();
+            c.write.wake();
+            true
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Arc<Closer>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn register(&self, stream: TcpStream, peer: SocketAddr) -> Conn {
+        let closer = Arc::new(Closer::default());
+        self.lock().insert(peer, Arc::clone(&closer));
+        Conn {
+            stream,
+            peer,
+            closer,
+            connections: self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Closer {
+    closed: AtomicBool,
+    read: AtomicWaker,
+    write: AtomicWaker,
+}
+
+/// An accepted connection that [`Connections::close`] can end.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    closer: Arc<Closer>,
+    connections: Connections,
+}
+
+impl Conn {
+    fn check(&self, waker: &AtomicWaker, cx: &Context<'_>) -> io::Result<()> {
+        // Registered before the check, so that a close in between still wakes this task.
+        waker.register(cx.waker());
+        if self.closer.closed.load(Ordering::Acquire) {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "closed by the host: its client stopped reading",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let mut open = self.connections.lock();
+        if open
+            .get(&self.peer)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.closer))
+        {
+            open.remove(&self.peer);
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check(&this.closer.read, cx)?;
+        Pin::new(&mut this.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.check(&this.closer.write, cx)?;
+        Pin::new(&mut this.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.check(&this.closer.write, cx)?;
+        Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check(&this.closer.write, cx)?;
+        Pin::new(&mut this.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+/// Accepted connections ready for an HTTP/2 server, registered in `connections`, until the
+/// listener's task ends (when the stream is dropped).
 pub fn incoming(
     listener: TcpListener,
     greeting: Greeting,
-) -> ReceiverStream<io::Result<TcpStream>> {
+    connections: Connections,
+) -> ReceiverStream<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(accept_loop(listener, Arc::new(greeting), tx));
+    tokio::spawn(accept_loop(listener, Arc::new(greeting), connections, tx));
     ReceiverStream::new(rx)
 }
 
 async fn accept_loop(
     listener: TcpListener,
     greeting: Arc<Greeting>,
-    tx: mpsc::Sender<io::Result<TcpStream>>,
+    connections: Connections,
+    tx: mpsc::Sender<io::Result<Conn>>,
 ) {
     let sorting = Arc::new(Semaphore::new(MAX_SORTING));
     loop {
@@ -76,20 +224,21 @@ async fn accept_loop(
             tracing::debug!("TCP_NODELAY on the connection of {peer}: {e}");
         }
         let Ok(permit) = Arc::clone(&sorting).try_acquire_owned() else {
-            tracing::warn!(
-                "refused a connection from {peer}: {MAX_SORTING} connections have not sent a request yet"
-            );
+            // Many silent connections: the HTTP/2 server takes this one as it comes, unsorted,
+            // rather than refusing anyone.
+            let _ = tx.send(Ok(connections.register(stream, peer))).await;
             continue;
         };
         let tx = tx.clone();
         let greeting = Arc::clone(&greeting);
+        let connections = connections.clone();
         tokio::spawn(async move {
             let kind = tokio::time::timeout(FIRST_BYTES_WITHIN, sniff(&stream)).await;
             drop(permit);
             match kind {
                 Ok(Ok(Opening::Http1)) => answer_http1(stream, &greeting, peer).await,
                 Ok(Ok(Opening::Other)) => {
-                    let _ = tx.send(Ok(stream)).await;
+                    let _ = tx.send(Ok(connections.register(stream, peer))).await;
                 }
                 Ok(Err(e)) => tracing::debug!("connection of {peer}: {e}"),
                 Err(_) => tracing::debug!(

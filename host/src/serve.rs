@@ -19,7 +19,11 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::TcpListener,
+    signal::unix::{Signal, SignalKind, signal},
+    sync::watch,
+};
 
 /// Flags of `dbmon serve`; each overrides the config file.
 #[derive(Debug, clap::Args)]
@@ -47,8 +51,9 @@ pub async fn serve(
     log_level: &str,
     log_file: Option<LogFile>,
 ) -> anyhow::Result<ExitCode> {
-    // Before anything else: SIGHUP's default action would end the process.
-    tokio::spawn(on_hangup(log_file));
+    // Before anything else: the default action of these signals ends the process at once.
+    let (signals, hangups) = Signals::install()?;
+    tokio::spawn(on_hangup(hangups, log_file));
     // Every error in one pass: the file's own, the machine's (plugins folder, listen address)
     // and the connectors' checks of the clusters that are valid so far.
     let (mut config, mut errors) = Config::load_partial(&args.config);
@@ -121,25 +126,42 @@ pub async fn serve(
     }
 
     let address = listener.local_addr()?;
+    let watchers = Arc::new(api::Watchers::default());
+    let connections = listener::Connections::default();
+    tokio::spawn(api::sweep(
+        Arc::clone(&watchers),
+        Arc::clone(&store),
+        connections.clone(),
+        config.api.watch_stall_timeout,
+        stopped.clone(),
+    ));
     let monitor = Monitor {
         store,
         registry: Arc::clone(&registry),
         runners,
         shutdown: stopped.clone(),
-        watchers: Arc::default(),
+        watchers,
         limits: api::Limits {
             max_watchers: config.api.max_watchers,
             watch_max_lag_bytes: config.api.watch_max_lag_bytes,
         },
     };
     let grace = config.api.shutdown_grace;
-    let server = grpc_server(monitor, &config.api, stopped.clone())
+    let health = tonic_health::server::HealthReporter::new();
+    let server = grpc_server(monitor, &config.api, health.clone(), stopped.clone())
         .await?
         .serve_with_incoming_shutdown(
-            listener::incoming(listener, Greeting::grpc(address)),
+            listener::incoming(listener, Greeting::grpc(address), connections),
             async move {
-                stop_signal().await;
-                // Agents and open Watch streams end now, so that the server can drain.
+                signals.stopped().await;
+                // Probes see the stop at once; agents and open streams end now, so that the
+                // server can drain.
+                health
+                    .set_not_serving::<proto::monitor_server::MonitorServer<Monitor>>()
+                    .await;
+                health
+                    .set_service_status("", tonic_health::ServingStatus::NotServing)
+                    .await;
                 let _ = stop.send(true);
             },
         );
@@ -196,13 +218,13 @@ pub async fn serve(
 async fn grpc_server(
     monitor: Monitor,
     limits: &crate::config::Api,
+    health: tonic_health::server::HealthReporter,
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<
     tonic::transport::server::Router<
         tower::layer::util::Stack<api::OversizeLayer, tower::layer::util::Identity>,
     >,
 > {
-    let (health, _) = tonic_health::server::health_reporter();
     health
         .set_serving::<proto::monitor_server::MonitorServer<Monitor>>()
         .await;
@@ -297,12 +319,7 @@ fn flag_error(config: &Config, flag: &str, message: String) -> ConfigError {
 
 /// Reopens the log file on every SIGHUP (logrotate's `postrotate kill -HUP`); the process goes
 /// on. (Reloading the configuration on SIGHUP is not there yet.)
-async fn on_hangup(log_file: Option<LogFile>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot handle SIGHUP: it will end the process");
-        return;
-    };
+async fn on_hangup(mut hangups: Signal, log_file: Option<LogFile>) {
     while hangups.recv().await.is_some() {
         match &log_file {
             Some(file) => match file.reopen() {
@@ -451,12 +468,31 @@ fn refuse(errors: &ConfigErrors) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// The signals that stop the host, taken over from their default action when installed.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    /// SIGTERM and SIGINT, and SIGHUP apart.
+    fn install() -> anyhow::Result<(Signals, Signal)> {
+        let take = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| anyhow::anyhow!("cannot handle {name}: {e}"))
+        };
+        let signals = Signals {
+            terminate: take(SignalKind::terminate(), "SIGTERM")?,
+            interrupt: take(SignalKind::interrupt(), "SIGINT")?,
+        };
+        Ok((signals, take(SignalKind::hangup(), "SIGHUP")?))
     }
-    tracing::info!("stopping");
+
+    /// Until SIGTERM or SIGINT.
+    async fn stopped(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        tracing::info!("stopping");
+    }
 }

@@ -1,5 +1,7 @@
-//! The codec of every dbmon service: prost, except that a request that does not decode is the
-//! client's fault and is answered INVALID_ARGUMENT, not INTERNAL as `tonic_prost` answers.
+//! The codec of every dbmon service: prost, except that a message that does not decode is
+//! INVALID_ARGUMENT, not INTERNAL as `tonic_prost` answers: on the server a request that does
+//! not decode is the client's fault. (A client that cannot decode an answer sees the same code,
+//! with a message that says which way it went wrong.)
 //! (gRPC's status-code table lists "error parsing request proto" under INTERNAL for libraries;
 //! for an API that names bad input, INVALID_ARGUMENT tells the caller what to fix.)
 
@@ -48,12 +50,9 @@ impl<D: Decoder<Error = Status>> Decoder for InvalidArgument<D> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
-        self.0.decode(buf).map_err(|e| {
-            Status::invalid_argument(format!(
-                "the request is not a valid message: {}",
-                e.message()
-            ))
-        })
+        self.0
+            .decode(buf)
+            .map_err(|e| Status::invalid_argument(format!("not a valid message: {}", e.message())))
     }
 
     fn buffer_settings(&self) -> BufferSettings {

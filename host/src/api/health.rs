@@ -1,6 +1,7 @@
 //! `grpc.health.v1.Health` as the health-checking protocol specifies it: tonic-health's service,
 //! except that `Watch` of a service the server does not know sends SERVICE_UNKNOWN and keeps
-//! the call open (tonic-health ends it with NOT_FOUND).
+//! the call open (tonic-health ends it with NOT_FOUND), and open watches end with UNAVAILABLE
+//! when the host stops (after NOT_SERVING, which the host sets first).
 
 use futures::StreamExt as _;
 use std::pin::Pin;
@@ -48,7 +49,18 @@ impl Health for Checks {
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<Updates>, Status> {
         match self.inner.watch(request).await {
-            Ok(updates) => Ok(Response::new(Box::pin(updates.into_inner()))),
+            Ok(updates) => {
+                // tonic-health's stream never ends by itself: end it when the host stops.
+                let mut shutdown = self.shutdown.clone();
+                let stop = async move {
+                    let _ = shutdown.wait_for(|stopping| *stopping).await;
+                };
+                let updates = updates
+                    .into_inner()
+                    .take_until(stop)
+                    .chain(futures::stream::once(async { Err(crate::api::stopping()) }));
+                Ok(Response::new(Box::pin(updates)))
+            }
             Err(status) if status.code() == Code::NotFound => {
                 // The services are fixed when the host starts: an unknown one stays unknown.
                 let mut shutdown = self.shutdown.clone();

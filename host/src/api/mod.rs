@@ -17,7 +17,7 @@ pub use oversize::OversizeLayer;
 use std::{collections::HashMap, pin::Pin, sync::Arc, time::SystemTime};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
-pub use watch::{WatcherCount, stopping};
+pub use watch::{Watchers, stopping, sweep};
 
 /// Cluster ids listed in a NOT_FOUND message before "and N more".
 const LISTED_IDS: usize = 20;
@@ -33,7 +33,7 @@ pub struct Monitor {
     /// Turns true when the host stops; open streams end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Open Watch streams.
-    pub watchers: Arc<WatcherCount>,
+    pub watchers: Arc<Watchers>,
     /// Limits on what clients may ask.
     pub limits: Limits,
 }
@@ -132,13 +132,12 @@ impl proto::monitor_server::Monitor for Monitor {
         for id in &ids {
             self.slot(id)?;
         }
-        let seat = self.watchers.take(self.limits.max_watchers)?;
+        let seat = self.watchers.take(self.limits.max_watchers, peer)?;
         let watcher = watch::Watcher::new(
             Arc::clone(&self.store),
             ids,
             self.shutdown.clone(),
             self.limits.watch_max_lag_bytes,
-            peer,
             seat,
         );
         let stream = futures::stream::unfold(watcher, |mut w| async move {

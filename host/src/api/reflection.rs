@@ -21,6 +21,8 @@ pub struct Descriptors {
     files: HashMap<String, (Vec<u8>, Vec<String>)>,
     /// Fully qualified symbol (no leading dot) → file name.
     symbols: HashMap<String, String>,
+    /// Message types, for extension-number questions.
+    messages: HashSet<String>,
     services: Vec<String>,
 }
 
@@ -60,7 +62,7 @@ impl Descriptors {
             self.add_message(&qualify(message.name()), message, &name);
         }
         for e in &file.enum_type {
-            self.symbols.insert(qualify(e.name()), name.clone());
+            self.add_enum(&qualify(e.name()), &qualify(""), e, &name);
         }
         for ext in &file.extension {
             self.symbols.insert(qualify(ext.name()), name.clone());
@@ -71,6 +73,7 @@ impl Descriptors {
 
     fn add_message(&mut self, full: &str, message: &DescriptorProto, file: &str) {
         self.symbols.insert(full.to_string(), file.to_string());
+        self.messages.insert(full.to_string());
         for field in &message.field {
             self.symbols
                 .insert(format!("{full}.{}", field.name()), file.to_string());
@@ -79,8 +82,28 @@ impl Descriptors {
             self.add_message(&format!("{full}.{}", nested.name()), nested, file);
         }
         for e in &message.enum_type {
+            self.add_enum(
+                &format!("{full}.{}", e.name()),
+                &format!("{full}."),
+                e,
+                file,
+            );
+        }
+    }
+
+    /// An enum and its values, which are scoped beside the enum (C++ rules): `pkg.Status` has
+    /// `pkg.HEALTHY`. `scope` ends with a dot, or is empty.
+    fn add_enum(
+        &mut self,
+        full: &str,
+        scope: &str,
+        e: &prost_types::EnumDescriptorProto,
+        file: &str,
+    ) {
+        self.symbols.insert(full.to_string(), file.to_string());
+        for value in &e.value {
             self.symbols
-                .insert(format!("{full}.{}", e.name()), file.to_string());
+                .insert(format!("{scope}{}", value.name()), file.to_string());
         }
     }
 
@@ -142,8 +165,15 @@ fn answer(d: &Descriptors, ask: Ask, sent: &mut HashSet<String>) -> Answer {
             .and_then(|file| d.file_with_deps(file, sent))
             .map(Answer::Files),
         Ask::Extension => Err(Status::not_found("this server has no extensions")),
-        // Clients such as grpcurl ask for every type's extensions and expect an answer.
-        Ask::ExtensionNumbers(t) => Ok(Answer::ExtensionNumbers(t)),
+        // Clients such as grpcurl ask for every type's extensions and expect an answer: a
+        // known type has none.
+        Ask::ExtensionNumbers(t) if d.messages.contains(t.strip_prefix('.').unwrap_or(&t)) => {
+            Ok(Answer::ExtensionNumbers(t))
+        }
+        Ask::ExtensionNumbers(t) => Err(Status::not_found(format!(
+            "no type named {}",
+            crate::names::quote(&t)
+        ))),
         Ask::Services => Ok(Answer::Services(d.services.clone())),
         Ask::Nothing => Err(Status::invalid_argument(
             "the request names nothing to look up",

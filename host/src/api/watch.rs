@@ -6,59 +6,168 @@
 //! last message out). So a client that stops reading pins at most the one report in flight,
 //! however large the reports and however many such clients there are.
 //!
-//! A watcher is behind when the reports it has yet to send add up to more than
-//! `api.watch_max_lag_bytes`, or when one of them has already left the history. Its stream then
-//! ends with ABORTED, saying how to resume; the host logs it once.
+//! A watcher is behind when the reports that arrived since it started and that it has yet to
+//! send add up to more than `api.watch_max_lag_bytes`, or when one of them has already left
+//! the history. Its stream then ends with ABORTED, saying how to resume; the host logs it once.
+//! That check runs when the stream is polled, which HTTP/2 stops doing while the client reads
+//! nothing: for that case [`sweep`] closes the connection of a watcher that was not polled for
+//! `api.watch_stall_timeout` while reports came in.
 
 use super::convert;
-use crate::store::{Next, Notice, Store};
+use crate::{
+    listener::Connections,
+    store::{Next, Notice, Store},
+};
 use dbmon_proto as proto;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     net::SocketAddr,
     sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, Weak,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
+    time::{Duration, Instant},
 };
 use tokio::sync::{broadcast, watch};
 use tonic::Status;
 
-/// Why and to whom: shown when a stream ends early.
+/// Said when a stream ends early.
 const RESUME_HINT: &str = "resume with GetReports(since = collected_at of the last report received) \
      and a new Watch";
 
-/// Counts open watchers; one is held by each stream.
-#[derive(Debug, Default)]
-pub struct WatcherCount(AtomicUsize);
+/// The open watchers: how many, and what the sweeper needs to see of each.
+#[derive(Debug)]
+pub struct Watchers {
+    open: AtomicUsize,
+    pulses: Mutex<Vec<Weak<Pulse>>>,
+    started: Instant,
+}
+
+impl Default for Watchers {
+    fn default() -> Self {
+        Watchers {
+            open: AtomicUsize::new(0),
+            pulses: Mutex::default(),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// When a watcher was last polled, and how many reports the store had then.
+#[derive(Debug)]
+pub struct Pulse {
+    peer: Option<SocketAddr>,
+    polled_ms: AtomicU64,
+    published: AtomicU64,
+    closed: AtomicBool,
+}
 
 /// A place among the open watchers, given back when the stream is dropped.
 #[derive(Debug)]
-pub struct Seat(Arc<WatcherCount>);
+pub struct Seat {
+    watchers: Arc<Watchers>,
+    pulse: Arc<Pulse>,
+}
 
-impl WatcherCount {
-    /// A seat, unless `max` are taken.
-    pub fn take(self: &Arc<Self>, max: usize) -> Result<Seat, Status> {
-        let taken = self.0.fetch_add(1, Ordering::AcqRel);
+impl Watchers {
+    /// A seat for a watcher of `peer`, unless `max` are taken.
+    pub fn take(self: &Arc<Self>, max: usize, peer: Option<SocketAddr>) -> Result<Seat, Status> {
+        let taken = self.open.fetch_add(1, Ordering::AcqRel);
         if taken >= max {
-            self.0.fetch_sub(1, Ordering::AcqRel);
+            self.open.fetch_sub(1, Ordering::AcqRel);
             return Err(Status::resource_exhausted(format!(
                 "too many open Watch streams ({max}, the limit api.max_watchers sets); \
                  close one or raise the limit"
             )));
         }
-        Ok(Seat(Arc::clone(self)))
+        let pulse = Arc::new(Pulse {
+            peer,
+            polled_ms: AtomicU64::new(self.now_ms()),
+            published: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let mut pulses = self.pulses.lock().unwrap_or_else(|p| p.into_inner());
+        pulses.retain(|p| p.strong_count() > 0);
+        pulses.push(Arc::downgrade(&pulse));
+        drop(pulses);
+        Ok(Seat {
+            watchers: Arc::clone(self),
+            pulse,
+        })
     }
 
     /// Open watchers.
     pub fn open(&self) -> usize {
-        self.0.load(Ordering::Acquire)
+        self.open.load(Ordering::Acquire)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+impl Seat {
+    fn beat(&self, published: u64) {
+        let pulse = &self.pulse;
+        pulse
+            .polled_ms
+            .store(self.watchers.now_ms(), Ordering::Release);
+        pulse.published.store(published, Ordering::Release);
     }
 }
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        self.0.0.fetch_sub(1, Ordering::AcqRel);
+        self.watchers.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Closes the connections of watchers that were not polled for `stall` while reports came in:
+/// their clients read nothing, so HTTP/2 flow control keeps the stream from ever being told
+/// it is behind. Runs until `shutdown`, then once more with no patience left.
+pub async fn sweep(
+    watchers: Arc<Watchers>,
+    store: Arc<Store>,
+    connections: Connections,
+    stall: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let every = (stall / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    let mut stopping = false;
+    loop {
+        let patience = if stopping { every } else { stall };
+        let now = watchers.now_ms();
+        let published = store.published();
+        let pulses: Vec<Arc<Pulse>> = watchers
+            .pulses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for pulse in pulses {
+            let idle =
+                Duration::from_millis(now.saturating_sub(pulse.polled_ms.load(Ordering::Acquire)));
+            let waiting = published > pulse.published.load(Ordering::Acquire);
+            if idle < patience || !(waiting || stopping) || pulse.closed.load(Ordering::Acquire) {
+                continue;
+            }
+            pulse.closed.store(true, Ordering::Release);
+            let Some(peer) = pulse.peer else { continue };
+            if connections.close(peer) {
+                tracing::warn!(
+                    "closed the connection of {peer}: its Watch stream read nothing for {} \
+                     while reports were waiting",
+                    humantime::format_duration(Duration::from_millis(idle.as_millis() as u64))
+                );
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            changed = shutdown.changed(), if !stopping => {
+                stopping = changed.is_err() || *shutdown.borrow();
+            }
+        }
     }
 }
 
@@ -69,17 +178,21 @@ pub struct Watcher {
     wanted: Option<HashSet<Arc<str>>>,
     /// Per cluster, the sequence sent last (0: none yet).
     sent: HashMap<Arc<str>, u64>,
+    /// Per cluster, the newest sequence counted in `behind_bytes`.
+    counted: HashMap<Arc<str>, u64>,
+    /// Per cluster, the sequence of the starting report while it is unsent: it is what the
+    /// client asked for, not lag.
+    snapshot: HashMap<Arc<str>, u64>,
     /// Clusters that may have a report to send, oldest notice first; each at most once.
     pending: VecDeque<Arc<str>>,
     queued: HashSet<Arc<str>>,
     feed: broadcast::Receiver<Notice>,
     shutdown: watch::Receiver<bool>,
-    /// About what the reports not yet sent take on the wire.
+    /// About what the reports not yet sent (the snapshot aside) take on the wire.
     behind_bytes: usize,
     max_lag_bytes: usize,
-    peer: Option<SocketAddr>,
     ended: bool,
-    _seat: Seat,
+    seat: Seat,
 }
 
 impl Watcher {
@@ -90,7 +203,6 @@ impl Watcher {
         wanted: Vec<String>,
         shutdown: watch::Receiver<bool>,
         max_lag_bytes: usize,
-        peer: Option<SocketAddr>,
         seat: Seat,
     ) -> Watcher {
         let feed = store.subscribe();
@@ -100,15 +212,16 @@ impl Watcher {
             store,
             wanted,
             sent: HashMap::new(),
+            counted: HashMap::new(),
+            snapshot: HashMap::new(),
             pending: VecDeque::new(),
             queued: HashSet::new(),
             feed,
             shutdown,
             behind_bytes: 0,
             max_lag_bytes,
-            peer,
             ended: false,
-            _seat: seat,
+            seat,
         };
         let store = Arc::clone(&watcher.store);
         for slot in store.clusters() {
@@ -117,11 +230,13 @@ impl Watcher {
                 continue;
             }
             // The snapshot: the newest report, not the history before it.
-            let latest = slot.latest();
-            let from = latest.as_ref().map_or(0, |r| r.sequence - 1);
-            watcher.sent.insert(Arc::clone(id), from);
-            if let Some(latest) = latest {
-                watcher.behind_bytes += latest.wire_bytes();
+            let latest = slot.latest().map_or(0, |r| r.sequence);
+            watcher
+                .sent
+                .insert(Arc::clone(id), latest.saturating_sub(1));
+            watcher.counted.insert(Arc::clone(id), latest);
+            if latest > 0 {
+                watcher.snapshot.insert(Arc::clone(id), latest);
                 watcher.queue(id);
             }
         }
@@ -139,10 +254,11 @@ impl Watcher {
     }
 
     fn note(&mut self, notice: Notice) {
-        let Some(&sent) = self.sent.get(&notice.cluster) else {
+        let Some(counted) = self.counted.get_mut(&notice.cluster) else {
             return;
         };
-        if notice.sequence > sent {
+        if notice.sequence > *counted {
+            *counted = notice.sequence;
             self.behind_bytes += notice.wire_bytes;
             self.queue(&notice.cluster);
         }
@@ -152,18 +268,17 @@ impl Watcher {
     fn rescan(&mut self) {
         self.behind_bytes = 0;
         let store = Arc::clone(&self.store);
-        let ids: Vec<(Arc<str>, u64)> = self
-            .sent
-            .iter()
-            .map(|(id, s)| (Arc::clone(id), *s))
-            .collect();
-        for (id, sent) in ids {
-            if let Some(slot) = store.cluster(&id) {
-                let bytes = slot.wire_bytes_after(sent);
-                if bytes > 0 {
-                    self.behind_bytes += bytes;
-                    self.queue(&id);
-                }
+        let ids: Vec<Arc<str>> = self.sent.keys().cloned().collect();
+        for id in ids {
+            let Some(slot) = store.cluster(&id) else {
+                continue;
+            };
+            let from = self.snapshot.get(&id).copied().unwrap_or(self.sent[&id]);
+            let latest = slot.latest().map_or(0, |r| r.sequence);
+            self.behind_bytes += slot.wire_bytes_after(from);
+            self.counted.insert(Arc::clone(&id), latest.max(from));
+            if latest > self.sent[&id] {
+                self.queue(&id);
             }
         }
     }
@@ -175,6 +290,8 @@ impl Watcher {
 
     fn fell_behind(&mut self, why: String) -> Option<Result<proto::Report, Status>> {
         let peer = self
+            .seat
+            .pulse
             .peer
             .map_or_else(|| "a client".into(), |p| p.to_string());
         tracing::warn!("ended the Watch stream of {peer}: it fell behind ({why})");
@@ -189,6 +306,7 @@ impl Watcher {
             return None;
         }
         loop {
+            self.seat.beat(self.store.published());
             loop {
                 match self.feed.try_recv() {
                     Ok(notice) => self.note(notice),
@@ -210,30 +328,10 @@ impl Watcher {
             }
             if let Some(id) = self.pending.pop_front() {
                 self.queued.remove(&id);
-                let Some(slot) = self.store.cluster(&id).cloned() else {
-                    continue;
-                };
-                let sent = self.sent[&id];
-                match slot.next_after(sent) {
-                    Next::Report(report) => {
-                        self.sent.insert(Arc::clone(&id), report.sequence);
-                        self.behind_bytes = self.behind_bytes.saturating_sub(report.wire_bytes());
-                        if slot.latest().is_some_and(|l| l.sequence > report.sequence) {
-                            self.queue(&id);
-                        }
-                        return Some(Ok(convert::report(&report)));
-                    }
-                    Next::UpToDate => continue,
-                    Next::Gone { missed } => {
-                        let why = format!(
-                            "reports {}..{} of cluster '{id}' left the history before they \
-                             could be sent",
-                            missed.start,
-                            missed.end - 1
-                        );
-                        return self.fell_behind(why);
-                    }
+                if let Some(sent) = self.send_next(&id) {
+                    return sent;
                 }
+                continue;
             }
             tokio::select! {
                 notice = self.feed.recv() => match notice {
@@ -244,6 +342,43 @@ impl Watcher {
                 changed = self.shutdown.changed() => if changed.is_err() {
                     return self.end(stopping());
                 },
+            }
+        }
+    }
+
+    /// `Some(message)` to send for cluster `id` (a report, or the stream's end); `None` when
+    /// it has nothing new.
+    fn send_next(&mut self, id: &Arc<str>) -> Option<Option<Result<proto::Report, Status>>> {
+        let slot = Arc::clone(self.store.cluster(id)?);
+        let sent = self.sent[id];
+        match slot.next_after(sent) {
+            Next::Report(report) => {
+                self.sent.insert(Arc::clone(id), report.sequence);
+                if self.snapshot.remove(id) != Some(report.sequence) {
+                    self.behind_bytes = self.behind_bytes.saturating_sub(report.wire_bytes());
+                }
+                if slot.latest().is_some_and(|l| l.sequence > report.sequence) {
+                    self.queue(id);
+                }
+                Some(Some(Ok(convert::report(&report))))
+            }
+            Next::UpToDate => None,
+            Next::Gone { .. } if self.snapshot.contains_key(id) => {
+                // The starting report left the history before it went out: start from the
+                // newest instead.
+                let latest = slot.latest().map_or(sent + 1, |r| r.sequence);
+                self.sent.insert(Arc::clone(id), latest - 1);
+                self.snapshot.insert(Arc::clone(id), latest);
+                self.rescan();
+                None
+            }
+            Next::Gone { missed } => {
+                let why = format!(
+                    "reports {}..{} of cluster '{id}' left the history before they could be sent",
+                    missed.start,
+                    missed.end - 1
+                );
+                Some(self.fell_behind(why))
             }
         }
     }

@@ -102,6 +102,8 @@ pub struct Api {
     pub max_watchers: usize,
     /// Bytes of unread reports after which a Watch stream is ended.
     pub watch_max_lag_bytes: usize,
+    /// Time a Watch client may read nothing while reports wait, before its connection closes.
+    pub watch_stall_timeout: Duration,
     /// Time open calls get after SIGTERM.
     pub shutdown_grace: Duration,
 }
@@ -243,6 +245,10 @@ impl Config {
                     .unwrap_or(u32::MAX),
                 max_watchers: raw.api.max_watchers,
                 watch_max_lag_bytes: raw.api.watch_max_lag_bytes,
+                watch_stall_timeout: raw
+                    .api
+                    .watch_stall_timeout
+                    .map_or(model::DEFAULT_WATCH_STALL_TIMEOUT, |p| p.0),
                 shutdown_grace: raw
                     .api
                     .shutdown_grace

@@ -24,6 +24,8 @@ pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 100;
 pub const DEFAULT_MAX_WATCHERS: usize = 4096;
 /// A watcher behind by this many bytes of reports (as sent on the wire) is ended.
 pub const DEFAULT_WATCH_MAX_LAG_BYTES: usize = 64 << 20;
+/// A Watch client that reads nothing for this long while reports wait has its connection closed.
+pub const DEFAULT_WATCH_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time open connections get to finish after SIGTERM before they are closed.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -138,7 +140,7 @@ fn default_history() -> usize {
 #[serde(
     deny_unknown_fields,
     expecting = "a mapping (max_message_bytes:, max_streams_per_connection:, max_watchers:, \
-                 watch_max_lag_bytes:, shutdown_grace:)"
+                 watch_max_lag_bytes:, watch_stall_timeout:, shutdown_grace:)"
 )]
 pub struct ApiConfig {
     /// Largest request message, in bytes; a larger one is refused with RESOURCE_EXHAUSTED.
@@ -157,6 +159,10 @@ pub struct ApiConfig {
     /// ABORTED (it resumes with `since`). By default, this is 67108864 (64 MiB).
     #[serde(default = "watch_max_lag_bytes", deserialize_with = "bytes")]
     pub watch_max_lag_bytes: usize,
+    /// A Watch client that reads nothing for this long while reports wait for it has its
+    /// connection closed (its stream cannot even be told it fell behind). By default, 30s.
+    #[serde(default)]
+    pub watch_stall_timeout: Option<Period>,
     /// After SIGTERM, open calls get this long to end before their connections are closed.
     /// By default, this is 5s.
     #[serde(default)]
@@ -170,6 +176,7 @@ impl Default for ApiConfig {
             max_streams_per_connection: DEFAULT_MAX_STREAMS_PER_CONNECTION as usize,
             max_watchers: DEFAULT_MAX_WATCHERS,
             watch_max_lag_bytes: DEFAULT_WATCH_MAX_LAG_BYTES,
+            watch_stall_timeout: None,
             shutdown_grace: None,
         }
     }

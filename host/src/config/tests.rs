@@ -447,7 +447,9 @@ fn api_limits_have_defaults_and_are_checked() {
 #[test]
 fn the_readme_configuration_is_a_valid_file() {
     let readme = include_str!("../../../README.md");
-    let section = &readme[readme.find("## Configuration").expect("a Configuration section")..];
+    let section = &readme[readme
+        .find("## Configuration")
+        .expect("a Configuration section")..];
     let start = section.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
     let block = &section[start..start + section[start..].find("```").expect("its end")];
     assert!(block.contains("api:"), "{block}");
@@ -456,6 +458,9 @@ fn the_readme_configuration_is_a_valid_file() {
         Err(e) => e.0.iter().map(ToString::to_string).collect(),
     };
     // The example's password comes from the environment, which tests do not set.
-    let other: Vec<&String> = errors.iter().filter(|e| !e.contains("CRDB_PASSWORD")).collect();
+    let other: Vec<&String> = errors
+        .iter()
+        .filter(|e| !e.contains("CRDB_PASSWORD"))
+        .collect();
     assert!(other.is_empty(), "{other:?}");
 }

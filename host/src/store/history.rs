@@ -82,37 +82,46 @@ impl History {
         out
     }
 
-    /// The oldest report newer than sequence `after`, decoded; or why there is none.
-    pub fn next_after(&self, after: u64) -> Next {
+    /// Where the oldest report newer than sequence `after` is. Decoding it is left to
+    /// [`Found::decode`], which needs no lock on the history.
+    pub fn next_after(&self, after: u64) -> Found {
         let Some(latest) = &self.latest else {
-            return Next::UpToDate;
+            return Found::Next(Next::UpToDate);
         };
         if latest.sequence <= after {
-            return Next::UpToDate;
+            return Found::Next(Next::UpToDate);
         }
         let oldest = self
             .older
             .back()
             .map_or(latest.sequence, |(r, _)| r.sequence);
         if oldest > after + 1 {
-            return Next::Gone {
+            return Found::Next(Next::Gone {
                 missed: after + 1..oldest,
-            };
+            });
         }
         if latest.sequence == after + 1 {
-            return Next::Report(Arc::clone(latest));
+            return Found::Next(Next::Report(Arc::clone(latest)));
         }
-        // Unpack from the newest down to the wanted one, keeping one set of values at a time.
-        let mut values = latest.values.clone();
-        for (head, packed) in &self.older {
-            values = packed.unpack(&values);
-            if head.sequence <= after + 1 {
-                let mut report = head.clone();
-                report.values = values;
-                return Next::Report(Arc::new(report));
-            }
-        }
-        Next::UpToDate
+        // Each older report's values are packed against the next newer one's: take the
+        // packings from the newest down to the wanted one.
+        let steps = self
+            .older
+            .iter()
+            .position(|(head, _)| head.sequence <= after + 1)
+            .map_or(self.older.len(), |i| i + 1);
+        let chain: Vec<Packed> = self
+            .older
+            .iter()
+            .take(steps)
+            .map(|(_, p)| p.clone())
+            .collect();
+        let head = self.older[steps - 1].0.clone();
+        Found::Packed(Unpack {
+            newest: Arc::clone(latest),
+            chain,
+            head,
+        })
     }
 
     /// About how many wire bytes the reports newer than sequence `after` take.
@@ -126,7 +135,46 @@ impl History {
     }
 }
 
-/// What [`History::next_after`] found.
+/// What [`History::next_after`] found: the answer, or what to decode it from.
+#[derive(Debug)]
+pub enum Found {
+    /// The answer.
+    Next(Next),
+    /// A packed report.
+    Packed(Unpack),
+}
+
+impl Found {
+    /// The answer, decoding a packed report (the history's lock need not be held).
+    pub fn decode(self) -> Next {
+        match self {
+            Found::Next(next) => next,
+            Found::Packed(Unpack {
+                newest,
+                chain,
+                mut head,
+            }) => {
+                let mut values = newest.values.clone();
+                for packed in &chain {
+                    values = packed.unpack(&values);
+                }
+                head.values = values;
+                Next::Report(Arc::new(head))
+            }
+        }
+    }
+}
+
+/// A packed report with what it is packed against.
+#[derive(Debug)]
+pub struct Unpack {
+    newest: Arc<Report>,
+    /// From the newest's packing down to the wanted report's.
+    chain: Vec<Packed>,
+    head: Report,
+}
+
+/// The oldest report newer than a sequence, or why there is none.
 #[derive(Debug)]
 pub enum Next {
     /// The report that follows.

@@ -97,6 +97,7 @@ pub struct ClusterSlot {
     history: Mutex<History>,
     schemas: Arc<SchemaPool>,
     feed: broadcast::Sender<Notice>,
+    published: Arc<AtomicU64>,
 }
 
 impl ClusterSlot {
@@ -163,6 +164,7 @@ impl ClusterSlot {
         let report = Arc::new(report);
         history.push(Arc::clone(&report));
         drop(history);
+        self.published.fetch_add(1, Ordering::Release);
         // No watcher is not an error.
         let _ = self.feed.send(Notice {
             cluster: Arc::clone(&report.cluster),
@@ -182,9 +184,11 @@ impl ClusterSlot {
         self.lock().newest(limit, since)
     }
 
-    /// The oldest stored report newer than sequence `after`.
+    /// The oldest stored report newer than sequence `after` (decoded after the history's
+    /// lock is released, so a watcher catching up never holds up the agent).
     pub fn next_after(&self, after: u64) -> Next {
-        self.lock().next_after(after)
+        let found = self.lock().next_after(after);
+        found.decode()
     }
 
     /// About how many wire bytes the stored reports newer than sequence `after` take.
@@ -244,6 +248,7 @@ impl SchemaPool {
 pub struct Store {
     clusters: BTreeMap<Arc<str>, Arc<ClusterSlot>>,
     feed: broadcast::Sender<Notice>,
+    published: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -251,6 +256,7 @@ impl Store {
     pub fn new(clusters: impl IntoIterator<Item = ClusterInfo>, history: usize) -> Store {
         let (feed, _) = broadcast::channel(NOTICE_BUFFER);
         let schemas = Arc::new(SchemaPool::default());
+        let published = Arc::new(AtomicU64::new(0));
         let clusters = clusters
             .into_iter()
             .map(|info| {
@@ -260,11 +266,16 @@ impl Store {
                     history: Mutex::new(History::new(history)),
                     schemas: Arc::clone(&schemas),
                     feed: feed.clone(),
+                    published: Arc::clone(&published),
                 };
                 (info.id, Arc::new(slot))
             })
             .collect();
-        Store { clusters, feed }
+        Store {
+            clusters,
+            feed,
+            published,
+        }
     }
 
     /// The slot of cluster `id`.
@@ -275,6 +286,11 @@ impl Store {
     /// All slots, by id.
     pub fn clusters(&self) -> impl Iterator<Item = &Arc<ClusterSlot>> {
         self.clusters.values()
+    }
+
+    /// Reports stored since the start, over all clusters.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
     }
 
     /// Notices of new reports from now on.

@@ -22,8 +22,16 @@ fn signal(host: &Host, signal: libc::c_int) {
 async fn sigterm_ends_the_host_within_the_grace_period_despite_a_stalled_watcher() {
     let mut host = Host::start(CONFIG, &[lib("misbehave")]);
     reports_when(&host, "big", 2, Duration::from_secs(10)).await;
-    let mut grpc = client(&host).await;
-    // A watcher that never reads: the server's sends to it block on flow control.
+    // A watcher that never reads (with a small window, so that it stalls soon): the server's
+    // sends to it block on flow control.
+    let channel = tonic::transport::Endpoint::from_shared(host.url.clone())
+        .unwrap()
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = proto::monitor_client::MonitorClient::new(channel);
     let _stalled = grpc
         .watch(proto::WatchRequest {
             cluster_ids: vec![],

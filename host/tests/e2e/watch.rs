@@ -86,10 +86,17 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
+/// A Watch on a connection of its own, whose client holds little unread data (a 64 KiB
+/// window), so that a client that does not read stalls the server's stream soon.
 async fn open_watch(url: &str) -> tonic::Streaming<proto::Report> {
-    let mut grpc = proto::monitor_client::MonitorClient::connect(url.to_string())
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
         .await
         .expect("connect");
+    let mut grpc = proto::monitor_client::MonitorClient::new(channel);
     grpc.watch(proto::WatchRequest {
         cluster_ids: vec![],
     })
@@ -101,7 +108,7 @@ async fn open_watch(url: &str) -> tonic::Streaming<proto::Report> {
 /// Two clusters of 2,000-series reports (~0.2 MB each on the wire, ~0.7 MB as a converted
 /// message in memory) every 250 ms.
 const LARGE: &str = "
-store: {history: 20}
+store: {history: 10}
 clusters:
   - {id: big-1, connector: misbehave, interval: 250ms, timeout: 200ms, jitter: 0s, options: {mode: ok, series: 2000}}
   - {id: big-2, connector: misbehave, interval: 250ms, timeout: 200ms, jitter: 0s, options: {mode: ok, series: 2000}}
@@ -110,7 +117,7 @@ clusters:
 #[tokio::test]
 async fn stalled_watchers_pin_no_reports_and_fall_behind_with_a_clear_status() {
     let host = Host::start(LARGE, &[lib("misbehave")]);
-    // The history full (20 reports of 0.3 MB is more than one GetReports may carry).
+    // The history full (10 reports of 0.2 MB each).
     let mut grpc = client(&host).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -124,7 +131,7 @@ async fn stalled_watchers_pin_no_reports_and_fall_behind_with_a_clear_status() {
             .expect("GetReports")
             .into_inner()
             .reports;
-        if latest.first().is_some_and(|r| r.sequence >= 20) {
+        if latest.first().is_some_and(|r| r.sequence >= 10) {
             break;
         }
         assert!(
@@ -296,5 +303,84 @@ async fn watchers_beyond_api_max_watchers_are_resource_exhausted() {
             "the seat was not given back: {again:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_reads_nothing_has_its_connection_closed_after_the_stall_timeout() {
+    let config = LARGE.replace(
+        "store: {history: 10}",
+        "store: {history: 10}\napi: {watch_stall_timeout: 2s, max_watchers: 2}",
+    );
+    let host = Host::start(&config, &[lib("misbehave")]);
+    let mut stalled = vec![open_watch(&host.url).await, open_watch(&host.url).await];
+    let mut grpc = client(&host).await;
+    let refused = grpc
+        .watch(proto::WatchRequest {
+            cluster_ids: vec![],
+        })
+        .await
+        .expect_err("both seats are taken");
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    // Both stall (neither reads); within the timeout and a sweep their connections close and
+    // their seats come back.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut again = loop {
+        match grpc
+            .watch(proto::WatchRequest {
+                cluster_ids: vec![],
+            })
+            .await
+        {
+            Ok(stream) => break stream.into_inner(),
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "no seat came back: {e:?}; log:\n{}",
+                host.log()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(host.log().contains("read nothing for"), "{}", host.log());
+    // The stalled clients learn that their connection is gone once they read.
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stalled[0].message().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the stalled stream ends");
+    assert!(end.is_err(), "{end:?}");
+    // A reading watcher is left alone.
+    tokio::time::timeout(Duration::from_secs(5), again.message())
+        .await
+        .expect("a report")
+        .expect("stream");
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn the_starting_reports_are_not_counted_as_lag() {
+    // Two reports of ~0.2 MB to start with, a lag limit of ~0.3 MB: the snapshot is what the
+    // client asked for, so it goes out whole.
+    let config = LARGE.replace(
+        "store: {history: 10}",
+        "store: {history: 10}\napi: {watch_max_lag_bytes: 300000}",
+    );
+    let host = Host::start(&config, &[lib("misbehave")]);
+    crate::reports_when(&host, "big-1", 1, Duration::from_secs(10)).await;
+    crate::reports_when(&host, "big-2", 1, Duration::from_secs(10)).await;
+    let mut stream = open_watch(&host.url).await;
+    for _ in 0..2 {
+        let first = tokio::time::timeout(Duration::from_secs(5), stream.message())
+            .await
+            .expect("a message within 5 s");
+        assert!(
+            matches!(first, Ok(Some(_))),
+            "the snapshot was refused as lag: {first:?}"
+        );
     }
 }
