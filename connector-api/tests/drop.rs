@@ -13,7 +13,7 @@ use std::{
         Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    task::{Context, Poll, Waker},
+    task::{Context, Waker},
 };
 
 /// For each drop of a `Pooled` (by cluster id): whether a tokio runtime was current.
