@@ -14,3 +14,9 @@ pub mod v1 {
 }
 
 pub use v1::*;
+
+/// Between the host and its `dbmon worker` children (package `dbmon.worker.v1`): internal to
+/// one build, never served.
+pub mod worker {
+    tonic::include_proto!("dbmon.worker.v1");
+}

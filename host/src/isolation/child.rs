@@ -5,7 +5,7 @@ use super::protocol::{read_frame, to_wire, write_frame};
 use crate::plugins::{TrustPolicy, load_checked};
 use abi_stable::std_types::{RResult, RString, RVec};
 use dbmon_connector_api::ffi::{FfiCollectRequest, InstanceBox};
-use dbmon_proto as proto;
+use dbmon_proto::worker as proto;
 use proto::{worker_request::Kind as Ask, worker_response::Kind as Answer};
 use std::{os::fd::FromRawFd, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 use tokio::sync::mpsc;

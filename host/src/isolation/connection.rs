@@ -5,7 +5,7 @@ use super::{
     WorkerSpec, exit,
     protocol::{read_frame, write_frame},
 };
-use dbmon_proto as proto;
+use dbmon_proto::worker as proto;
 use proto::{worker_request::Kind as Ask, worker_response::Kind as Answer};
 use std::{
     collections::{HashMap, VecDeque},

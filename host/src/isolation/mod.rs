@@ -9,7 +9,7 @@ mod protocol;
 
 use connection::Connection;
 use dbmon_connector_api::ffi::{FfiCollectRequest, FfiReport};
-use dbmon_proto as proto;
+use dbmon_proto::worker as proto;
 use proto::{worker_request::Kind as Ask, worker_response::Kind as Answer};
 use std::{
     path::PathBuf,

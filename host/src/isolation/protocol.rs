@@ -3,7 +3,7 @@
 
 use abi_stable::std_types::{RString, RVec};
 use dbmon_connector_api::ffi::{FfiLabel, FfiNode, FfiReport, FfiSeries, Span};
-use dbmon_proto as proto;
+use dbmon_proto::worker as proto;
 use prost::Message;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

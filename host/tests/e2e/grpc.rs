@@ -215,6 +215,18 @@ async fn reflection_answers_an_unknown_symbol_with_an_error_response_and_goes_on
         }
         other => panic!("wanted an error_response, got {other:?}"),
     }
+    // The worker protocol is internal: not in the public package, and not served at all.
+    for internal in ["dbmon.v1.WorkerRequest", "dbmon.worker.v1.WorkerRequest"] {
+        tx.send(ask(internal)).await.unwrap();
+        let answer = answers.message().await.expect("stream").expect("an answer");
+        assert!(
+            matches!(
+                answer.message_response,
+                Some(MessageResponse::ErrorResponse(_))
+            ),
+            "{internal} is served: {answer:?}"
+        );
+    }
     tx.send(ask("dbmon.v1.Monitor")).await.unwrap();
     let second = answers.message().await.expect("stream").expect("an answer");
     let Some(MessageResponse::FileDescriptorResponse(files)) = second.message_response else {
