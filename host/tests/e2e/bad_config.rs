@@ -1,8 +1,7 @@
 use crate::lib;
 use std::{
     path::PathBuf,
-    process::{Command, Output, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Output},
 };
 
 /// Runs `dbmon serve` on `config` with these plugins and expects it to refuse and exit.
@@ -13,30 +12,10 @@ fn refused(config: &str, plugins: &[PathBuf]) -> (Output, String) {
     for p in plugins {
         std::fs::copy(p, plugins_dir.join(p.file_name().unwrap())).unwrap();
     }
-    let file = dir.path().join("bad.yaml");
-    std::fs::write(&file, config).unwrap();
-    let mut child = Command::new(dbmon_test_support::built_binary("dbmon"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("dbmon accepted a bad config:\n{config}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    let (output, stderr) =
+        crate::serve_until_exit(dir.path(), "bad.yaml", config, &["--listen", "127.0.0.1:0"]);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    (
-        output,
-        stderr.replace(&format!("{}/", dir.path().display()), ""),
-    )
+    (output, stderr)
 }
 
 #[test]

@@ -89,3 +89,50 @@ pub fn metric(report: &proto::Report, name: &str) -> Option<f64> {
         .find(|m| m.name == name)
         .map(|m| m.value)
 }
+
+/// Runs `dbmon serve ARGS --config DIR/NAME` with `config` written there, expecting it to exit
+/// by itself within 20 s; returns its output and its stderr with `DIR/` taken out of paths.
+pub fn serve_until_exit(
+    dir: &std::path::Path,
+    name: &str,
+    config: &str,
+    args: &[&str],
+) -> (Output, String) {
+    use std::process::{Command, Stdio};
+    let file = dir.join(name);
+    std::fs::write(&file, config).unwrap();
+    let mut child = Command::new(dbmon_test_support::built_binary("dbmon"))
+        .arg("serve")
+        .args(args)
+        .arg("--config")
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dbmon serve {args:?} kept running on:\n{config}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr =
+        String::from_utf8_lossy(&output.stderr).replace(&format!("{}/", dir.display()), "");
+    (output, stderr)
+}
+
+/// A client of `url` on a connection of its own whose windows hold little unread data
+/// (64 KiB), so that a stream it does not read stalls the server's side soon.
+pub async fn small_window_client(url: &str) -> MonitorClient<Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
+        .await
+        .expect("connect");
+    MonitorClient::new(channel)
+}

@@ -2,37 +2,10 @@
 //! that is not there, libraries that were refused, a listen address another process holds.
 
 use crate::lib;
-use std::{
-    path::Path,
-    process::{Command, Output, Stdio},
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Output};
 
-/// `dbmon serve ARGS --config dir/dbmon.yaml`, expected to exit by itself.
 fn serve(dir: &Path, config: &str, args: &[&str]) -> (Output, String) {
-    let file = dir.join("dbmon.yaml");
-    std::fs::write(&file, config).unwrap();
-    let mut child = Command::new(dbmon_test_support::built_binary("dbmon"))
-        .arg("serve")
-        .args(args)
-        .arg("--config")
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("dbmon serve {args:?} kept running on:\n{config}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stderr =
-        String::from_utf8_lossy(&output.stderr).replace(&format!("{}/", dir.display()), "");
-    (output, stderr)
+    crate::serve_until_exit(dir, "dbmon.yaml", config, args)
 }
 
 #[test]

@@ -24,14 +24,7 @@ async fn sigterm_ends_the_host_within_the_grace_period_despite_a_stalled_watcher
     reports_when(&host, "big", 2, Duration::from_secs(10)).await;
     // A watcher that never reads (with a small window, so that it stalls soon): the server's
     // sends to it block on flow control.
-    let channel = tonic::transport::Endpoint::from_shared(host.url.clone())
-        .unwrap()
-        .initial_stream_window_size(65_535)
-        .initial_connection_window_size(65_535)
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = proto::monitor_client::MonitorClient::new(channel);
+    let mut grpc = crate::small_window_client(&host.url).await;
     let _stalled = grpc
         .watch(proto::WatchRequest {
             cluster_ids: vec![],
@@ -83,11 +76,6 @@ async fn sigterm_ends_the_host_within_the_grace_period_despite_a_stalled_watcher
         host.log()
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    assert!(
-        host.log().contains("still connected 1s after the stop"),
-        "{}",
-        host.log()
-    );
 }
 
 #[tokio::test]

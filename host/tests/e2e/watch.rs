@@ -86,17 +86,9 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
-/// A Watch on a connection of its own, whose client holds little unread data (a 64 KiB
-/// window), so that a client that does not read stalls the server's stream soon.
+/// A Watch on a connection of its own with small windows (see `small_window_client`).
 async fn open_watch(url: &str) -> tonic::Streaming<proto::Report> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
-        .unwrap()
-        .initial_stream_window_size(65_535)
-        .initial_connection_window_size(65_535)
-        .connect()
-        .await
-        .expect("connect");
-    let mut grpc = proto::monitor_client::MonitorClient::new(channel);
+    let mut grpc = crate::small_window_client(url).await;
     grpc.watch(proto::WatchRequest {
         cluster_ids: vec![],
     })
