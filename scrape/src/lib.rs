@@ -88,6 +88,10 @@ pub async fn get(
 }
 
 /// Sends a prepared request (a POST, extra headers), with the same limits as [`get`].
+///
+/// A GET or HEAD that the server hangs up on before answering is sent once more: a keep-alive
+/// connection the server closed while idle fails that way too. Other methods are not, as the
+/// server may have acted on them.
 pub async fn send(
     request: reqwest::RequestBuilder,
     url: &str,
@@ -97,11 +101,21 @@ pub async fn send(
     let start = Instant::now();
     let budget = deadline.saturating_duration_since(start);
     let read = async {
-        // A keep-alive connection the server closed while idle fails the same way as a server
-        // that is not HTTP at all; a second try, on a new connection, tells the two apart.
-        let retry = request.try_clone();
-        match (read_body(request, url, max_bytes, start).await, retry) {
-            (Err(Failure::Closed), Some(retry)) => read_body(retry, url, max_bytes, start).await,
+        let (client, request) = request.build_split();
+        let request = request.map_err(|e| transport(url, &e))?;
+        let retry = match *request.method() {
+            reqwest::Method::GET | reqwest::Method::HEAD => request.try_clone(),
+            _ => None,
+        };
+        let first = read_body(client.execute(request), url, max_bytes, start).await;
+        match (first, retry) {
+            (Err(Failure::Closed(_)), Some(retry)) => match fresh_client(retry.url()) {
+                // Only a connection made for the request tells "not HTTP" from a stale one.
+                Some(fresh) => read_body(fresh.execute(retry), url, max_bytes, start)
+                    .await
+                    .map_err(Failure::on_new_connection),
+                None => read_body(client.execute(retry), url, max_bytes, start).await,
+            },
             (result, _) => result,
         }
     };
@@ -117,23 +131,61 @@ pub async fn send(
     result.map_err(|failure| failure.into_error(url))
 }
 
+/// A client that keeps no connection, so that its one request goes over a new one: reqwest
+/// cannot make a pooled client skip its idle connections. For `http://` only, as the cluster's
+/// TLS settings live in the pooled client; it follows no redirects, which could lead to
+/// `https://`.
+fn fresh_client(url: &reqwest::Url) -> Option<reqwest::Client> {
+    if url.scheme() != "http" {
+        return None;
+    }
+    // Never used for TLS (no https, no redirects), but reqwest wants a configuration.
+    let tls = rustls::ClientConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .ok()
+}
+
 /// How one attempt failed, before it becomes a [`FetchError`].
 enum Failure {
-    /// The server closed the connection before it answered.
-    Closed,
+    /// The server closed the connection before it answered, as hyper and the OS put it.
+    Closed(String),
+    /// The server closed a connection made for this request before it answered.
+    ClosedNew,
     /// Any other failure.
     Other(FetchError),
 }
 
 impl Failure {
+    fn on_new_connection(self) -> Failure {
+        match self {
+            Failure::Closed(_) => Failure::ClosedNew,
+            other => other,
+        }
+    }
+
     fn into_error(self, url: &str) -> FetchError {
         match self {
-            Failure::Closed => FetchError::Transport {
+            Failure::ClosedNew => FetchError::Transport {
                 url: url.to_string(),
-                message: "the server did not answer with HTTP: it closed the connection \
+                message: "the server did not answer with HTTP: it closed a new connection \
                           without a response; is this the right port?"
                     .into(),
                 not_http: true,
+            },
+            // Possibly a keep-alive connection that went stale, or a POST the server dropped:
+            // nothing says the server is not HTTP.
+            Failure::Closed(message) => FetchError::Transport {
+                url: url.to_string(),
+                message,
+                not_http: false,
             },
             Failure::Other(e) => e,
         }
@@ -157,7 +209,7 @@ fn transport(url: &str, e: &reqwest::Error) -> Failure {
     if message.contains("connection closed before message completed")
         || message.contains("Connection reset by peer")
     {
-        return Failure::Closed;
+        return Failure::Closed(message);
     }
     let not_http = NOT_HTTP.iter().any(|m| message.contains(m));
     let message = match not_http {
@@ -207,12 +259,12 @@ enum Framing {
 }
 
 async fn read_body(
-    request: reqwest::RequestBuilder,
+    sending: impl Future<Output = reqwest::Result<reqwest::Response>>,
     url: &str,
     max_bytes: usize,
     start: Instant,
 ) -> Result<Fetched, Failure> {
-    let mut response = request.send().await.map_err(|e| transport(url, &e))?;
+    let mut response = sending.await.map_err(|e| transport(url, &e))?;
     let status = response.status().as_u16();
     let header = |name| {
         response

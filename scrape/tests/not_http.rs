@@ -26,7 +26,7 @@ async fn a_server_that_closes_without_answering_is_not_http() {
     let message = not_http(&serve(b"", true)).await;
     assert!(
         message.contains("did not answer with HTTP")
-            && message.contains("closed the connection without a response")
+            && message.contains("closed a new connection without a response")
             && message.contains("right port"),
         "{message}"
     );
