@@ -20,16 +20,30 @@ pub struct Endpoint {
 
 /// The endpoint as written, with the password of a `user:password@` replaced.
 pub fn redacted(text: &str) -> String {
-    let Some(at) = text.rfind('@') else {
-        return text.to_string();
-    };
-    let start = text.find("://").map_or(0, |scheme| scheme + 3);
-    if at < start {
-        return text.to_string();
-    }
-    match text[start..at].split_once(':') {
-        Some((user, _)) => format!("{}{user}:<redacted>{}", &text[..start], &text[at..]),
+    let rest = split_scheme(text).1;
+    let prefix = &text[..text.len() - rest.len()];
+    match rest.rsplit_once('@') {
+        Some((userinfo, after)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{prefix}{user}:<redacted>@{after}"),
+            None => text.to_string(),
+        },
         None => text.to_string(),
+    }
+}
+
+/// `("postgres", "u@h/db")` for `postgres://u@h/db`. A "://" after something that cannot be a
+/// scheme (`u:pa://ss@h`) is part of a password, not a scheme.
+fn split_scheme(text: &str) -> (Option<&str>, &str) {
+    match text.split_once("://") {
+        Some((scheme, rest))
+            if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            (Some(scheme), rest)
+        }
+        _ => (None, text),
     }
 }
 
@@ -38,16 +52,25 @@ pub fn redacted(text: &str) -> String {
 /// is refused, with the `auth:` lines that replace it.
 pub fn parse_endpoint(text: &str, default_database: &str) -> Result<Endpoint, String> {
     let text = text.trim();
-    let (authority, database) = match text.split_once("://") {
-        Some((scheme, rest)) => {
-            if !matches!(
-                scheme.to_ascii_lowercase().as_str(),
-                "postgres" | "postgresql"
-            ) {
-                return Err(format!(
-                    "scheme '{scheme}' is not postgres:// or postgresql://"
-                ));
-            }
+    // The userinfo first, at the last '@': a password may hold '/', ':', '?' or '@', and split
+    // anywhere else it would end up in the port or the database, or in an error message.
+    let (scheme, rest) = split_scheme(text);
+    if let Some(scheme) = scheme
+        && !matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "postgres" | "postgresql"
+        )
+    {
+        return Err(format!(
+            "scheme '{scheme}' is not postgres:// or postgresql://"
+        ));
+    }
+    let (user, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, rest)) => (Some(user_of(text, userinfo)?), rest),
+        None => (None, rest),
+    };
+    let (authority, database) = match scheme {
+        Some(_) => {
             if rest.contains('?') {
                 return Err(
                     "query parameters are not supported: TLS comes from the cluster's \
@@ -61,11 +84,7 @@ pub fn parse_endpoint(text: &str, default_database: &str) -> Result<Endpoint, St
                 None => (rest, None),
             }
         }
-        None => (text, None),
-    };
-    let (user, authority) = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => (Some(user_of(text, userinfo)?), host),
-        None => (None, authority),
+        None => (rest, None),
     };
     if let Some(database) = database
         && (database.contains('/') || database.contains('%'))
@@ -87,18 +106,23 @@ pub fn parse_endpoint(text: &str, default_database: &str) -> Result<Endpoint, St
     })
 }
 
-/// The user of a URL's `user@`; a `user:password@` is refused with what to write instead.
+/// The user of a URL's `user@`; a `user:password@` is refused with what to write instead, and
+/// without the password.
 fn user_of(text: &str, userinfo: &str) -> Result<String, String> {
     let Some((user, _password)) = userinfo.split_once(':') else {
         if userinfo.is_empty() || userinfo.contains(['%', '/', ' ']) {
-            return Err(format!("'{userinfo}' is not a plain user name"));
+            return Err(format!(
+                "'{userinfo}' is not a plain user name (and a database name cannot hold '@')"
+            ));
         }
         return Ok(userinfo.to_string());
     };
     let at = text.rfind('@').unwrap_or(0);
-    let start = text.find("://").map_or(0, |scheme| scheme + 3);
-    let without = format!("{}{}{}", &text[..start], user, &text[at..]);
-    let without = without.replacen("://@", "://", 1);
+    let start = text.len() - split_scheme(text).1.len();
+    let without = match user {
+        "" => format!("{}{}", &text[..start], &text[at + 1..]),
+        user => format!("{}{}{}", &text[..start], user, &text[at..]),
+    };
     let username = match user {
         "" => String::new(),
         user => format!("\n      username: {user}"),
@@ -188,6 +212,11 @@ mod tests {
         );
         assert_eq!(redacted("postgres://u@h/db"), "postgres://u@h/db");
         assert!(
+            parse_endpoint("postgres://db1/app@x", "x")
+                .unwrap_err()
+                .contains("cannot hold '@'")
+        );
+        assert!(
             parse_endpoint("http://h:1", "x")
                 .unwrap_err()
                 .contains("scheme")
@@ -200,5 +229,30 @@ mod tests {
                 .unwrap_err()
                 .contains("no host")
         );
+    }
+
+    /// A password with '/', '@' or "://" in it is refused, never shown, never taken for a port
+    /// or a database.
+    #[test]
+    fn passwords_with_separators_are_refused_unseen() {
+        for (text, secret, instead) in [
+            (
+                "postgres://monitor:pa/ss@db1",
+                "pa/ss",
+                "postgres://monitor@db1 ",
+            ),
+            ("postgres://u:/s3cr3t@db1", "s3cr3t", "postgres://u@db1 "),
+            ("postgres://u:p@ss@db1/app", "p@ss", "postgres://u@db1/app "),
+            ("u:pa://ss@db1", "pa://ss", "u@db1 "),
+        ] {
+            let message = parse_endpoint(text, "x").unwrap_err();
+            assert!(message.contains(instead), "{text}: {message}");
+            let shown = redacted(text);
+            for part in [secret, "pa", "ss", "s3cr3t"] {
+                assert!(!message.contains(&format!("'{part}'")), "{text}: {message}");
+                assert!(!shown.contains(part), "{text}: {shown}");
+            }
+            assert!(!message.contains(secret), "{text}: {message}");
+        }
     }
 }

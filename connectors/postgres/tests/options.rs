@@ -68,6 +68,31 @@ fn credentials_in_an_endpoint_are_refused_without_repeating_them() {
     assert!(message.contains("<redacted>@db1:5432/app"), "{message}");
 }
 
+/// A '/' or '@' in the password does not move the split: the password is refused, unseen,
+/// and never read as a port or a database.
+#[test]
+fn passwords_with_slashes_and_ats_are_refused_without_repeating_them() {
+    // "pa" and "ss" alone are in "password": the pieces are looked for as they would show.
+    for (url, pieces) in [
+        (
+            "postgres://monitor:pa/ss@db1",
+            &["pa/ss", "'pa'", "/ss"][..],
+        ),
+        ("postgres://u:/s3cr3t@db1", &["s3cr3t"][..]),
+        ("postgres://u:p@ss@db1/app", &["p@ss", "ss@", "'p'"][..]),
+    ] {
+        let (path, message) = error(&[url], Options::default());
+        assert_eq!(path, "endpoints[0]", "{url}: {message}");
+        assert!(
+            message.contains("a password does not belong"),
+            "{url}: {message}"
+        );
+        for piece in pieces {
+            assert!(!message.contains(piece), "{url}: {piece}: {message}");
+        }
+    }
+}
+
 #[test]
 fn a_user_in_an_endpoint_is_the_login_user_not_a_secret() {
     let list = endpoints(&["postgres://monitor@db1:5432/postgres", "db2"]);
