@@ -4,11 +4,16 @@
 
 use crate::{endpoint::Endpoint, probe::Statements, sniff};
 use std::{
+    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
-use tokio::{sync::Mutex, time::timeout_at};
-use tokio_postgres::{Client, NoTls, config::SslMode};
+use tokio::{
+    net::{TcpSocket, TcpStream, lookup_host},
+    sync::Mutex,
+    time::timeout_at,
+};
+use tokio_postgres::{Client, NoTls, config::SslMode, tls::MakeTlsConnect};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// How to log in; the same for every endpoint of a cluster.
@@ -120,13 +125,18 @@ const SNIFF_AFTER: Duration = Duration::from_millis(200);
 
 /// Connects, and fails fast, saying so, when the port turns out to be another kind of server:
 /// one that waits for a line (HTTP, Redis) would otherwise hold the connection until the
-/// deadline, and one that speaks first (MySQL) gives a garbled error.
+/// deadline, and one that speaks first (MySQL) gives a garbled error. The check goes to the
+/// address the connection reached (a name may resolve elsewhere the second time), and gives up
+/// at the deadline, leaving the connection's own error.
 async fn connect(endpoint: &Endpoint, login: &Login, deadline: Instant) -> Result<Session, String> {
-    let connecting = connect_postgres(endpoint, login, deadline);
+    let (stream, peer) = open(endpoint).await?;
+    let connecting = connect_postgres(stream, endpoint, login);
     tokio::pin!(connecting);
     let foreign = || async {
-        sniff::foreign_protocol(&endpoint.host, endpoint.port)
+        timeout_at(deadline.into(), sniff::foreign_protocol(peer))
             .await
+            .ok()
+            .flatten()
             .map(|kind| sniff::message(&endpoint.address, kind))
     };
     tokio::select! {
@@ -152,10 +162,39 @@ async fn connect(endpoint: &Endpoint, login: &Login, deadline: Instant) -> Resul
 /// What a connection error that may mean "not PostgreSQL" ends with.
 const NOT_POSTGRES_HINT: &str = " (is a PostgreSQL server listening there?)";
 
+/// The TCP connection, to the first of the host's addresses that accepts, as tokio-postgres
+/// would make it; opened here so that the sniff knows which address it reached.
+async fn open(endpoint: &Endpoint) -> Result<(TcpStream, SocketAddr), String> {
+    let cannot = |e: std::io::Error| format!("cannot connect: error connecting to server: {e}");
+    let addresses = lookup_host((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(cannot)?;
+    let mut last = std::io::Error::other(format!("{} has no address", endpoint.host));
+    for address in addresses {
+        match tcp(address).await {
+            Ok(stream) => return Ok((stream, address)),
+            Err(e) => last = e,
+        }
+    }
+    Err(cannot(last))
+}
+
+async fn tcp(address: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // A kept connection to a server that vanished is found out, as tokio-postgres does.
+    socket.set_keepalive(true)?;
+    let stream = socket.connect(address).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 async fn connect_postgres(
+    stream: TcpStream,
     endpoint: &Endpoint,
     login: &Login,
-    deadline: Instant,
 ) -> Result<Session, String> {
     let mut config = tokio_postgres::Config::new();
     config
@@ -163,12 +202,7 @@ async fn connect_postgres(
         .port(endpoint.port)
         .dbname(&endpoint.database)
         .user(&login.user)
-        .application_name("dbmon")
-        .connect_timeout(
-            deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1)),
-        );
+        .application_name("dbmon");
     if let Some(password) = &login.password {
         config.password(password);
     }
@@ -188,13 +222,20 @@ async fn connect_postgres(
     let client = match &login.tls {
         Some(tls) => {
             config.ssl_mode(SslMode::Require);
-            let (client, connection) = config.connect(tls.clone()).await.map_err(cannot)?;
+            let tls = match MakeTlsConnect::<TcpStream>::make_tls_connect(
+                &mut tls.clone(),
+                &endpoint.host,
+            ) {
+                Ok(tls) => tls,
+                Err(never) => match never {},
+            };
+            let (client, connection) = config.connect_raw(stream, tls).await.map_err(cannot)?;
             tokio::spawn(connection);
             client
         }
         None => {
             config.ssl_mode(SslMode::Disable);
-            let (client, connection) = config.connect(NoTls).await.map_err(cannot)?;
+            let (client, connection) = config.connect_raw(stream, NoTls).await.map_err(cannot)?;
             tokio::spawn(connection);
             client
         }

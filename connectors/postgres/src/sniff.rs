@@ -2,39 +2,41 @@
 //! speaks. Asked only when a connection is slow to start or fails with garbage, so that a port
 //! of another kind of server fails fast and says so, instead of waiting out the timeout.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
     time::timeout,
 };
 
-/// PostgreSQL's SSLRequest. A PostgreSQL server answers it at once with one byte (`S` or `N`)
-/// and, when the client then hangs up, logs nothing.
+/// PostgreSQL's SSLRequest. A PostgreSQL server answers it at once with one byte: `N` (no TLS),
+/// after which the hang-up goes unlogged, or `S`, after which it logs "could not accept SSL
+/// connection: EOF detected" (one line per sniff, only on a server with `ssl = on`).
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
 /// How long each step waits for the server to say something.
 const STEP: Duration = Duration::from_millis(300);
 
-/// What kind of server listens at `host:port` when it is not PostgreSQL (`"MySQL/MariaDB"`);
-/// `None` when it answers like PostgreSQL or does not answer at all.
-pub async fn foreign_protocol(host: &str, port: u16) -> Option<&'static str> {
+/// What kind of server listens at `address` when it is not PostgreSQL (`"MySQL/MariaDB"`);
+/// `None` when it answers like PostgreSQL or does not answer at all. Takes up to four steps of
+/// [`STEP`]: callers bound it by their deadline.
+pub async fn foreign_protocol(address: SocketAddr) -> Option<&'static str> {
     // A server that speaks first (MySQL, SSH, SMTP) says it by now or next; the SSLRequest gets
     // a PostgreSQL server to answer.
-    if let Some(answer) = exchange(host, port, &SSL_REQUEST).await {
+    if let Some(answer) = exchange(address, &SSL_REQUEST).await {
         return classify(&answer);
     }
     // Line-based servers (HTTP, Redis) wait for a line, and one without NUL bytes (Redis looks
     // for its end with strchr). On a new connection, as the first still holds the SSLRequest.
-    classify(&exchange(host, port, HTTP_REQUEST).await?)
+    classify(&exchange(address, HTTP_REQUEST).await?)
 }
 
 /// What HTTP and Redis servers both answer at once: a response, or `-ERR unknown command`.
 const HTTP_REQUEST: &[u8] = b"HEAD / HTTP/1.0\r\n\r\n";
 
 /// Connects, sends `request` and returns the first bytes of the answer, if any comes soon.
-async fn exchange(host: &str, port: u16, request: &[u8]) -> Option<Vec<u8>> {
-    let mut stream = timeout(STEP, TcpStream::connect((host, port)))
+async fn exchange(address: SocketAddr, request: &[u8]) -> Option<Vec<u8>> {
+    let mut stream = timeout(STEP, TcpStream::connect(address))
         .await
         .ok()?
         .ok()?;

@@ -60,3 +60,43 @@ async fn redis_and_mariadb_are_named() {
         );
     }
 }
+
+/// A server that answers the first connection's startup with garbage, then accepts every other
+/// connection and says nothing: the check on the side cannot tell what it is.
+fn garbled_then_silent() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let address = listener.local_addr().expect("local addr").to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            if n == 0 {
+                let mut startup = [0u8; 8];
+                let _ = stream.read_exact(&mut startup);
+                // A message of a kind PostgreSQL does not send, of length 4: no body.
+                let _ = stream.write_all(b"q\0\0\0\x04");
+            }
+            held.push(stream);
+        }
+    });
+    address
+}
+
+/// The check on the side stops at the deadline: the connection's own error comes back in time,
+/// not "no answer".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_check_on_the_side_stops_at_the_deadline() {
+    let address = garbled_then_silent();
+    let pg = connector(config(&[&address], Options::default()));
+    let timeout = Duration::from_millis(400);
+    let (error, took) = collect_error(&pg, timeout).await;
+    assert!(
+        took < timeout + Duration::from_millis(200),
+        "{took:?}: {error}"
+    );
+    assert!(
+        error.contains("is a PostgreSQL server listening there?") && !error.contains("no answer"),
+        "{error}"
+    );
+}
