@@ -141,6 +141,7 @@ pub async fn serve(
         runners,
         shutdown: stopped.clone(),
         watchers,
+        encodings: Arc::default(),
         limits: api::Limits {
             max_watchers: config.api.max_watchers,
             watch_max_lag_bytes: config.api.watch_max_lag_bytes,
@@ -235,9 +236,7 @@ async fn grpc_server(
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ])?);
     let max_message_bytes = limits.max_message_bytes;
-    let monitor = proto::monitor_server::MonitorServer::new(monitor)
-        .max_decoding_message_size(max_message_bytes)
-        .max_encoding_message_size(usize::MAX);
+    let monitor = api::MonitorService::new(monitor, max_message_bytes);
     use tonic_health::pb::health_server::HealthServer;
     use tonic_reflection::pb::{v1, v1alpha};
     Ok(tonic::transport::Server::builder()

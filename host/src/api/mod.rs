@@ -4,6 +4,7 @@ mod convert;
 pub mod health;
 mod oversize;
 pub mod reflection;
+mod service;
 mod watch;
 
 use crate::{
@@ -14,6 +15,7 @@ use crate::{
 };
 use dbmon_proto as proto;
 pub use oversize::OversizeLayer;
+pub use service::MonitorService;
 use std::{collections::HashMap, pin::Pin, sync::Arc, time::SystemTime};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -34,6 +36,8 @@ pub struct Monitor {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Open Watch streams.
     pub watchers: Arc<Watchers>,
+    /// Reports encoded for the wire, shared between Watch streams.
+    pub encodings: Arc<watch::Encodings>,
     /// Limits on what clients may ask.
     pub limits: Limits,
 }
@@ -48,6 +52,28 @@ pub struct Limits {
 }
 
 impl Monitor {
+    /// A Watch stream of the clusters `request` names (all when none).
+    fn open_watch(&self, request: Request<proto::WatchRequest>) -> Result<EncodedStream, Status> {
+        let peer = request.remote_addr();
+        let ids = request.into_inner().cluster_ids;
+        for id in &ids {
+            self.slot(id)?;
+        }
+        let seat = self.watchers.take(self.limits.max_watchers, peer)?;
+        let watcher = watch::Watcher::new(
+            Arc::clone(&self.store),
+            ids,
+            self.shutdown.clone(),
+            self.limits.watch_max_lag_bytes,
+            Arc::clone(&self.encodings),
+            seat,
+        );
+        Ok(Box::pin(futures::stream::unfold(
+            watcher,
+            |mut w| async move { w.next().await.map(|item| (item, w)) },
+        )))
+    }
+
     /// The slot of a cluster a request names: INVALID_ARGUMENT for an id the config could not
     /// hold, NOT_FOUND for one it does not.
     fn slot(&self, id: &str) -> Result<&Arc<crate::store::ClusterSlot>, Status> {
@@ -73,6 +99,7 @@ impl Monitor {
 }
 
 type ReportStream = Pin<Box<dyn Stream<Item = Result<proto::Report, Status>> + Send>>;
+type EncodedStream = Pin<Box<dyn Stream<Item = Result<watch::Encoded, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl proto::monitor_server::Monitor for Monitor {
@@ -123,27 +150,14 @@ impl proto::monitor_server::Monitor for Monitor {
 
     type WatchStream = ReportStream;
 
+    /// Never called: [`MonitorService`] answers Watch from encodings shared between streams.
     async fn watch(
         &self,
-        request: Request<proto::WatchRequest>,
+        _: Request<proto::WatchRequest>,
     ) -> Result<Response<ReportStream>, Status> {
-        let peer = request.remote_addr();
-        let ids = request.into_inner().cluster_ids;
-        for id in &ids {
-            self.slot(id)?;
-        }
-        let seat = self.watchers.take(self.limits.max_watchers, peer)?;
-        let watcher = watch::Watcher::new(
-            Arc::clone(&self.store),
-            ids,
-            self.shutdown.clone(),
-            self.limits.watch_max_lag_bytes,
-            seat,
-        );
-        let stream = futures::stream::unfold(watcher, |mut w| async move {
-            w.next().await.map(|item| (item, w))
-        });
-        Ok(Response::new(Box::pin(stream)))
+        Err(Status::internal(
+            "Watch is served by api::MonitorService, not by the generated service",
+        ))
     }
 
     async fn run_command(

@@ -16,9 +16,8 @@
 use super::convert;
 use crate::{
     listener::Connections,
-    store::{Next, Notice, Store},
+    store::{Next, Notice, Report, Store},
 };
-use dbmon_proto as proto;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     net::SocketAddr,
@@ -30,6 +29,52 @@ use std::{
 };
 use tokio::sync::{broadcast, watch};
 use tonic::Status;
+
+/// A wire report, encoded once for every stream that sends it.
+pub type Encoded = Arc<[u8]>;
+
+/// The newest encoding of each cluster's report, while a stream still holds it: watchers that
+/// keep up all send the same report at about the same time, and the first one encodes it.
+#[derive(Debug, Default)]
+pub struct Encodings {
+    by_cluster: Mutex<Newest>,
+}
+
+/// Per cluster, the sequence of the newest encoding and the encoding while it is held.
+type Newest = HashMap<Arc<str>, (u64, Weak<[u8]>)>;
+
+impl Encodings {
+    /// `report` encoded, shared with every other stream that sends it meanwhile.
+    pub fn of(&self, report: &Report) -> Encoded {
+        let shared = |map: &Newest| {
+            map.get(&report.cluster)
+                .filter(|(sequence, _)| *sequence == report.sequence)
+                .and_then(|(_, bytes)| bytes.upgrade())
+        };
+        if let Some(bytes) = shared(&self.lock()) {
+            return bytes;
+        }
+        let bytes: Encoded = prost::Message::encode_to_vec(&convert::report(report)).into();
+        let mut map = self.lock();
+        if let Some(theirs) = shared(&map) {
+            return theirs;
+        }
+        let newer = map
+            .get(&report.cluster)
+            .is_some_and(|(sequence, held)| *sequence > report.sequence && held.strong_count() > 0);
+        if !newer {
+            map.insert(
+                Arc::clone(&report.cluster),
+                (report.sequence, Arc::downgrade(&bytes)),
+            );
+        }
+        bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Newest> {
+        self.by_cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Said when a stream ends early.
 const RESUME_HINT: &str = "resume with GetReports(since = collected_at of the last report received) \
@@ -191,6 +236,7 @@ pub struct Watcher {
     /// About what the reports not yet sent (the snapshot aside) take on the wire.
     behind_bytes: usize,
     max_lag_bytes: usize,
+    encodings: Arc<Encodings>,
     ended: bool,
     seat: Seat,
 }
@@ -203,6 +249,7 @@ impl Watcher {
         wanted: Vec<String>,
         shutdown: watch::Receiver<bool>,
         max_lag_bytes: usize,
+        encodings: Arc<Encodings>,
         seat: Seat,
     ) -> Watcher {
         let feed = store.subscribe();
@@ -220,6 +267,7 @@ impl Watcher {
             shutdown,
             behind_bytes: 0,
             max_lag_bytes,
+            encodings,
             ended: false,
             seat,
         };
@@ -283,12 +331,12 @@ impl Watcher {
         }
     }
 
-    fn end(&mut self, status: Status) -> Option<Result<proto::Report, Status>> {
+    fn end(&mut self, status: Status) -> Option<Result<Encoded, Status>> {
         self.ended = true;
         Some(Err(status))
     }
 
-    fn fell_behind(&mut self, why: String) -> Option<Result<proto::Report, Status>> {
+    fn fell_behind(&mut self, why: String) -> Option<Result<Encoded, Status>> {
         let peer = self
             .seat
             .pulse
@@ -301,7 +349,7 @@ impl Watcher {
     }
 
     /// The next message of the stream; `None` after it ended.
-    pub async fn next(&mut self) -> Option<Result<proto::Report, Status>> {
+    pub async fn next(&mut self) -> Option<Result<Encoded, Status>> {
         if self.ended {
             return None;
         }
@@ -348,7 +396,7 @@ impl Watcher {
 
     /// `Some(message)` to send for cluster `id` (a report, or the stream's end); `None` when
     /// it has nothing new.
-    fn send_next(&mut self, id: &Arc<str>) -> Option<Option<Result<proto::Report, Status>>> {
+    fn send_next(&mut self, id: &Arc<str>) -> Option<Option<Result<Encoded, Status>>> {
         let slot = Arc::clone(self.store.cluster(id)?);
         let sent = self.sent[id];
         match slot.next_after(sent) {
@@ -360,7 +408,7 @@ impl Watcher {
                 if slot.latest().is_some_and(|l| l.sequence > report.sequence) {
                     self.queue(id);
                 }
-                Some(Some(Ok(convert::report(&report))))
+                Some(Some(Ok(self.encodings.of(&report))))
             }
             Next::UpToDate => None,
             Next::Gone { .. } if self.snapshot.contains_key(id) => {
@@ -390,4 +438,48 @@ pub fn stopping() -> Status {
         "the dbmon server is stopping; reconnect when it is back and resume with \
          GetReports(since = collected_at of the last report received)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ClusterInfo, Collection, Outcome};
+    use std::time::SystemTime;
+
+    fn report(store: &Store, sequence: u64) -> Arc<Report> {
+        let mut b = dbmon_connector_api::Report::new();
+        b.metric("m", sequence as f64).label("k", "v");
+        store.cluster("a").unwrap().record(Collection {
+            sequence,
+            started_at: SystemTime::now(),
+            duration: Duration::from_millis(1),
+            outcome: Outcome::Collected(b.into_ffi()),
+        })
+    }
+
+    #[test]
+    fn streams_sending_the_same_report_share_one_encoding() {
+        let info = ClusterInfo {
+            id: "a".into(),
+            connector: "c".into(),
+            endpoints: vec![],
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        };
+        let store = Store::new([info], 5);
+        let encodings = Encodings::default();
+        let first = report(&store, 1);
+        let one = encodings.of(&first);
+        let two = encodings.of(&first);
+        assert!(Arc::ptr_eq(&one, &two));
+        let decoded: dbmon_proto::Report = prost::Message::decode(&*one).unwrap();
+        assert_eq!((decoded.cluster_id.as_str(), decoded.sequence), ("a", 1));
+        // A newer report gets its own; an encoding no stream holds is not kept.
+        let second = report(&store, 2);
+        let three = encodings.of(&second);
+        assert!(!Arc::ptr_eq(&one, &three));
+        drop((one, two, three));
+        let again = encodings.of(&second);
+        assert_eq!(Arc::strong_count(&again), 1);
+    }
 }

@@ -40,8 +40,9 @@ pub fn run(args: &CheckArgs) -> Result<bool, String> {
         None => None,
     };
     policy.insecure |= args.insecure;
-    // dlopen reads a bare file name as a library to search for: always give it a path.
-    let file = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
+    // dlopen reads a bare file name as a library to search for: always give it a path. An
+    // absolute one, not a resolved one: the trust walk must see the links `serve` would see.
+    let file = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
     let mut out = json!({ "file": file.display().to_string() });
     let plugin = match load_checked(&file, &policy) {
         Ok(plugin) => plugin,

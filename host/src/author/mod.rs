@@ -7,19 +7,31 @@ pub use scaffold::Scaffold;
 
 use std::{path::PathBuf, process::ExitCode};
 
-/// `println!`, except that a reader that went away (`| head`) ends the command quietly, as it
-/// ends other Unix tools, instead of a panic.
+/// `println!`, except that once the reader went away (`| head`) the rest of the output is
+/// dropped quietly instead of a panic; the command still ends with its own exit status.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
-    }};
+    ($($arg:tt)*) => {
+        $crate::author::say_line(format_args!($($arg)*))
+    };
 }
 pub(crate) use say;
+
+/// Set when standard output can no longer be written.
+static OUTPUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One line on standard output, unless it is gone (see [`say!`]).
+pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
+    use std::{io::Write as _, sync::atomic::Ordering};
+    if OUTPUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        OUTPUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("dbmon: cannot write the output: {e}");
+        }
+    }
+}
 
 mod check;
 mod scaffold;

@@ -198,14 +198,40 @@ pub fn found(node: &Node, path: &str) -> String {
         Kind::Seq(_) => "a list".into(),
         Kind::Map(_) => "a mapping".into(),
         _ if node.is_null() => "nothing".into(),
-        _ if path.contains("password") => "a value (not shown: it may be a secret)".into(),
+        _ if path
+            .split(['.', '['])
+            .any(|step| step == "auth" || step.contains("password")) =>
+        {
+            "a value (not shown: it may be a secret)".into()
+        }
         Kind::Scalar { text, plain } => {
+            let text = without_userinfo(text);
             let mut shown: String = text.chars().take(60).collect();
             if shown.len() < text.len() {
                 shown.push('…');
             }
             if *plain { shown } else { format!("'{shown}'") }
         }
+    }
+}
+
+/// `text` with the `user:password@` of a URL in it replaced, so that a URL written in the
+/// wrong place never shows its password in an error.
+fn without_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = text.find("://") else {
+        return text.into();
+    };
+    let rest = &text[scheme_end + 3..];
+    // The userinfo ends at the last '@' before the path.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}://<credentials>@{}",
+            &text[..scheme_end],
+            &rest[at + 1..]
+        )
+        .into(),
+        None => text.into(),
     }
 }
 

@@ -440,5 +440,12 @@ pub fn parse_duration(text: &str, allow_zero: bool) -> Result<Duration, String> 
             "must be more than zero, {DURATION_EXAMPLES}"
         )));
     }
+    if parsed > MAX_DURATION {
+        return Err(invalid("at most 365d".into()));
+    }
     Ok(parsed)
 }
+
+/// Longest duration a setting takes: far beyond any interval or grace period, and far from
+/// where adding it to a clock overflows.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);

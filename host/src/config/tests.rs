@@ -464,3 +464,47 @@ fn the_readme_configuration_is_a_valid_file() {
         .collect();
     assert!(other.is_empty(), "{other:?}");
 }
+
+#[test]
+fn deep_nesting_and_alias_bombs_are_refused_not_followed() {
+    let deep = format!("clusters:\n{}x\n", "- ".repeat(100_000));
+    let errors = parse(&deep).expect_err("too deep").to_string();
+    assert!(errors.contains("nest deeper than 64"), "{errors}");
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..8 {
+        let prev = if i == 1 {
+            "a".to_string()
+        } else {
+            format!("a{}", i - 1)
+        };
+        bomb.push_str(&format!(
+            "b{i}: &a{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+    }
+    let errors = parse(&bomb).expect_err("an alias bomb").to_string();
+    assert!(errors.contains("more than 1000000 values"), "{errors}");
+}
+
+#[test]
+fn a_url_in_the_wrong_place_never_shows_its_password() {
+    let text = "clusters:\n  - id: a\n    connector: postgres\n    endpoints: postgres://monitor:hunter2@db1/app\n";
+    let errors = parse(text)
+        .expect_err("endpoints must be a list")
+        .to_string();
+    assert!(!errors.contains("hunter2"), "{errors}");
+    assert!(
+        errors.contains("postgres://<credentials>@db1/app"),
+        "{errors}"
+    );
+    let text = "clusters:\n  - id: a\n    connector: x\n    auth: hunter2\n";
+    let errors = parse(text).expect_err("auth must be a mapping").to_string();
+    assert!(!errors.contains("hunter2"), "{errors}");
+}
+
+#[test]
+fn durations_beyond_a_year_are_refused() {
+    let errors = parse("api: {shutdown_grace: 500000000000y}\nclusters: [{id: a, connector: c}]\n")
+        .expect_err("too long")
+        .to_string();
+    assert!(errors.contains("at most 365d"), "{errors}");
+}

@@ -38,6 +38,15 @@ pub enum Kind {
 }
 
 impl Node {
+    /// This value and every value inside it.
+    fn size(&self) -> usize {
+        1 + match &self.kind {
+            Kind::Seq(items) => items.iter().map(Node::size).sum(),
+            Kind::Map(entries) => entries.iter().map(|(k, v)| k.size() + v.size()).sum(),
+            Kind::Scalar { .. } => 0,
+        }
+    }
+
     /// An empty value (`key:`, `~`, `null`).
     pub fn is_null(&self) -> bool {
         matches!(&self.kind, Kind::Scalar { text, plain: true } if matches!(text.as_str(), "" | "~" | "null"))
@@ -65,11 +74,26 @@ pub struct Parsed {
 pub fn parse(text: &str) -> Parsed {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        let last = builder.last.as_ref().map(|(path, at)| (path.as_str(), *at));
-        let problem = syntax::explain(&e, text, &builder.open_frames(), &builder.path(), last);
-        builder.problems.push(problem);
-        builder.root = None;
+    // Event by event, not `Parser::load`, which recurses once per nesting level: a file
+    // nested a hundred thousand levels deep would overflow the stack before any check.
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => break,
+            Ok((event, mark)) => {
+                builder.on_event(event, mark);
+                if builder.given_up {
+                    break;
+                }
+            }
+            Err(e) => {
+                let last = builder.last.as_ref().map(|(path, at)| (path.as_str(), *at));
+                let problem =
+                    syntax::explain(&e, text, &builder.open_frames(), &builder.path(), last);
+                builder.problems.push(problem);
+                builder.root = None;
+                break;
+            }
+        }
     }
     Parsed {
         root: builder.root,
@@ -115,10 +139,19 @@ impl Frame {
     }
 }
 
+/// Deepest nesting of lists and mappings read; a config needs a handful.
+const MAX_DEPTH: usize = 64;
+/// Most values read, aliases expanded (a file of nested aliases grows exponentially).
+const MAX_NODES: usize = 1_000_000;
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Values read so far, aliases counted by what they expand to.
+    nodes: usize,
+    /// A limit was passed: the rest of the file is not read.
+    given_up: bool,
     root: Option<Node>,
     documents: usize,
     problems: Vec<Problem>,
@@ -175,7 +208,8 @@ impl Builder {
 
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = node.size();
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         self.push(node);
     }
@@ -205,7 +239,24 @@ impl MarkedEventReceiver for Builder {
             line: mark.line(),
             column: mark.col() + 1,
         };
-        if self.documents > 1 {
+        if self.documents > 1 || self.given_up {
+            return;
+        }
+        self.nodes += 1;
+        let too_deep = matches!(event, Event::SequenceStart(..) | Event::MappingStart(..))
+            && self.stack.len() >= MAX_DEPTH;
+        if too_deep || self.nodes > MAX_NODES {
+            self.given_up = true;
+            let message = if too_deep {
+                format!(
+                    "lists and mappings nest deeper than {MAX_DEPTH} levels here; a dbmon config needs a few"
+                )
+            } else {
+                format!(
+                    "the file holds more than {MAX_NODES} values (with its aliases expanded); is an alias repeated on purpose?"
+                )
+            };
+            self.problems.push(Problem { position, message });
             return;
         }
         match event {
@@ -230,7 +281,12 @@ impl MarkedEventReceiver for Builder {
                 self.finish(node, anchor);
             }
             Event::Alias(anchor) => {
-                if let Some(node) = self.anchors.get(&anchor) {
+                if let Some((node, size)) = self.anchors.get(&anchor) {
+                    self.nodes += size;
+                    if self.nodes > MAX_NODES {
+                        // Counted again at the next event, which then gives up.
+                        return;
+                    }
                     let node = Node {
                         position,
                         kind: node.kind.clone(),
