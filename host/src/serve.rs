@@ -141,7 +141,6 @@ pub async fn serve(
         runners,
         shutdown: stopped.clone(),
         watchers,
-        encodings: Arc::default(),
         limits: api::Limits {
             max_watchers: config.api.max_watchers,
             watch_max_lag_bytes: config.api.watch_max_lag_bytes,

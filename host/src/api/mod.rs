@@ -36,8 +36,6 @@ pub struct Monitor {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Open Watch streams.
     pub watchers: Arc<Watchers>,
-    /// Reports encoded for the wire, shared between Watch streams.
-    pub encodings: Arc<watch::Encodings>,
     /// Limits on what clients may ask.
     pub limits: Limits,
 }
@@ -65,7 +63,6 @@ impl Monitor {
             ids,
             self.shutdown.clone(),
             self.limits.watch_max_lag_bytes,
-            Arc::clone(&self.encodings),
             seat,
         );
         Ok(Box::pin(futures::stream::unfold(

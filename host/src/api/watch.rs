@@ -33,46 +33,65 @@ use tonic::Status;
 /// A wire report, encoded once for every stream that sends it.
 pub type Encoded = Arc<[u8]>;
 
-/// The newest encoding of each cluster's report, while a stream still holds it: watchers that
-/// keep up all send the same report at about the same time, and the first one encodes it.
+/// The newest encoding of each cluster's report: watchers that keep up all send the same
+/// report, and the first one encodes it for the others. What is held is bounded by bytes, and
+/// dropped when the last watcher leaves.
 #[derive(Debug, Default)]
 pub struct Encodings {
-    by_cluster: Mutex<Newest>,
+    held: Mutex<Held>,
 }
 
-/// Per cluster, the sequence of the newest encoding and the encoding while it is held.
-type Newest = HashMap<Arc<str>, (u64, Weak<[u8]>)>;
+/// Encodings held: per cluster the newest one with its sequence, and their bytes in all.
+#[derive(Debug, Default)]
+struct Held {
+    by_cluster: HashMap<Arc<str>, (u64, Encoded)>,
+    bytes: usize,
+}
+
+/// At most this many bytes of encodings are held.
+const MAX_HELD_BYTES: usize = 64 << 20;
 
 impl Encodings {
-    /// `report` encoded, shared with every other stream that sends it meanwhile.
+    /// `report` encoded, shared with every other stream that sends it.
     pub fn of(&self, report: &Report) -> Encoded {
-        let shared = |map: &Newest| {
-            map.get(&report.cluster)
+        let shared = |held: &Held| {
+            held.by_cluster
+                .get(&report.cluster)
                 .filter(|(sequence, _)| *sequence == report.sequence)
-                .and_then(|(_, bytes)| bytes.upgrade())
+                .map(|(_, bytes)| Arc::clone(bytes))
         };
         if let Some(bytes) = shared(&self.lock()) {
             return bytes;
         }
         let bytes: Encoded = prost::Message::encode_to_vec(&convert::report(report)).into();
-        let mut map = self.lock();
-        if let Some(theirs) = shared(&map) {
+        let mut held = self.lock();
+        if let Some(theirs) = shared(&held) {
             return theirs;
         }
-        let newer = map
+        let older = held
+            .by_cluster
             .get(&report.cluster)
-            .is_some_and(|(sequence, held)| *sequence > report.sequence && held.strong_count() > 0);
-        if !newer {
-            map.insert(
-                Arc::clone(&report.cluster),
-                (report.sequence, Arc::downgrade(&bytes)),
-            );
+            .is_none_or(|(sequence, _)| *sequence < report.sequence);
+        if older {
+            if let Some((_, old)) = held.by_cluster.remove(&report.cluster) {
+                held.bytes -= old.len();
+            }
+            if held.bytes + bytes.len() <= MAX_HELD_BYTES {
+                held.bytes += bytes.len();
+                let entry = (report.sequence, Arc::clone(&bytes));
+                held.by_cluster.insert(Arc::clone(&report.cluster), entry);
+            }
         }
         bytes
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Newest> {
-        self.by_cluster.lock().unwrap_or_else(|p| p.into_inner())
+    /// Drops every encoding held.
+    fn clear(&self) {
+        *self.lock() = Held::default();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -86,6 +105,7 @@ pub struct Watchers {
     open: AtomicUsize,
     pulses: Mutex<Vec<Weak<Pulse>>>,
     started: Instant,
+    encodings: Encodings,
 }
 
 impl Default for Watchers {
@@ -94,6 +114,7 @@ impl Default for Watchers {
             open: AtomicUsize::new(0),
             pulses: Mutex::default(),
             started: Instant::now(),
+            encodings: Encodings::default(),
         }
     }
 }
@@ -163,7 +184,9 @@ impl Seat {
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        self.watchers.open.fetch_sub(1, Ordering::AcqRel);
+        if self.watchers.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.watchers.encodings.clear();
+        }
     }
 }
 
@@ -236,7 +259,6 @@ pub struct Watcher {
     /// About what the reports not yet sent (the snapshot aside) take on the wire.
     behind_bytes: usize,
     max_lag_bytes: usize,
-    encodings: Arc<Encodings>,
     ended: bool,
     seat: Seat,
 }
@@ -249,7 +271,6 @@ impl Watcher {
         wanted: Vec<String>,
         shutdown: watch::Receiver<bool>,
         max_lag_bytes: usize,
-        encodings: Arc<Encodings>,
         seat: Seat,
     ) -> Watcher {
         let feed = store.subscribe();
@@ -267,7 +288,6 @@ impl Watcher {
             shutdown,
             behind_bytes: 0,
             max_lag_bytes,
-            encodings,
             ended: false,
             seat,
         };
@@ -408,7 +428,7 @@ impl Watcher {
                 if slot.latest().is_some_and(|l| l.sequence > report.sequence) {
                     self.queue(id);
                 }
-                Some(Some(Ok(self.encodings.of(&report))))
+                Some(Some(Ok(self.seat.watchers.encodings.of(&report))))
             }
             Next::UpToDate => None,
             Next::Gone { .. } if self.snapshot.contains_key(id) => {
@@ -474,12 +494,14 @@ mod tests {
         assert!(Arc::ptr_eq(&one, &two));
         let decoded: dbmon_proto::Report = prost::Message::decode(&*one).unwrap();
         assert_eq!((decoded.cluster_id.as_str(), decoded.sequence), ("a", 1));
-        // A newer report gets its own; an encoding no stream holds is not kept.
+        // A newer report gets its own, held in place of the older one.
         let second = report(&store, 2);
         let three = encodings.of(&second);
         assert!(!Arc::ptr_eq(&one, &three));
-        drop((one, two, three));
-        let again = encodings.of(&second);
-        assert_eq!(Arc::strong_count(&again), 1);
+        assert_eq!(Arc::strong_count(&one), 2, "the older one is no longer held");
+        assert!(Arc::ptr_eq(&three, &encodings.of(&second)));
+        assert_eq!(encodings.lock().bytes, three.len());
+        encodings.clear();
+        assert_eq!(Arc::strong_count(&three), 1);
     }
 }
