@@ -96,12 +96,8 @@ pub async fn serve(
         return Ok(check(&config, found, errors));
     }
     let runners = match start_runners(&config, found, log_level).await {
-        Ok(runners) if errors.is_empty() => runners,
-        Ok(_) => return Ok(refuse(&ConfigErrors(errors))),
-        Err(more) => {
-            errors.extend(more.0);
-            return Ok(refuse(&ConfigErrors(errors)));
-        }
+        Ok(runners) => runners,
+        Err(errors) => return Ok(refuse(&errors)),
     };
     let listener = listener.expect("no error, so bound");
 
