@@ -57,6 +57,7 @@ mod connector;
 pub mod export;
 pub mod ffi;
 mod logging;
+pub mod names;
 mod report;
 mod runtime;
 pub mod testkit;

@@ -4,8 +4,6 @@
 
 /// Longest cluster id.
 pub const MAX_CLUSTER_ID_BYTES: usize = 128;
-/// Longest command name.
-pub const MAX_COMMAND_NAME_BYTES: usize = 64;
 /// Characters of client input quoted in an error.
 const QUOTED_CHARS: usize = 40;
 
@@ -14,9 +12,10 @@ pub fn cluster_id_problem(id: &str) -> Option<String> {
     word_problem(id, MAX_CLUSTER_ID_BYTES).map(|p| format!("cluster id {}: {p}", quote(id)))
 }
 
-/// Why `name` cannot be a command name, if it cannot.
+/// Why `name` cannot be a command name, if it cannot (the SDK's rule, which the loader holds
+/// every connector to); an unknown name is NOT_FOUND.
 pub fn command_name_problem(name: &str) -> Option<String> {
-    word_problem(name, MAX_COMMAND_NAME_BYTES).map(|p| format!("command name {}: {p}", quote(name)))
+    dbmon_connector_api::names::command_name_problem(name)
 }
 
 fn word_problem(word: &str, max: usize) -> Option<String> {

@@ -84,13 +84,8 @@ pub(super) async fn run(kit: &Conformance, module: ConnectorModRef, in_process: 
 fn check_info(info: &FfiInfo, in_process: bool) -> Result<String, String> {
     let mut problems = Vec::new();
     let name = info.name.as_str();
-    if name.is_empty() {
-        problems.push(format!("the name is empty ({})", info.description));
-    } else if !name
-        .chars()
-        .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
-    {
-        problems.push(format!("name '{name}' must use only a-z, 0-9, '_' and '-'"));
+    if let Some(problem) = crate::names::connector_name_problem(name) {
+        problems.push(problem);
     }
     if info.version.is_empty() {
         problems.push("the version is empty".into());
@@ -113,8 +108,8 @@ fn check_info(info: &FfiInfo, in_process: bool) -> Result<String, String> {
     let mut seen = HashSet::new();
     for command in info.commands.iter() {
         let command = command.name.as_str();
-        if command.is_empty() || command.contains(char::is_whitespace) {
-            problems.push(format!("command name '{command}' is empty or has spaces"));
+        if let Some(problem) = crate::names::command_name_problem(command) {
+            problems.push(problem);
         } else if !seen.insert(command) {
             problems.push(format!("command '{command}' is listed twice"));
         }

@@ -107,18 +107,10 @@ fn write_file(file: &Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 
-/// `[a-z][a-z0-9_-]*`, at most 64 characters: a cluster's `connector:` value, a cargo package
-/// name and (in CamelCase) a Rust type name.
+/// The SDK's rule for connector names (a `connector:` value, a cargo package name and, in
+/// CamelCase, a Rust type name).
 fn check_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    let rest_ok = chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'));
-    if !first_ok || !rest_ok || name.len() > 64 {
-        return Err(format!(
-            "'{name}' is not a connector name: use a lowercase letter, then lowercase letters, digits, '_' or '-' (at most 64)"
-        ));
-    }
-    Ok(())
+    dbmon_connector_api::names::connector_name_problem(name).map_or(Ok(()), Err)
 }
 
 /// `my-db` → `MyDbConnector`: CamelCase, with a suffix so that no name collides with a type

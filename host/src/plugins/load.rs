@@ -32,8 +32,22 @@ pub fn load_file(path: &Path) -> Result<Plugin, String> {
         max_level: max_level(),
     });
     let info = (module.info())();
-    if info.name.is_empty() {
-        return Err(format!("the connector has no name ({})", info.description));
+    use dbmon_connector_api::names::{command_name_problem, connector_name_problem};
+    if let Some(problem) = connector_name_problem(&info.name) {
+        return Err(format!(
+            "its name cannot be used: {problem} ({})",
+            info.description
+        ));
+    }
+    if let Some(problem) = info
+        .commands
+        .iter()
+        .find_map(|c| command_name_problem(&c.name))
+    {
+        return Err(format!(
+            "connector '{}' offers a command no client could run: {problem}",
+            info.name
+        ));
     }
     Ok(Plugin {
         name: info.name.into_string(),
