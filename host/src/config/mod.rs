@@ -9,9 +9,10 @@ mod syntax;
 mod tree;
 
 use crate::plugins::TrustPolicy;
+use dbmon_connector_api::{AuthConfig, ClusterConfig, TlsConfig};
 pub use locate::{Locations, Position};
 use model::DEFAULT_PLUGINS_DIR;
-pub use model::{DEFAULT_LISTEN, Isolation, StoreKind, TlsEntry};
+pub use model::{DEFAULT_LISTEN, Isolation, StoreKind};
 
 use model::{ClusterEntry, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, FileConfig};
 use std::{
@@ -130,8 +131,8 @@ pub struct Cluster {
     pub initial_delay: Duration,
     /// Where the connector runs.
     pub isolation: Isolation,
-    tls: Option<TlsEntry>,
-    auth: Option<secrets::Auth>,
+    tls: Option<TlsConfig>,
+    auth: Option<AuthConfig>,
     options: serde_json::Value,
 }
 
@@ -139,21 +140,17 @@ impl Cluster {
     /// The configuration as the connector receives it (JSON of `ClusterConfig`). It holds the
     /// resolved password: never log it.
     pub fn connector_json(&self) -> String {
-        serde_json::json!({
-            "id": self.id,
-            "endpoints": self.endpoints,
-            "interval_ms": self.interval.as_millis() as u64,
-            "timeout_ms": self.timeout.as_millis() as u64,
-            "tls": self.tls.as_ref().map(|t| serde_json::json!({
-                "ca": t.ca, "cert": t.cert, "key": t.key,
-                "insecure_skip_verify": t.insecure_skip_verify,
-            })),
-            "auth": self.auth.as_ref().map(|a| serde_json::json!({
-                "username": a.username, "password": a.password,
-            })),
-            "options": self.options,
-        })
-        .to_string()
+        // The SDK's type is the contract: the host fills it in and serializes it.
+        let config = ClusterConfig {
+            id: self.id.clone(),
+            endpoints: self.endpoints.clone(),
+            interval_ms: self.interval.as_millis() as u64,
+            timeout_ms: self.timeout.as_millis() as u64,
+            tls: self.tls.clone(),
+            auth: self.auth.clone(),
+            options: &self.options,
+        };
+        serde_json::to_string(&config).expect("a cluster's configuration serializes")
     }
 }
 
@@ -349,11 +346,12 @@ impl Config {
             );
             errors.push(self.error_at(&field, message));
         }
-        let tls = entry.tls.map(|mut t| {
-            for path in [&mut t.ca, &mut t.cert, &mut t.key].into_iter().flatten() {
-                *path = base.join(&*path);
-            }
-            t
+        // The file's form, with paths relative to the file, becomes the connector's.
+        let tls = entry.tls.map(|t| TlsConfig {
+            ca: t.ca.map(|p| base.join(p)),
+            cert: t.cert.map(|p| base.join(p)),
+            key: t.key.map(|p| base.join(p)),
+            insecure_skip_verify: t.insecure_skip_verify,
         });
         let auth = match entry.auth.map(|a| secrets::resolve(a, base)) {
             Some(Ok(auth)) => Some(auth),

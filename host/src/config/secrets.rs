@@ -2,26 +2,12 @@
 //! YAML never has to hold one.
 
 use super::model::AuthEntry;
+use dbmon_connector_api::AuthConfig;
 use std::path::Path;
 
-/// Resolved credentials. `Debug` never prints the password.
-#[derive(Clone)]
-pub struct Auth {
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth")
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-/// Resolves one `auth:` block; an error names the field (`password`, `password_file`).
-pub fn resolve(entry: AuthEntry, base: &Path) -> Result<Auth, (&'static str, String)> {
+/// Resolves one `auth:` block into what the connector receives (the SDK's type, whose `Debug`
+/// never prints the password); an error names the field (`password`, `password_file`).
+pub fn resolve(entry: AuthEntry, base: &Path) -> Result<AuthConfig, (&'static str, String)> {
     let username = entry
         .username
         .map(|u| expand(&u))
@@ -59,7 +45,7 @@ pub fn resolve(entry: AuthEntry, base: &Path) -> Result<Auth, (&'static str, Str
         }
         (None, None) => None,
     };
-    Ok(Auth { username, password })
+    Ok(AuthConfig { username, password })
 }
 
 /// Replaces every `${env:VAR}` in `text` by the variable's value.
