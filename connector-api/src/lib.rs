@@ -65,6 +65,7 @@ pub mod text;
 
 pub use config::{AuthConfig, ClusterConfig, ConfigError, Login, TlsConfig};
 pub use connector::{CollectContext, CommandInfo, Connector, ConnectorInfo, Error};
+pub use export::error_chain;
 pub use report::{Labels, MetricBuilder, NodeRef, NodeStatus, Report, SeriesView, Status};
 
 #[doc(hidden)]

@@ -9,7 +9,7 @@ pub use tls::client_config;
 /// The HTTP client crate, so that connectors name the same version.
 pub use reqwest;
 
-use dbmon_connector_api::{ConfigError, TlsConfig};
+use dbmon_connector_api::{ConfigError, TlsConfig, error_chain};
 use std::time::{Duration, Instant};
 
 /// Bodies larger than this are refused unless a connector asks for more.
@@ -334,21 +334,8 @@ async fn read_body(
     })
 }
 
-/// The last cause of an [`error_chain`]: `invalid HTTP version parsed`.
+/// The last cause of an [`error_chain`] (reqwest's own Display hides the causes):
+/// `invalid HTTP version parsed`.
 fn innermost(chain: &str) -> &str {
     chain.rsplit(": ").next().unwrap_or(chain)
-}
-
-/// reqwest's own Display hides the cause ("error sending request"): spell out the chain.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
-        }
-        source = cause.source();
-    }
-    message
 }

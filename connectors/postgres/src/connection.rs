@@ -271,17 +271,5 @@ fn connection_lost(e: &tokio_postgres::Error, session: &Session) -> bool {
     session.client.is_closed() || e.is_closed() || io || fatal
 }
 
-/// The error and its causes, each once: tokio-postgres prints its first cause itself.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+/// The error and its causes, each once (tokio-postgres prints its first cause itself).
+pub use dbmon_connector_api::error_chain;
