@@ -52,7 +52,9 @@ clusters:
         &["--json", "watch"],
         &["run", "echo", "echo", "hello"],
     ];
-    for args in commands {
+    // `quiet`: nothing on stderr either (the author's commands log there, so for them only
+    // the panic and the status count).
+    let ends_quietly = |args: &[&str], quiet: bool| {
         let output =
             tokio::task::block_in_place(|| into_closed_pipe(&host, args, Duration::from_secs(20)));
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -61,31 +63,18 @@ clusters:
             "dbmon {args:?} panicked:\n{stderr}"
         );
         assert!(
-            output.status.success() && stderr.is_empty(),
+            output.status.success() && (stderr.is_empty() || !quiet),
             "dbmon {args:?} did not exit quietly ({}):\n{stderr}",
             output.status
         );
+    };
+    for args in commands {
+        ends_quietly(args, true);
     }
-    // The author's commands too (they log to stderr, so only the panic and the status count).
     let library = lib("system");
     let library = library.to_str().unwrap();
-    for args in [
-        &["connector", "check", library][..],
-        &["--json", "connector", "check", library],
-    ] {
-        let output =
-            tokio::task::block_in_place(|| into_closed_pipe(&host, args, Duration::from_secs(20)));
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            !stderr.contains("panicked"),
-            "dbmon {args:?} panicked:\n{stderr}"
-        );
-        assert!(
-            output.status.success(),
-            "dbmon {args:?}: {}\n{stderr}",
-            output.status
-        );
-    }
+    ends_quietly(&["connector", "check", library], false);
+    ends_quietly(&["--json", "connector", "check", library], false);
     // A server that cannot be reached is still an error, with its message.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
