@@ -24,7 +24,11 @@ fn rates_start_after_one_sample_and_skip_resets() {
     let at = |s: u64| t0 + Duration::from_secs(s);
     assert_eq!(rates.per_second("q", 100.0, at(0)), None, "first sample");
     assert_eq!(rates.per_second("q", 150.0, at(10)), Some(5.0));
-    assert_eq!(rates.per_second("other", 7.0, at(10)), None, "keys are apart");
+    assert_eq!(
+        rates.per_second("other", 7.0, at(10)),
+        None,
+        "keys are apart"
+    );
     // The server restarted: the counter starts again from 0.
     assert_eq!(rates.per_second("q", 20.0, at(20)), None, "a reset");
     assert_eq!(rates.per_second("q", 60.0, at(30)), Some(4.0));

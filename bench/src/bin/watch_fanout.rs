@@ -91,7 +91,9 @@ async fn run(args: &Args, host: &Host) -> Result<(), String> {
         watched.delivered as f64 / window.as_secs_f64(),
         (args.clusters * args.watchers) as f64
     );
-    println!("host CPU per report delivered: {per_report_ms:.3} ms (watchers' CPU less the anchor's)");
+    println!(
+        "host CPU per report delivered: {per_report_ms:.3} ms (watchers' CPU less the anchor's)"
+    );
     Ok(())
 }
 

@@ -498,7 +498,11 @@ mod tests {
         let second = report(&store, 2);
         let three = encodings.of(&second);
         assert!(!Arc::ptr_eq(&one, &three));
-        assert_eq!(Arc::strong_count(&one), 2, "the older one is no longer held");
+        assert_eq!(
+            Arc::strong_count(&one),
+            2,
+            "the older one is no longer held"
+        );
         assert!(Arc::ptr_eq(&three, &encodings.of(&second)));
         assert_eq!(encodings.lock().bytes, three.len());
         encodings.clear();
