@@ -1,6 +1,7 @@
 //! The gRPC service `dbmon.v1.Monitor`, over the store and the loaded connectors.
 
 mod convert;
+mod encodings;
 pub mod health;
 mod oversize;
 pub mod reflection;
@@ -96,7 +97,7 @@ impl Monitor {
 }
 
 type ReportStream = Pin<Box<dyn Stream<Item = Result<proto::Report, Status>> + Send>>;
-type EncodedStream = Pin<Box<dyn Stream<Item = Result<watch::Encoded, Status>> + Send>>;
+type EncodedStream = Pin<Box<dyn Stream<Item = Result<encodings::Encoded, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl proto::monitor_server::Monitor for Monitor {
