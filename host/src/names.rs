@@ -1,5 +1,6 @@
-//! What a cluster id and a command name may be, stated once: the config checks ids with it and
-//! the API refuses requests that break it before looking anything up. Messages quote at most a
+//! What a cluster id may be, stated once: the config checks ids with it and the API refuses
+//! requests that break it before looking anything up (command names follow the SDK's rule,
+//! `dbmon_connector_api::names`). Messages quote at most a
 //! short prefix of what was sent, so a huge id never comes back in a huge error.
 
 /// Longest cluster id.
@@ -10,12 +11,6 @@ const QUOTED_CHARS: usize = 40;
 /// Why `id` cannot be a cluster id, if it cannot.
 pub fn cluster_id_problem(id: &str) -> Option<String> {
     word_problem(id, MAX_CLUSTER_ID_BYTES).map(|p| format!("cluster id {}: {p}", quote(id)))
-}
-
-/// Why `name` cannot be a command name, if it cannot (the SDK's rule, which the loader holds
-/// every connector to); an unknown name is NOT_FOUND.
-pub fn command_name_problem(name: &str) -> Option<String> {
-    dbmon_connector_api::names::command_name_problem(name)
 }
 
 fn word_problem(word: &str, max: usize) -> Option<String> {
@@ -61,7 +56,5 @@ mod tests {
         assert!(problem.len() < 200, "{problem}");
         assert!(problem.contains("1048576 bytes"), "{problem}");
         assert_eq!(quote("a'b\n"), r"'a\'b\n'");
-        assert!(command_name_problem(&"c".repeat(65)).is_some());
-        assert_eq!(command_name_problem("slowlog"), None);
     }
 }

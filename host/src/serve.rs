@@ -137,10 +137,7 @@ pub async fn serve(
         runners,
         shutdown: stopped.clone(),
         watchers,
-        limits: api::Limits {
-            max_watchers: config.api.max_watchers,
-            watch_max_lag_bytes: config.api.watch_max_lag_bytes,
-        },
+        limits: config.api.clone(),
     };
     let grace = config.api.shutdown_grace;
     let health = tonic_health::server::HealthReporter::new();

@@ -9,7 +9,7 @@ mod service;
 mod watch;
 
 use crate::{
-    names::{cluster_id_problem, command_name_problem, quote},
+    names::{cluster_id_problem, quote},
     plugins::Registry,
     runner::Runner,
     store::Store,
@@ -38,16 +38,7 @@ pub struct Monitor {
     /// Open Watch streams.
     pub watchers: Arc<Watchers>,
     /// Limits on what clients may ask.
-    pub limits: Limits,
-}
-
-/// Limits of the client API (`api:` in the config).
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Open Watch streams, over all connections.
-    pub max_watchers: usize,
-    /// A watcher this far behind, in wire bytes of reports it has yet to send, is ended.
-    pub watch_max_lag_bytes: usize,
+    pub limits: crate::config::Api,
 }
 
 impl Monitor {
@@ -164,7 +155,7 @@ impl proto::monitor_server::Monitor for Monitor {
     ) -> Result<Response<proto::RunCommandResponse>, Status> {
         let req = request.into_inner();
         let slot = self.slot(&req.cluster_id)?;
-        if let Some(problem) = command_name_problem(&req.command) {
+        if let Some(problem) = dbmon_connector_api::names::command_name_problem(&req.command) {
             return Err(Status::invalid_argument(problem));
         }
         let runner = self.runners.get(&req.cluster_id).ok_or_else(|| {

@@ -97,11 +97,6 @@ impl Watchers {
         })
     }
 
-    /// Open watchers.
-    pub fn open(&self) -> usize {
-        self.open.load(Ordering::Acquire)
-    }
-
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
