@@ -41,7 +41,7 @@ impl Runner {
                 };
                 // Dropping the future at the timeout cancels the collection inside the connector.
                 let result = match tokio::time::timeout(timeout, watched).await {
-                    Ok(RResult::ROk(report)) => Ok(report),
+                    Ok(RResult::ROk(report)) => crate::plugins::convert::collected(&report),
                     Ok(RResult::RErr(e)) => Err(String::from(e)),
                     Err(_) => return Outcome::TimedOut(timeout),
                 };

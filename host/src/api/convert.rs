@@ -3,9 +3,9 @@
 use crate::{
     plugins::Plugin,
     runner::Runner,
-    store::{ClusterSlot, Report, Schema},
+    store::{ClusterSlot, LabelDef, MetricKind, Report, Schema},
 };
-use dbmon_connector_api::{NodeStatus, Status, ffi::FfiLabel};
+use dbmon_connector_api::{NodeStatus, Status};
 use dbmon_proto as proto;
 use std::{
     sync::atomic::Ordering,
@@ -46,7 +46,18 @@ pub fn duration(d: Duration) -> prost_types::Duration {
     prost_types::Duration::try_from(d).unwrap_or_default()
 }
 
-fn labels(schema: &Schema, labels: &[FfiLabel]) -> Vec<proto::Label> {
+/// Wire kind of a metric.
+pub fn metric_kind(k: MetricKind) -> proto::MetricKind {
+    match k {
+        MetricKind::Unknown => proto::MetricKind::Unspecified,
+        MetricKind::Gauge => proto::MetricKind::Gauge,
+        MetricKind::Counter => proto::MetricKind::Counter,
+        MetricKind::Histogram => proto::MetricKind::Histogram,
+        MetricKind::Summary => proto::MetricKind::Summary,
+    }
+}
+
+fn labels(schema: &Schema, labels: &[LabelDef]) -> Vec<proto::Label> {
     labels
         .iter()
         .map(|l| proto::Label {
@@ -77,6 +88,8 @@ pub fn report(r: &Report) -> proto::Report {
             value: *value,
             unit: schema.str(series.unit).to_string(),
             labels: labels(schema, schema.labels(series.labels)),
+            kind: metric_kind(series.kind) as i32,
+            help: schema.str(series.help).to_string(),
         };
         match series.node {
             0 => metrics.push(metric),

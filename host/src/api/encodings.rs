@@ -85,7 +85,7 @@ mod tests {
             sequence,
             started_at: SystemTime::now(),
             duration: Duration::from_millis(1),
-            outcome: Outcome::Collected(b.into_ffi()),
+            outcome: Outcome::Collected(crate::plugins::convert::collected(&b.into_ffi()).unwrap()),
         })
     }
 

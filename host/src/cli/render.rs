@@ -82,6 +82,36 @@ fn units(list: &[proto::Metric]) -> Value {
     )
 }
 
+/// Lowercase kind name; `None` for a metric whose connector does not say.
+pub fn kind(code: i32) -> Option<&'static str> {
+    match proto::MetricKind::try_from(code).unwrap_or(proto::MetricKind::Unspecified) {
+        proto::MetricKind::Unspecified => None,
+        proto::MetricKind::Gauge => Some("gauge"),
+        proto::MetricKind::Counter => Some("counter"),
+        proto::MetricKind::Histogram => Some("histogram"),
+        proto::MetricKind::Summary => Some("summary"),
+    }
+}
+
+/// Kind by metric name (keyed as `units` is), for the metrics whose kind is known.
+fn kinds(list: &[proto::Metric]) -> Value {
+    Value::Object(
+        list.iter()
+            .filter_map(|m| Some((m.name.clone(), Value::String(kind(m.kind)?.into()))))
+            .collect(),
+    )
+}
+
+/// Help by metric name, for the metrics that have one.
+fn help(list: &[proto::Metric]) -> Value {
+    Value::Object(
+        list.iter()
+            .filter(|m| !m.help.is_empty())
+            .map(|m| (m.name.clone(), Value::String(m.help.clone())))
+            .collect(),
+    )
+}
+
 fn labels(list: &[proto::Label]) -> Value {
     Value::Object(
         list.iter()
@@ -102,6 +132,8 @@ pub fn report_json(r: &proto::Report) -> Value {
                 "status": node_status(n.status),
                 "metrics": metrics(&n.metrics),
                 "units": units(&n.metrics),
+                "kinds": kinds(&n.metrics),
+                "help": help(&n.metrics),
                 "labels": labels(&n.labels),
             })
         })
@@ -116,6 +148,8 @@ pub fn report_json(r: &proto::Report) -> Value {
         "reasons": r.reasons,
         "metrics": metrics(&r.metrics),
         "units": units(&r.metrics),
+        "kinds": kinds(&r.metrics),
+        "help": help(&r.metrics),
         "nodes": nodes,
         "labels": labels(&r.labels),
         "error": r.error,
@@ -191,35 +225,53 @@ pub const REPORT_HEADER: [&str; 8] = [
 ];
 
 /// The labels, metrics and nodes of a report, indented under its row. Labels sit in the last
-/// column (the unit's), which is not padded, so long ones widen nothing.
+/// column (the unit's), which is not padded, so long ones widen nothing. When a metric of the
+/// report has a known kind, a column before the unit's shows each metric's kind.
 pub fn report_details(r: &proto::Report) -> String {
+    let with_kinds = r
+        .metrics
+        .iter()
+        .chain(r.nodes.iter().flat_map(|n| &n.metrics))
+        .any(|m| kind(m.kind).is_some());
+    // The kind column, when there is one, before the last.
+    let row = |mut cells: Vec<String>| {
+        if with_kinds {
+            cells.insert(2, String::new());
+        }
+        cells
+    };
     let mut rows: Vec<Vec<String>> = Vec::new();
     if !r.labels.is_empty() {
-        rows.push(vec!["  labels".into(), String::new(), label_set(&r.labels)]);
+        rows.push(row(vec![
+            "  labels".into(),
+            String::new(),
+            label_set(&r.labels),
+        ]));
     }
-    rows.extend(r.metrics.iter().map(|m| metric_row("  ", m)));
+    rows.extend(r.metrics.iter().map(|m| metric_row("  ", m, with_kinds)));
     for n in &r.nodes {
         let labels = if n.labels.is_empty() {
             String::new()
         } else {
             label_set(&n.labels)
         };
-        rows.push(vec![
+        rows.push(row(vec![
             format!("  node {} {}", n.id, n.address),
             node_status(n.status),
             labels,
-        ]);
-        rows.extend(n.metrics.iter().map(|m| metric_row("    ", m)));
+        ]));
+        rows.extend(n.metrics.iter().map(|m| metric_row("    ", m, with_kinds)));
     }
     table(&rows)
 }
 
-fn metric_row(indent: &str, m: &proto::Metric) -> Vec<String> {
-    vec![
-        format!("{indent}{}", series_key(m)),
-        format_value(m.value),
-        m.unit.clone(),
-    ]
+fn metric_row(indent: &str, m: &proto::Metric, with_kind: bool) -> Vec<String> {
+    let mut cells = vec![format!("{indent}{}", series_key(m)), format_value(m.value)];
+    if with_kind {
+        cells.push(kind(m.kind).unwrap_or("-").into());
+    }
+    cells.push(m.unit.clone());
+    cells
 }
 
 fn format_value(v: f64) -> String {
@@ -250,6 +302,7 @@ mod tests {
             value,
             unit: unit.into(),
             labels,
+            ..proto::Metric::default()
         }
     }
 
@@ -310,7 +363,48 @@ mod tests {
         keys.sort_unstable();
         assert_eq!(
             keys,
-            ["address", "id", "labels", "metrics", "status", "units"]
+            [
+                "address", "help", "id", "kinds", "labels", "metrics", "status", "units"
+            ]
+        );
+        assert_eq!(node["kinds"], json!({}), "unknown kinds are left out");
+        assert_eq!(json["help"], json!({}));
+    }
+
+    fn with_kinds() -> proto::Report {
+        let mut r = report();
+        r.metrics[0].kind = proto::MetricKind::Gauge as i32;
+        r.metrics[0].help = "Memory in use.".into();
+        r.nodes[0].metrics[1].kind = proto::MetricKind::Counter as i32;
+        r
+    }
+
+    #[test]
+    fn json_has_kinds_and_help_beside_the_old_keys() {
+        let json = report_json(&with_kinds());
+        assert_eq!(json["kinds"], json!({"memory_used_bytes": "gauge"}));
+        assert_eq!(json["help"], json!({"memory_used_bytes": "Memory in use."}));
+        assert_eq!(json["metrics"], json!({"memory_used_bytes": 1024.0}));
+        assert_eq!(json["units"], json!({"memory_used_bytes": "bytes"}));
+        let node = &json["nodes"][0];
+        assert_eq!(node["kinds"], json!({"lag_bytes": "counter"}));
+        assert_eq!(node["help"], json!({}));
+    }
+
+    #[test]
+    fn details_show_kinds_in_a_column_when_some_are_known() {
+        let text = report_details(&with_kinds());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                r#"  labels                                      {mode="standalone",version="7.0.15"}"#,
+                "  memory_used_bytes           1024   gauge    bytes",
+                r#"  node db1 10.0.0.1:6379      live            {role="master"}"#,
+                "    round_trip_ms             0.250  -        ms",
+                r#"    lag_bytes{replica="db2"}  3      counter  bytes"#,
+            ],
+            "{text}"
         );
     }
 }

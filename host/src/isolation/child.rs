@@ -115,7 +115,10 @@ async fn answer(instance: &InstanceBox, ask: Option<Ask>) -> Answer {
                 timeout_ms: c.timeout_ms,
             };
             match tokio::time::timeout(limit(c.timeout_ms), instance.collect(request)).await {
-                Ok(RResult::ROk(report)) => Answer::Report(to_wire(&report)),
+                Ok(RResult::ROk(report)) => match crate::plugins::convert::collected(&report) {
+                    Ok(collected) => Answer::Report(to_wire(&collected)),
+                    Err(e) => Answer::Error(e),
+                },
                 Ok(RResult::RErr(e)) => Answer::Error(e.into()),
                 Err(_) => Answer::Error(format!("collection timed out after {} ms", c.timeout_ms)),
             }

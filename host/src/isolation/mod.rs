@@ -7,8 +7,9 @@ mod connection;
 mod exit;
 mod protocol;
 
+use crate::store::Collected;
 use connection::Connection;
-use dbmon_connector_api::ffi::{FfiCollectRequest, FfiReport};
+use dbmon_connector_api::ffi::FfiCollectRequest;
 use dbmon_proto::worker as proto;
 use proto::{worker_request::Kind as Ask, worker_response::Kind as Answer};
 use std::{
@@ -90,7 +91,7 @@ impl Worker {
     }
 
     /// One collection in the worker.
-    pub async fn collect(&self, request: FfiCollectRequest) -> Result<FfiReport, String> {
+    pub async fn collect(&self, request: FfiCollectRequest) -> Result<Collected, String> {
         let ask = Ask::Collect(proto::WorkerCollect {
             sequence: request.sequence,
             timeout_ms: request.timeout_ms,

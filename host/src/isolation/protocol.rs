@@ -1,8 +1,8 @@
-//! The worker protocol: length-prefixed protobuf frames, and the report in its columnar form
-//! both ways.
+//! The worker protocol: length-prefixed protobuf frames, and the host's report model
+//! ([`Collected`]) in its columnar wire form both ways.
 
-use abi_stable::std_types::{RString, RVec};
-use dbmon_connector_api::ffi::{FfiLabel, FfiNode, FfiReport, FfiSeries, Span};
+use crate::store::{Collected, LabelDef, MetricKind, NodeDef, SchemaParts, SeriesDef, Span};
+use dbmon_connector_api::{NodeStatus, Status};
 use dbmon_proto::worker as proto;
 use prost::Message;
 use std::io;
@@ -51,128 +51,198 @@ fn span(s: Span) -> [u32; 2] {
 }
 
 /// The report as it travels from the worker.
-pub fn to_wire(r: &FfiReport) -> proto::WorkerReport {
-    let series = r
-        .series
+pub fn to_wire(r: &Collected) -> proto::WorkerReport {
+    let schema = r.schema();
+    let series = schema.series();
+    let labels = schema
+        .all_labels()
         .iter()
-        .flat_map(|s| {
-            let [a, b] = span(s.name);
-            let [c, d] = span(s.unit);
-            let [e, f] = span(s.labels);
-            [a, b, c, d, e, f, s.node]
+        .flat_map(|l| [span(l.key), span(l.value)].concat())
+        .collect();
+    let nodes = schema
+        .node_defs()
+        .iter()
+        .zip(r.node_status())
+        .flat_map(|(n, status)| {
+            let [a, b] = span(n.id);
+            let [c, d] = span(n.address);
+            let [e, f] = span(n.labels);
+            [a, b, c, d, u32::from(*status as u8), e, f]
         })
         .collect();
-    let labels = r
-        .labels
-        .iter()
-        .flat_map(|l| [l.key.start, l.key.len, l.value.start, l.value.len])
-        .collect();
-    let nodes = r
-        .nodes
-        .iter()
-        .flat_map(|n| {
-            [
-                n.id.start,
-                n.id.len,
-                n.address.start,
-                n.address.len,
-                u32::from(n.status),
-                n.labels.start,
-                n.labels.len,
-            ]
-        })
-        .collect();
+    let report_labels = schema.report_labels_span();
     proto::WorkerReport {
-        status: u32::from(r.status),
-        reasons: r.reasons.iter().map(|s| s.to_string()).collect(),
-        text: r.text.to_string(),
-        series,
+        status: u32::from(r.status() as u8),
+        reasons: r.reasons().to_vec(),
+        text: schema.text().to_string(),
+        series: series
+            .iter()
+            .flat_map(|s| {
+                let [a, b] = span(s.name);
+                let [c, d] = span(s.unit);
+                let [e, f] = span(s.labels);
+                [a, b, c, d, e, f, s.node]
+            })
+            .collect(),
         labels,
-        values: r.values.to_vec(),
+        values: r.values().to_vec(),
         nodes,
-        report_labels_start: r.report_labels.start,
-        report_labels_len: r.report_labels.len,
+        report_labels_start: report_labels.start,
+        report_labels_len: report_labels.len,
+        kinds: series.iter().map(|s| s.kind.code()).collect(),
+        help: series.iter().flat_map(|s| span(s.help)).collect(),
     }
 }
 
-fn sp(start: u32, len: u32) -> Span {
-    Span { start, len }
-}
-
-/// The report as the host's store takes it; the store checks every span, as it does for
-/// in-process connectors.
-pub fn from_wire(w: proto::WorkerReport) -> Result<FfiReport, String> {
+/// The report as the host's store takes it, every span checked: a worker runs a connector,
+/// and what it sends is no more trusted than what an in-process connector returns.
+pub fn from_wire(w: proto::WorkerReport) -> Result<Collected, String> {
+    let count = w.series.len() / 7;
     let whole = w.series.len().is_multiple_of(7)
         && w.labels.len().is_multiple_of(4)
-        && w.nodes.len().is_multiple_of(7);
+        && w.nodes.len().is_multiple_of(7)
+        && w.kinds.len() == count
+        && w.help.len() == 2 * count;
     if !whole {
         return Err("the worker sent a truncated report".into());
     }
-    let series: RVec<FfiSeries> = w
+    let series = w
         .series
         .chunks_exact(7)
-        .map(|c| FfiSeries {
-            name: sp(c[0], c[1]),
-            unit: sp(c[2], c[3]),
-            labels: sp(c[4], c[5]),
+        .zip(&w.kinds)
+        .zip(w.help.chunks_exact(2))
+        .map(|((c, kind), help)| SeriesDef {
+            name: Span::new(c[0], c[1]),
+            unit: Span::new(c[2], c[3]),
+            help: Span::new(help[0], help[1]),
+            labels: Span::new(c[4], c[5]),
             node: c[6],
+            kind: MetricKind::from_code(*kind),
         })
         .collect();
-    let labels: RVec<FfiLabel> = w
+    let labels = w
         .labels
         .chunks_exact(4)
-        .map(|c| FfiLabel {
-            key: sp(c[0], c[1]),
-            value: sp(c[2], c[3]),
+        .map(|c| LabelDef {
+            key: Span::new(c[0], c[1]),
+            value: Span::new(c[2], c[3]),
         })
         .collect();
-    let nodes: RVec<FfiNode> = w
+    let nodes = w
         .nodes
         .chunks_exact(7)
-        .map(|c| FfiNode {
-            id: sp(c[0], c[1]),
-            address: sp(c[2], c[3]),
-            status: u8::try_from(c[4]).unwrap_or(0),
-            labels: sp(c[5], c[6]),
+        .map(|c| NodeDef {
+            id: Span::new(c[0], c[1]),
+            address: Span::new(c[2], c[3]),
+            labels: Span::new(c[5], c[6]),
         })
         .collect();
-    Ok(FfiReport {
-        status: u8::try_from(w.status).unwrap_or(0),
-        reasons: w.reasons.into_iter().map(RString::from).collect(),
-        text: RString::from(w.text),
+    let node_status = w
+        .nodes
+        .chunks_exact(7)
+        .map(|c| NodeStatus::from_code(u8::try_from(c[4]).unwrap_or(0)))
+        .collect();
+    let parts = SchemaParts {
+        text: w.text,
         series,
-        values: w.values.into_iter().collect(),
         labels,
         nodes,
-        report_labels: sp(w.report_labels_start, w.report_labels_len),
-    })
+        report_labels: Span::new(w.report_labels_start, w.report_labels_len),
+    };
+    Collected::new(
+        Status::from_code(u8::try_from(w.status).unwrap_or(0)),
+        w.reasons,
+        parts,
+        w.values.into(),
+        node_status,
+    )
+    .map_err(|e| format!("the worker sent a malformed report: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbmon_connector_api::{NodeStatus, Report};
+
+    fn sample() -> Collected {
+        let text = "versionv1amsHow long.kvn1h:1b".to_string();
+        let series = vec![
+            SeriesDef {
+                name: Span::new(9, 1),
+                unit: Span::new(10, 2),
+                help: Span::new(12, 9),
+                labels: Span::new(1, 1),
+                node: 0,
+                kind: MetricKind::Counter,
+            },
+            SeriesDef {
+                name: Span::new(28, 1),
+                node: 1,
+                kind: MetricKind::Histogram,
+                ..SeriesDef::default()
+            },
+        ];
+        let labels = vec![
+            LabelDef {
+                key: Span::new(0, 7),
+                value: Span::new(7, 2),
+            },
+            LabelDef {
+                key: Span::new(21, 1),
+                value: Span::new(22, 1),
+            },
+        ];
+        let nodes = vec![NodeDef {
+            id: Span::new(23, 2),
+            address: Span::new(25, 3),
+            labels: Span::default(),
+        }];
+        let parts = SchemaParts {
+            text,
+            series,
+            labels,
+            nodes,
+            report_labels: Span::new(0, 1),
+        };
+        Collected::new(
+            Status::Degraded,
+            vec!["because".into()],
+            parts,
+            [1.5, f64::NAN].into(),
+            [NodeStatus::Draining].into(),
+        )
+        .unwrap()
+    }
 
     #[test]
-    fn reports_survive_the_round_trip() {
-        let mut r = Report::new();
-        r.label("version", "v1");
-        r.metric("a", 1.5).unit("ms").label("k", "v");
-        let n = r.node("n1", NodeStatus::Draining);
-        r.node_address(n, "h:1");
-        r.node_metric(n, "b", f64::NAN);
-        r.degraded("because");
-        let ffi = r.into_ffi();
-        let back = from_wire(to_wire(&ffi)).unwrap();
-        assert_eq!(back.status, ffi.status);
-        assert_eq!(back.text.as_str(), ffi.text.as_str());
-        assert_eq!(back.series.as_slice(), ffi.series.as_slice());
-        assert_eq!(back.labels.as_slice(), ffi.labels.as_slice());
-        assert_eq!(back.nodes.as_slice(), ffi.nodes.as_slice());
-        assert_eq!(back.report_labels, ffi.report_labels);
-        assert_eq!(back.values[0], 1.5);
-        assert!(back.values[1].is_nan());
-        assert_eq!(back.reasons[0].as_str(), "because");
+    fn reports_survive_the_round_trip_with_kinds_and_help() {
+        let sent = sample();
+        let back = from_wire(to_wire(&sent)).unwrap();
+        assert_eq!(back.status(), Status::Degraded);
+        assert_eq!(back.schema(), sent.schema());
+        assert_eq!(back.node_status(), [NodeStatus::Draining]);
+        assert_eq!(back.values()[0], 1.5);
+        assert!(back.values()[1].is_nan());
+        assert_eq!(back.reasons(), ["because"]);
+        let schema = back.schema();
+        let a = schema.series()[0];
+        assert_eq!(a.kind, MetricKind::Counter);
+        assert_eq!(schema.str(a.help), "How long.");
+        assert_eq!(schema.series()[1].kind, MetricKind::Histogram);
+        assert_eq!(schema.str(schema.report_labels()[0].value), "v1");
+    }
+
+    #[test]
+    fn a_malformed_or_truncated_wire_report_is_refused() {
+        let mut w = to_wire(&sample());
+        w.help[1] = 999;
+        let err = from_wire(w).unwrap_err();
+        assert!(err.contains("malformed"), "{err}");
+        let mut w = to_wire(&sample());
+        w.kinds.pop();
+        assert!(from_wire(w).unwrap_err().contains("truncated"));
+        let mut w = to_wire(&sample());
+        w.series[6] = 5;
+        assert!(from_wire(w).is_err(), "a node that is not there");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Finds connector libraries in `plugins_dir`, checks them and loads them. A file that is not a
 //! valid connector is refused with one log line naming it and the reason; the rest load.
 
+pub mod convert;
 mod load;
 mod trust;
 

@@ -1,13 +1,15 @@
 //! Recent reports per cluster, in memory, and the feed of new reports that `Watch` streams.
 
 mod history;
+mod model;
 mod packed;
 mod report;
 
 pub use history::{History, Next};
-pub use report::{EMPTY_SCHEMA, Report, Schema};
+pub use model::{Collected, LabelDef, MetricKind, NodeDef, SchemaParts, SeriesDef, Span};
+pub use report::{EMPTY_SCHEMA, NodeView, Report, Schema};
 
-use dbmon_connector_api::{NodeStatus, Status, ffi::FfiReport};
+use dbmon_connector_api::Status;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{
@@ -64,8 +66,8 @@ pub struct Stats {
 /// How a collection ended.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The connector returned a report.
-    Collected(FfiReport),
+    /// The connector returned a report (checked).
+    Collected(Collected),
     /// It returned an error.
     Failed(String),
     /// It panicked (caught inside the library).
@@ -124,23 +126,21 @@ impl ClusterSlot {
             node_status: Box::default(),
         };
         let failure = match c.outcome {
-            Outcome::Collected(ffi) => {
-                match self.schemas.schema_for(&ffi, previous.map(|p| &p.schema)) {
-                    Ok(schema) => {
-                        report.status = Status::from_code(ffi.status);
-                        report.reasons = ffi.reasons.into_iter().map(Into::into).collect();
-                        report.values = ffi.values.as_slice().into();
-                        report.node_status = ffi
-                            .nodes
-                            .iter()
-                            .map(|n| NodeStatus::from_code(n.status))
-                            .collect();
-                        report.schema = schema;
-                        report.last_success = Some(finished);
-                        None
-                    }
-                    Err(e) => Some(format!("connector returned a malformed report: {e}")),
-                }
+            Outcome::Collected(collected) => {
+                let Collected {
+                    status,
+                    reasons,
+                    schema,
+                    values,
+                    node_status,
+                } = collected;
+                report.status = status;
+                report.reasons = reasons;
+                report.values = values;
+                report.node_status = node_status;
+                report.schema = self.schemas.share(schema, previous.map(|p| &p.schema));
+                report.last_success = Some(finished);
+                None
             }
             Outcome::Failed(e) => Some(e),
             Outcome::Panicked(e) => {
@@ -213,15 +213,12 @@ struct SchemaPool {
 }
 
 impl SchemaPool {
-    fn schema_for(
-        &self,
-        ffi: &FfiReport,
-        previous: Option<&Arc<Schema>>,
-    ) -> Result<Arc<Schema>, String> {
-        if let Some(previous) = previous.filter(|p| p.matches(ffi)) {
-            return Ok(Arc::clone(previous));
+    /// The one copy of `schema`: the previous report's when it is the same (the common case),
+    /// else the pool's, else `schema` itself, which joins the pool.
+    fn share(&self, schema: Schema, previous: Option<&Arc<Schema>>) -> Arc<Schema> {
+        if let Some(previous) = previous.filter(|p| ***p == schema) {
+            return Arc::clone(previous);
         }
-        let schema = Schema::from_ffi(ffi)?;
         let key = schema.fingerprint();
         let mut pool = self
             .by_fingerprint
@@ -232,14 +229,14 @@ impl SchemaPool {
             .and_then(Weak::upgrade)
             .filter(|s| **s == schema)
         {
-            return Ok(shared);
+            return shared;
         }
         let schema = Arc::new(schema);
         if pool.len() > 1024 {
             pool.retain(|_, w| w.strong_count() > 0);
         }
         pool.insert(key, Arc::downgrade(&schema));
-        Ok(schema)
+        schema
     }
 }
 

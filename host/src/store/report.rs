@@ -2,10 +2,8 @@
 //! labels kept once in a shared [`Schema`] that successive reports of a cluster (and clusters
 //! exposing the same series) point to.
 
-use dbmon_connector_api::{
-    NodeStatus, Status,
-    ffi::{FfiLabel, FfiNode, FfiReport, FfiSeries, Span},
-};
+use super::model::{LabelDef, NodeDef, SchemaParts, SeriesDef, Span};
+use dbmon_connector_api::{NodeStatus, Status};
 use std::{
     hash::{Hash, Hasher},
     sync::{Arc, LazyLock},
@@ -53,12 +51,12 @@ impl Report {
 }
 
 /// What stays the same from one collection to the next: every string of a report.
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Schema {
     text: Box<str>,
-    series: Box<[FfiSeries]>,
-    labels: Box<[FfiLabel]>,
-    nodes: Box<[FfiNode]>,
+    series: Box<[SeriesDef]>,
+    labels: Box<[LabelDef]>,
+    nodes: Box<[NodeDef]>,
     report_labels: Span,
     /// About what the strings take in a wire report (each series repeats its labels there).
     wire_bytes: usize,
@@ -74,44 +72,26 @@ pub struct NodeView<'a> {
     /// Address, empty when unknown.
     pub address: &'a str,
     /// Its labels.
-    pub labels: &'a [FfiLabel],
+    pub labels: &'a [LabelDef],
 }
 
 impl Schema {
-    /// Copies the strings of `report` after checking every span, since a connector's output is
-    /// not trusted to be well formed.
-    pub fn from_ffi(report: &FfiReport) -> Result<Schema, String> {
+    /// The schema of `parts` after checking every range, since a connector's output is not
+    /// trusted to be well formed; `values` is how many values come with it.
+    pub fn checked(parts: SchemaParts, values: usize) -> Result<Schema, String> {
         let schema = Schema {
-            text: report.text.as_str().into(),
-            series: report.series.as_slice().into(),
-            labels: report.labels.as_slice().into(),
-            nodes: report
-                .nodes
-                .iter()
-                .map(|n| FfiNode { status: 0, ..*n })
-                .collect(),
-            report_labels: report.report_labels,
+            text: parts.text.into(),
+            series: parts.series.into(),
+            labels: parts.labels.into(),
+            nodes: parts.nodes.into(),
+            report_labels: parts.report_labels,
             wire_bytes: 0,
         };
-        schema.check(report.values.len())?;
+        schema.check(values)?;
         Ok(Schema {
             wire_bytes: schema.estimate_wire_bytes(),
             ..schema
         })
-    }
-
-    /// Whether `report` has exactly these strings (the common case: nothing to copy).
-    pub fn matches(&self, report: &FfiReport) -> bool {
-        *self.text == *report.text.as_str()
-            && *self.series == *report.series.as_slice()
-            && *self.labels == *report.labels.as_slice()
-            && self.report_labels == report.report_labels
-            && self.nodes.len() == report.nodes.len()
-            && self
-                .nodes
-                .iter()
-                .zip(report.nodes.iter())
-                .all(|(a, b)| a.id == b.id && a.address == b.address && a.labels == b.labels)
     }
 
     /// A hash of the whole schema, for sharing one copy between clusters.
@@ -139,6 +119,7 @@ impl Schema {
         let spans_ok = self.series.iter().all(|s| {
             text_ok(s.name)
                 && text_ok(s.unit)
+                && text_ok(s.help)
                 && labels_ok(s.labels)
                 && s.node as usize <= self.nodes.len()
         }) && self
@@ -162,15 +143,20 @@ impl Schema {
         self.wire_bytes
     }
 
-    /// Per series its name, unit and labels (each string with ~2 bytes of framing) and its
-    /// value; per node its id, address and labels.
+    /// Per series its name, unit, help, kind and labels (each with ~2 bytes of framing) and
+    /// its value; per node its id, address and labels.
     fn estimate_wire_bytes(&self) -> usize {
-        let label = |l: &FfiLabel| l.key.range().len() + l.value.range().len() + 8;
+        let label = |l: &LabelDef| l.key.range().len() + l.value.range().len() + 8;
         let labels = |span: Span| self.labels(span).iter().map(label).sum::<usize>();
         let series: usize = self
             .series
             .iter()
-            .map(|s| s.name.range().len() + s.unit.range().len() + labels(s.labels) + 16)
+            .map(|s| {
+                let help = s.help.range().len();
+                let help = if help == 0 { 0 } else { help + 2 };
+                let kind = if s.kind.code() == 0 { 0 } else { 2 };
+                s.name.range().len() + s.unit.range().len() + help + kind + labels(s.labels) + 16
+            })
             .sum();
         let nodes: usize = self
             .nodes
@@ -185,19 +171,39 @@ impl Schema {
         &self.text[span.range()]
     }
 
+    /// Every string, one after the other.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The series, in the connector's order.
-    pub fn series(&self) -> &[FfiSeries] {
+    pub fn series(&self) -> &[SeriesDef] {
         &self.series
     }
 
     /// Labels in an index range.
-    pub fn labels(&self, range: Span) -> &[FfiLabel] {
+    pub fn labels(&self, range: Span) -> &[LabelDef] {
         &self.labels[range.range()]
     }
 
+    /// Every label (of series, nodes and the report).
+    pub fn all_labels(&self) -> &[LabelDef] {
+        &self.labels
+    }
+
+    /// The range of the report's own labels.
+    pub fn report_labels_span(&self) -> Span {
+        self.report_labels
+    }
+
     /// Labels of the whole report.
-    pub fn report_labels(&self) -> &[FfiLabel] {
+    pub fn report_labels(&self) -> &[LabelDef] {
         self.labels(self.report_labels)
+    }
+
+    /// The nodes as ranges.
+    pub fn node_defs(&self) -> &[NodeDef] {
+        &self.nodes
     }
 
     /// The nodes.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::plugins::convert;
 use dbmon_connector_api::Report as Builder;
 
 fn store(history: usize) -> Store {
@@ -21,7 +22,7 @@ fn collected(seq: u64, values: &[f64]) -> Collection {
         sequence: seq,
         started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(seq),
         duration: Duration::from_millis(3),
-        outcome: Outcome::Collected(b.into_ffi()),
+        outcome: Outcome::Collected(convert::collected(&b.into_ffi()).unwrap()),
     }
 }
 
@@ -99,24 +100,87 @@ fn failures_count_up_and_keep_the_last_success() {
 }
 
 #[test]
-fn malformed_reports_become_errors() {
+fn a_schema_equal_to_one_in_the_pool_is_shared_even_after_another_in_between() {
+    let s = store(10);
+    let (a, b) = (s.cluster("a").unwrap(), s.cluster("b").unwrap());
+    let r1 = a.record(collected(1, &[1.0, 2.0]));
+    let other = a.record(collected(2, &[1.0]));
+    assert!(!Arc::ptr_eq(&r1.schema, &other.schema));
+    // Not the previous report's schema, but the pool still holds it (r1 is stored).
+    let r3 = a.record(collected(3, &[5.0, 6.0]));
+    assert!(Arc::ptr_eq(&r1.schema, &r3.schema));
+    let r4 = b.record(collected(1, &[7.0]));
+    assert!(Arc::ptr_eq(&other.schema, &r4.schema));
+}
+
+#[test]
+fn kinds_and_help_are_kept_and_part_of_the_schema() {
+    let parts = |kind| SchemaParts {
+        text: "upIs it up.".into(),
+        series: vec![SeriesDef {
+            name: Span::new(0, 2),
+            help: Span::new(2, 9),
+            kind,
+            ..SeriesDef::default()
+        }],
+        ..SchemaParts::default()
+    };
+    let collection = |seq, kind| Collection {
+        sequence: seq,
+        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(seq),
+        duration: Duration::ZERO,
+        outcome: Outcome::Collected(
+            Collected::new(
+                Status::Healthy,
+                vec![],
+                parts(kind),
+                [1.0].into(),
+                [].into(),
+            )
+            .unwrap(),
+        ),
+    };
     let s = store(3);
     let a = s.cluster("a").unwrap();
-    let mut ffi = Builder::new();
-    ffi.metric("x", 1.0);
-    let mut ffi = ffi.into_ffi();
-    ffi.series[0].name.len = 999;
-    let r = a.record(Collection {
-        sequence: 1,
-        started_at: SystemTime::now(),
-        duration: Duration::ZERO,
-        outcome: Outcome::Collected(ffi),
-    });
+    let r1 = a.record(collection(1, MetricKind::Counter));
+    let series = r1.schema.series()[0];
+    assert_eq!(series.kind, MetricKind::Counter);
+    assert_eq!(r1.schema.str(series.help), "Is it up.");
+    let r2 = a.record(collection(2, MetricKind::Gauge));
     assert!(
-        r.error.as_deref().unwrap().contains("malformed"),
-        "{:?}",
-        r.error
+        !Arc::ptr_eq(&r1.schema, &r2.schema),
+        "another kind, another schema"
     );
+    assert_eq!(r2.schema.series()[0].kind, MetricKind::Gauge);
+}
+
+#[test]
+fn a_collected_report_is_checked_when_it_is_made() {
+    let bad = SchemaParts {
+        text: "x".into(),
+        series: vec![SeriesDef {
+            name: Span::new(0, 999),
+            ..SeriesDef::default()
+        }],
+        ..SchemaParts::default()
+    };
+    let err = Collected::new(Status::Healthy, vec![], bad, [1.0].into(), [].into()).unwrap_err();
+    assert!(err.contains("does not contain"), "{err}");
+    let no_value = Collected::new(
+        Status::Healthy,
+        vec![],
+        SchemaParts {
+            text: "x".into(),
+            series: vec![SeriesDef {
+                name: Span::new(0, 1),
+                ..SeriesDef::default()
+            }],
+            ..SchemaParts::default()
+        },
+        [].into(),
+        [].into(),
+    );
+    assert!(no_value.is_err());
 }
 
 #[tokio::test]
