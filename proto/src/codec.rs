@@ -105,3 +105,63 @@ impl tonic::codec::Encoder for Written {
         Ok(())
     }
 }
+
+/// An answer whose one field is a repeated message field of messages encoded ahead of time:
+/// on the wire exactly what prost writes for the whole message (each item with its field key
+/// and length), without decoding or re-encoding the items.
+#[derive(Debug, Clone, Default)]
+pub struct Repeated {
+    /// The field number.
+    pub field: u32,
+    /// The encoded messages, in order.
+    pub items: Vec<std::sync::Arc<[u8]>>,
+}
+
+/// A codec for [`Repeated`] answers; requests decode as with [`Prost`].
+#[derive(Debug, Clone)]
+pub struct PreEncodedRepeated<U>(PhantomData<U>);
+
+impl<U> Default for PreEncodedRepeated<U> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<U: prost::Message + Default + Send + 'static> Codec for PreEncodedRepeated<U> {
+    type Encode = Repeated;
+    type Decode = U;
+    type Encoder = WrittenRepeated;
+    type Decoder = InvalidArgument<<ProstCodec<(), U> as Codec>::Decoder>;
+
+    fn encoder(&mut self) -> WrittenRepeated {
+        WrittenRepeated
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        InvalidArgument(ProstCodec::<(), U>::default().decoder())
+    }
+}
+
+/// Writes a [`Repeated`] as prost would the message.
+#[derive(Debug, Clone, Copy)]
+pub struct WrittenRepeated;
+
+impl tonic::codec::Encoder for WrittenRepeated {
+    type Item = Repeated;
+    type Error = Status;
+
+    fn encode(
+        &mut self,
+        item: Self::Item,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Status> {
+        use bytes::BufMut as _;
+        use prost::encoding::{WireType, encode_key, encode_varint};
+        for message in &item.items {
+            encode_key(item.field, WireType::LengthDelimited, dst);
+            encode_varint(message.len() as u64, dst);
+            dst.put_slice(message);
+        }
+        Ok(())
+    }
+}

@@ -63,6 +63,35 @@ impl Monitor {
         )))
     }
 
+    /// The stored reports a GetReports request asks for, newest first.
+    fn stored_reports(
+        &self,
+        req: proto::GetReportsRequest,
+    ) -> Result<Vec<Arc<crate::store::Report>>, Status> {
+        let slot = self.slot(&req.cluster_id)?;
+        let since = match req.since {
+            Some(t) => Some(
+                SystemTime::try_from(t)
+                    .map_err(|e| Status::invalid_argument(format!("since: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(slot.reports(req.limit as usize, since))
+    }
+
+    /// GetReports' answer: each report's shared encoding, as the response's field 1.
+    fn encoded_reports(
+        &self,
+        req: proto::GetReportsRequest,
+    ) -> Result<dbmon_proto::codec::Repeated, Status> {
+        let items = self
+            .stored_reports(req)?
+            .iter()
+            .map(|r| encodings::encoded(r))
+            .collect();
+        Ok(dbmon_proto::codec::Repeated { field: 1, items })
+    }
+
     /// The slot of a cluster a request names: INVALID_ARGUMENT for an id the config could not
     /// hold, NOT_FOUND for one it does not.
     fn slot(&self, id: &str) -> Result<&Arc<crate::store::ClusterSlot>, Status> {
@@ -116,21 +145,14 @@ impl proto::monitor_server::Monitor for Monitor {
         Ok(Response::new(proto::ListClustersResponse { clusters }))
     }
 
+    /// Served by [`MonitorService`] from encodings shared between calls; this one converts
+    /// (the same messages) for a caller that drives the generated service directly.
     async fn get_reports(
         &self,
         request: Request<proto::GetReportsRequest>,
     ) -> Result<Response<proto::GetReportsResponse>, Status> {
-        let req = request.into_inner();
-        let slot = self.slot(&req.cluster_id)?;
-        let since = match req.since {
-            Some(t) => Some(
-                SystemTime::try_from(t)
-                    .map_err(|e| Status::invalid_argument(format!("since: {e}")))?,
-            ),
-            None => None,
-        };
-        let reports = slot
-            .reports(req.limit as usize, since)
+        let reports = self
+            .stored_reports(request.into_inner())?
             .iter()
             .map(|r| convert::report(r))
             .collect();

@@ -7,14 +7,14 @@ mod report;
 
 pub use history::{History, Next};
 pub use model::{Collected, LabelDef, MetricKind, NodeDef, SchemaParts, SeriesDef, Span};
-pub use report::{EMPTY_SCHEMA, NodeView, Report, Schema};
+pub use report::{EMPTY_SCHEMA, Encoding, NodeView, Report, Schema};
 
 use dbmon_connector_api::Status;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{
         Arc, Mutex, Weak,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, SystemTime},
 };
@@ -100,6 +100,7 @@ pub struct ClusterSlot {
     schemas: Arc<SchemaPool>,
     feed: broadcast::Sender<Notice>,
     published: Arc<AtomicU64>,
+    encoded_bytes: Arc<AtomicUsize>,
 }
 
 impl ClusterSlot {
@@ -124,6 +125,7 @@ impl ClusterSlot {
             schema: Arc::clone(&EMPTY_SCHEMA),
             values: Box::default(),
             node_status: Box::default(),
+            encoding: Arc::new(Encoding::new(Arc::clone(&self.encoded_bytes))),
         };
         let failure = match c.outcome {
             Outcome::Collected(collected) => {
@@ -246,6 +248,7 @@ pub struct Store {
     clusters: BTreeMap<Arc<str>, Arc<ClusterSlot>>,
     feed: broadcast::Sender<Notice>,
     published: Arc<AtomicU64>,
+    encoded_bytes: Arc<AtomicUsize>,
 }
 
 impl Store {
@@ -254,6 +257,7 @@ impl Store {
         let (feed, _) = broadcast::channel(NOTICE_BUFFER);
         let schemas = Arc::new(SchemaPool::default());
         let published = Arc::new(AtomicU64::new(0));
+        let encoded_bytes = Arc::new(AtomicUsize::new(0));
         let clusters = clusters
             .into_iter()
             .map(|info| {
@@ -264,6 +268,7 @@ impl Store {
                     schemas: Arc::clone(&schemas),
                     feed: feed.clone(),
                     published: Arc::clone(&published),
+                    encoded_bytes: Arc::clone(&encoded_bytes),
                 };
                 (info.id, Arc::new(slot))
             })
@@ -272,6 +277,7 @@ impl Store {
             clusters,
             feed,
             published,
+            encoded_bytes,
         }
     }
 
@@ -288,6 +294,11 @@ impl Store {
     /// Reports stored since the start, over all clusters.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Acquire)
+    }
+
+    /// Bytes of the wire encodings stored reports keep ([`Encoding`]).
+    pub fn encoded_bytes(&self) -> usize {
+        self.encoded_bytes.load(Ordering::Acquire)
     }
 
     /// Notices of new reports from now on.

@@ -6,7 +6,10 @@ use super::model::{LabelDef, NodeDef, SchemaParts, SeriesDef, Span};
 use dbmon_connector_api::{NodeStatus, Status};
 use std::{
     hash::{Hash, Hasher},
-    sync::{Arc, LazyLock},
+    sync::{
+        Arc, LazyLock, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -39,6 +42,63 @@ pub struct Report {
     pub values: Box<[f64]>,
     /// One status per `schema.nodes`.
     pub node_status: Box<[NodeStatus]>,
+    /// Its wire encoding once someone made it, shared by every copy of this report (the
+    /// history keeps it with the report, and drops it when the report leaves).
+    pub encoding: Arc<Encoding>,
+}
+
+/// A report's wire encoding, made by the first reader that needs it and kept for every later
+/// one while the bytes of all kept encodings stay under a budget (a reader past the budget
+/// makes its own). What a kept encoding takes is given back when the report is dropped.
+#[derive(Debug, Default)]
+pub struct Encoding {
+    bytes: Mutex<Option<Arc<[u8]>>>,
+    held: Arc<AtomicUsize>,
+}
+
+impl Encoding {
+    /// An encoding not made yet, counting what it keeps into `held`.
+    pub fn new(held: Arc<AtomicUsize>) -> Encoding {
+        Encoding {
+            bytes: Mutex::default(),
+            held,
+        }
+    }
+
+    /// The encoding, made with `make` unless it is kept already; kept when all kept encodings
+    /// stay within `max_held` bytes. Readers that come while it is made wait for it.
+    pub fn get_or_make(&self, max_held: usize, make: impl FnOnce() -> Vec<u8>) -> Arc<[u8]> {
+        let mut kept = self.bytes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bytes) = &*kept {
+            return Arc::clone(bytes);
+        }
+        let bytes: Arc<[u8]> = make().into();
+        let len = bytes.len();
+        let before = self.held.fetch_add(len, Ordering::AcqRel);
+        if before + len <= max_held {
+            *kept = Some(Arc::clone(&bytes));
+        } else {
+            self.held.fetch_sub(len, Ordering::AcqRel);
+        }
+        bytes
+    }
+
+    /// Whether an encoding is kept.
+    pub fn is_kept(&self) -> bool {
+        self.bytes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+}
+
+impl Drop for Encoding {
+    fn drop(&mut self) {
+        let kept = self.bytes.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(bytes) = kept.take() {
+            self.held.fetch_sub(bytes.len(), Ordering::AcqRel);
+        }
+    }
 }
 
 impl Report {
