@@ -203,3 +203,135 @@ fn print_reports(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        api::{Monitor, MonitorService, Watchers},
+        plugins::Registry,
+        store::{
+            ClusterInfo, Collected, Collection, MetricKind, Outcome, SchemaParts, SeriesDef, Span,
+            Store,
+        },
+    };
+    use std::{
+        sync::Arc,
+        time::{Duration, SystemTime},
+    };
+
+    /// A server whose one cluster has a report with a counter (with help), a histogram
+    /// series and a series of unknown kind: what connectors will send once the ABI carries
+    /// kinds, put straight into the host's model.
+    async fn server() -> (String, tokio::task::JoinHandle<()>) {
+        let info = ClusterInfo {
+            id: "a".into(),
+            connector: "c".into(),
+            endpoints: vec![],
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        };
+        let store = Arc::new(Store::new([info], 3));
+        let parts = SchemaParts {
+            text: "hits_totalHits.lat_bucketleinfup".into(),
+            series: vec![
+                SeriesDef {
+                    name: Span::new(0, 10),
+                    help: Span::new(10, 5),
+                    kind: MetricKind::Counter,
+                    ..SeriesDef::default()
+                },
+                SeriesDef {
+                    name: Span::new(15, 10),
+                    labels: Span::new(0, 1),
+                    kind: MetricKind::Histogram,
+                    ..SeriesDef::default()
+                },
+                SeriesDef {
+                    name: Span::new(30, 2),
+                    ..SeriesDef::default()
+                },
+            ],
+            labels: vec![crate::store::LabelDef {
+                key: Span::new(25, 2),
+                value: Span::new(27, 3),
+            }],
+            ..SchemaParts::default()
+        };
+        let collected = Collected::new(
+            dbmon_connector_api::Status::Healthy,
+            vec![],
+            parts,
+            [7.0, 3.0, 1.0].into(),
+            [].into(),
+        )
+        .unwrap();
+        store.cluster("a").unwrap().record(Collection {
+            sequence: 1,
+            started_at: SystemTime::now(),
+            duration: Duration::from_millis(1),
+            outcome: Outcome::Collected(collected),
+        });
+        let monitor = Monitor {
+            store,
+            registry: Arc::new(Registry::default()),
+            runners: Default::default(),
+            shutdown: tokio::sync::watch::channel(false).1,
+            watchers: Arc::new(Watchers::default()),
+            limits: crate::config::Api {
+                max_message_bytes: 4 << 20,
+                max_streams_per_connection: 100,
+                max_watchers: 10,
+                watch_max_lag_bytes: 64 << 20,
+                watch_stall_timeout: Duration::from_secs(30),
+                shutdown_grace: Duration::from_secs(1),
+            },
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let serve = tonic::transport::Server::builder()
+            .add_service(MonitorService::new(monitor, 4 << 20))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        let task = tokio::spawn(async move {
+            let _ = serve.await;
+        });
+        (address, task)
+    }
+
+    async fn reports(address: &str, json: bool, verbose: bool) -> String {
+        let client = Client::connect(address.to_string()).await.unwrap();
+        let query = Query::Reports {
+            cluster: "a".into(),
+            limit: 1,
+            verbose,
+        };
+        let mut out = Vec::new();
+        run(client, json, query, &mut out).await.unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_kind_set_in_the_host_model_reaches_reports_json_and_verbose() {
+        let (address, server) = server().await;
+        let json: serde_json::Value =
+            serde_json::from_str(reports(&address, true, false).await.trim()).unwrap();
+        assert_eq!(
+            json["kinds"],
+            serde_json::json!({"hits_total": "counter", "lat_bucket": "histogram"})
+        );
+        assert_eq!(json["help"], serde_json::json!({"hits_total": "Hits."}));
+        assert_eq!(json["metrics"]["hits_total"], 7.0);
+        assert_eq!(json["metrics"][r#"lat_bucket{le="inf"}"#], 3.0);
+        let text = reports(&address, false, true).await;
+        let line = |name: &str| {
+            let found = text.lines().find(|l| l.trim_start().starts_with(name));
+            found
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+                .to_string()
+        };
+        assert!(line("hits_total").contains("counter"), "{text}");
+        assert!(line("lat_bucket").contains("histogram"), "{text}");
+        assert!(line("up ").trim_end().ends_with('-'), "{text}");
+        server.abort();
+    }
+}
