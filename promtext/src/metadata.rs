@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use crate::bytes::{NAME_CONT, NAME_START, SPACE, TOKEN_END, find_byte, find_class, is};
-use crate::bytes::{line_end, skip_class, skip_space};
+use crate::bytes::{NAME_START, SPACE, TOKEN_END, find_byte, find_class, is};
+use crate::bytes::{ascii_slice, line_end_noting_backslash, skip_class, skip_name, skip_space};
 use crate::error::{Failure, quoted};
 use crate::{Entry, Format};
 
@@ -83,7 +83,7 @@ pub(crate) fn parse_comment<const OM: bool>(
     hash: usize,
 ) -> Result<(Comment<'_>, usize), Failure> {
     let b = src.as_bytes();
-    let eol = line_end(b, hash);
+    let (eol, backslash) = line_end_noting_backslash(b, hash);
     let next = (eol + 1).min(b.len());
     if OM && (hash == 0 || b[hash - 1] == b'\n') {
         let line = src[hash..eol].strip_suffix('\r').unwrap_or(&src[hash..eol]);
@@ -92,15 +92,23 @@ pub(crate) fn parse_comment<const OM: bool>(
         }
     }
     let kw_start = skip_space(b, hash + 1);
-    let kw_end = find_class(b, kw_start, TOKEN_END).min(eol);
-    let keyword = &src[kw_start..kw_end];
+    // The keyword is the token after the `#`: four letters, then a blank or the line's end.
+    let keyword = match b.get(kw_start..kw_start + 4) {
+        Some(b"HELP") => "HELP",
+        Some(b"TYPE") => "TYPE",
+        Some(b"UNIT") => "UNIT",
+        _ => return Ok((Comment::Plain, next)),
+    };
+    let kw_end = kw_start + 4;
+    if b.get(kw_end).is_some_and(|&c| !is(c, TOKEN_END)) {
+        return Ok((Comment::Plain, next));
+    }
     let name_start = skip_space(b, kw_end);
-    if !matches!(keyword, "HELP" | "TYPE" | "UNIT") || name_start >= eol {
+    if name_start >= eol {
         // A bare `# HELP` is prose, not metadata; the Go parser agrees.
         return Ok((Comment::Plain, next));
     }
-    let name_end = skip_class(b, name_start, NAME_CONT);
-    let metric = &src[name_start..name_end];
+    let name_end = skip_name::<true>(b, name_start);
     if !is(b[name_start], NAME_START) || (name_end < eol && !is(b[name_end], SPACE)) {
         let end = find_class(b, name_start, TOKEN_END).min(eol);
         let bad = quoted(&src[name_start..end]);
@@ -109,6 +117,8 @@ pub(crate) fn parse_comment<const OM: bool>(
             format!("bad metric name {bad} in {keyword}"),
         ));
     }
+    // Both ends are next to name bytes, which are ASCII.
+    let metric = ascii_slice(src, name_start, name_end);
     // Strip the `\r` of a `\r\n` line, and the separator blanks after the name.
     let text_end = if eol > name_end && b[eol - 1] == b'\r' {
         eol - 1
@@ -116,19 +126,25 @@ pub(crate) fn parse_comment<const OM: bool>(
         eol
     };
     let text_start = skip_class(b, name_end, SPACE).min(text_end);
-    let text = &src[text_start..text_end];
+    // At or after the name's end and blanks, and at the line's `\r`, `\n` or end.
+    let text = ascii_slice(src, text_start, text_end);
 
     let entry = match keyword {
         "HELP" => Entry::Help {
             metric,
-            text: unescape_help(
-                text,
-                if OM {
-                    Format::OpenMetrics
-                } else {
-                    Format::Prometheus
-                },
-            ),
+            // Only the text can hold the line's backslash: a name that does is refused above.
+            text: if backslash {
+                unescape_help(
+                    text,
+                    if OM {
+                        Format::OpenMetrics
+                    } else {
+                        Format::Prometheus
+                    },
+                )
+            } else {
+                Cow::Borrowed(text)
+            },
         },
         "TYPE" => {
             let kind_text = text.trim_end_matches([' ', '\t']);

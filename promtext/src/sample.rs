@@ -3,11 +3,11 @@
 use std::borrow::Cow;
 
 use crate::bytes::{
-    NAME_CONT, NAME_START, TOKEN_END, find_class, is, line_end, skip_class, skip_space,
+    NAME_START, TOKEN_END, ascii_slice, find_class, is, line_end, skip_name, skip_space,
 };
 use crate::error::{Failure, quoted};
 use crate::labels::{self, Labels, unescape_value};
-use crate::value::{parse_seconds_timestamp, parse_timestamp, parse_value};
+use crate::value::{fast_value_at, parse_seconds_timestamp, parse_timestamp, parse_value};
 
 /// One sample line.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,13 +21,14 @@ pub struct Sample<'a> {
     pub timestamp_ms: Option<i64>,
     raw_labels: &'a str,
     escaped: bool,
+    plain: bool,
 }
 
 impl<'a> Sample<'a> {
     /// Iterates the labels, parsing them on demand from [`raw_labels`](Self::raw_labels).
     #[inline]
     pub fn labels(&self) -> Labels<'a> {
-        Labels::new(self.raw_labels, self.escaped)
+        Labels::new(self.raw_labels, self.escaped, self.plain)
     }
 
     /// The text between `{` and `}` exactly as written; `""` without a label set.
@@ -74,16 +75,20 @@ pub(crate) fn parse_sample<const OM: bool>(
             format!("bad metric name {}", quoted(&src[start..end])),
         ));
     }
-    let name_end = skip_class(b, start, NAME_CONT);
-    let name = &src[start..name_end];
+    let name_end = skip_name::<true>(b, start + 1);
+    // Both ends are next to name bytes, which are ASCII.
+    let name = ascii_slice(src, start, name_end);
     let mut i = skip_space(b, name_end);
     let mut raw_labels = "";
     let mut escaped = false;
+    let mut plain = true;
     if b.get(i) == Some(&b'{') {
         let set = labels::validate::<OM>(b, i)?;
-        raw_labels = &src[i + 1..set.end - 1];
+        // Just past the `{` at `i`, and at the `}` that `validate` found.
+        raw_labels = ascii_slice(src, i + 1, set.end - 1);
         escaped = set.escaped;
-        i = skip_space(b, set.end);
+        plain = set.plain;
+        i = set.end;
     } else if i == name_end && i < b.len() && b[i] != b'\n' {
         let end = find_class(b, start, TOKEN_END);
         return Err(Failure::new(
@@ -92,13 +97,28 @@ pub(crate) fn parse_sample<const OM: bool>(
         ));
     }
 
-    let value_end = find_class(b, i, TOKEN_END);
-    if value_end == i {
-        return Err(Failure::new(i, format!("missing value for {name}")));
+    // How exporters write the rest: a space (already skipped without labels), a value, the
+    // line feed. Anything else (more blanks, a timestamp, an exemplar, a value the fast path
+    // declines, an error) is read again from `i` below.
+    let value_at = if b.get(i) == Some(&b' ') { i + 1 } else { i };
+    if let Some((value, end)) = fast_value_at(b, value_at)
+        && b.get(end) == Some(&b'\n')
+    {
+        let sample = Sample {
+            name,
+            value,
+            timestamp_ms: None,
+            raw_labels,
+            escaped,
+            plain,
+        };
+        return Ok((sample, end + 1));
     }
-    let token = &src[i..value_end];
-    let Some(value) = parse_value(token) else {
-        return Err(Failure::new(i, format!("bad value {}", quoted(token))));
+    i = skip_space(b, i);
+
+    let (value, value_end) = match fast_value_at(b, i) {
+        Some(fast) => fast,
+        None => slow_value(src, i, name)?,
     };
     i = skip_space(b, value_end);
 
@@ -143,8 +163,26 @@ pub(crate) fn parse_sample<const OM: bool>(
         timestamp_ms,
         raw_labels,
         escaped,
+        plain,
     };
     Ok((sample, i))
+}
+
+/// The value token at `i` when the fast path declined it: `NaN`, infinities, long mantissas
+/// and errors.
+#[cold]
+#[inline(never)]
+fn slow_value(src: &str, i: usize, name: &str) -> Result<(f64, usize), Failure> {
+    let b = src.as_bytes();
+    let value_end = find_class(b, i, TOKEN_END);
+    if value_end == i {
+        return Err(Failure::new(i, format!("missing value for {name}")));
+    }
+    let token = &src[i..value_end];
+    let Some(value) = parse_value(token) else {
+        return Err(Failure::new(i, format!("bad value {}", quoted(token))));
+    };
+    Ok((value, value_end))
 }
 
 #[cold]

@@ -1,5 +1,7 @@
 //! Sample values and timestamps.
 
+use crate::bytes::{TOKEN_END, is};
+
 /// Largest mantissa an `f64` holds exactly (2^53).
 const MAX_EXACT: u64 = 1 << 53;
 
@@ -41,42 +43,67 @@ fn slow_value(tok: &str) -> Option<f64> {
 
 #[inline]
 fn fast_decimal(b: &[u8]) -> Option<f64> {
-    let (negative, mut i) = match b.first()? {
-        b'-' => (true, 1),
-        b'+' => (false, 1),
-        _ => (false, 0),
+    match decimal_prefix(b, 0)? {
+        (v, end) if end == b.len() => Some(v),
+        _ => None,
+    }
+}
+
+/// The value token starting at `start` in a line, by the fast path alone: the value and the
+/// index just past it, if the token is a short decimal that ends where tokens end (a blank,
+/// the line feed or the end of the body). `None` means: use [`parse_value`] on the token.
+///
+/// This reads the token once, where finding its end and then parsing it would read it twice.
+#[inline(always)]
+pub(crate) fn fast_value_at(b: &[u8], start: usize) -> Option<(f64, usize)> {
+    let (v, end) = decimal_prefix(b, start)?;
+    match b.get(end) {
+        None => Some((v, end)),
+        Some(&c) if is(c, TOKEN_END) => Some((v, end)),
+        Some(_) => None,
+    }
+}
+
+/// The decimal at the start of `b[start..]` and the index just past it, where Clinger's fast
+/// path gives it exactly; the caller checks what follows.
+#[inline(always)]
+fn decimal_prefix(b: &[u8], start: usize) -> Option<(f64, usize)> {
+    let (negative, mut i) = match b.get(start)? {
+        b'-' => (true, start + 1),
+        b'+' => (false, start + 1),
+        _ => (false, start),
     };
+    // The mantissa may wrap while digits are read; a number with more than 19 digits (which
+    // a u64 always holds) takes the slow path, so a wrapped value is never used.
+    let int_start = i;
     let mut mantissa: u64 = 0;
-    let mut digits = 0u32;
     while let Some(&c) = b.get(i) {
-        if !c.is_ascii_digit() {
+        let digit = c.wrapping_sub(b'0');
+        if digit > 9 {
             break;
         }
-        // 19 decimal digits always fit a u64; longer numbers take the slow path.
-        if digits == 19 {
-            return None;
-        }
-        mantissa = mantissa * 10 + u64::from(c - b'0');
-        digits += 1;
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
         i += 1;
     }
+    let mut digits = i - int_start;
     let mut exp: i32 = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
+        let fraction_start = i;
         while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() {
+            let digit = c.wrapping_sub(b'0');
+            if digit > 9 {
                 break;
             }
-            if digits == 19 {
-                return None;
-            }
-            mantissa = mantissa * 10 + u64::from(c - b'0');
-            digits += 1;
-            exp -= 1;
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
             i += 1;
         }
+        let fraction = i - fraction_start;
+        digits += fraction;
+        // Only used when there are at most 19 digits in all.
+        exp = -(fraction.min(19) as i32);
     }
-    if digits == 0 {
+    if digits == 0 || digits > 19 {
         return None;
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
@@ -92,21 +119,21 @@ fn fast_decimal(b: &[u8]) -> Option<f64> {
             }
             _ => false,
         };
-        let start = i;
+        let exp_start = i;
         let mut e: i32 = 0;
         while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() || i - start >= 4 {
+            if !c.is_ascii_digit() || i - exp_start >= 4 {
                 break;
             }
             e = e * 10 + i32::from(c - b'0');
             i += 1;
         }
-        if i == start {
+        if i == exp_start {
             return None;
         }
         exp += if negative_exp { -e } else { e };
     }
-    if i != b.len() || mantissa > MAX_EXACT {
+    if mantissa > MAX_EXACT {
         return None;
     }
     let magnitude = mantissa as f64;
@@ -116,7 +143,7 @@ fn fast_decimal(b: &[u8]) -> Option<f64> {
         -22..=-1 => magnitude / POW10[(-exp) as usize],
         _ => return None,
     };
-    Some(if negative { -v } else { v })
+    Some((if negative { -v } else { v }, i))
 }
 
 /// Parses a timestamp in integer milliseconds, possibly negative.

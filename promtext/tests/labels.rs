@@ -85,3 +85,49 @@ fn non_ascii_values_survive() {
         pairs(&[("city", "Zürich"), ("emoji", "🚀\"")])
     );
 }
+
+#[test]
+fn plain_and_spaced_writings_of_a_set_split_alike() {
+    // Exporters' writing takes the parser's fast paths; blanks, escapes, a timestamp or a
+    // long value take the general ones. Both must give the same sample.
+    let long = "v".repeat(300);
+    let cases = [
+        (
+            "{a=\"1\",bb=\"22\",c_c=\"\"}",
+            "{ a = \"1\" , bb=\"22\",\tc_c =\"\" }",
+        ),
+        (
+            "{name_long_enough_to_cross_a_chunk=\"and a value that does too, with é\"}",
+            "{name_long_enough_to_cross_a_chunk= \"and a value that does too, with é\"}",
+        ),
+        ("{x=\"LONG\",}", "{x=\"LONG\" ,}"),
+    ];
+    for (plain, spaced) in cases {
+        let plain = plain.replace("LONG", &long);
+        let spaced = spaced.replace("LONG", &long);
+        let (body_a, body_b) = (
+            format!("metric_name{plain} 1.5\n"),
+            format!("metric_name{spaced}  1.5 1000\n"),
+        );
+        let (a, b) = (one(&body_a), one(&body_b));
+        assert_eq!(label_pairs(&a), label_pairs(&b), "{plain} / {spaced}");
+        assert_eq!((a.name, a.value), (b.name, b.value));
+        for (name, value) in label_pairs(&a) {
+            assert_eq!(a.label(&name).as_deref(), Some(value.as_str()));
+            assert_eq!(b.label(&name).as_deref(), Some(value.as_str()));
+        }
+    }
+}
+
+#[test]
+fn names_and_values_at_the_very_end_of_the_body_split() {
+    // No line feed (0.0.4 reads the last line without one): the scans run out of body, not
+    // out of line, at every length around the 8- and 16-byte steps.
+    for n in 1..40 {
+        let name = "n".repeat(n);
+        let body = format!("{name}{{{name}=\"{name}\"}} {n}");
+        let s = one(&body);
+        assert_eq!((s.name, s.value), (name.as_str(), n as f64));
+        assert_eq!(label_pairs(&s), pairs(&[(&name, &name)]));
+    }
+}
