@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs every benchmark of BENCHMARKS.md in order and keeps each output in $OUT (default
 # target/bench-results). Build first: cargo build --release --workspace
-# Takes about 12 minutes; run it on an otherwise idle machine.
+# Takes about 50 minutes (12 without §9); run it on an otherwise idle machine.
+# §9 needs Prometheus and vmagent: apt-get install -y prometheus victoria-metrics (it skips
+# a tool whose binary is missing, and says so).
 set -eu
 cd "$(dirname "$0")/.."
 OUT=${OUT:-target/bench-results}
@@ -26,4 +28,7 @@ $load --clusters 200 --warmup-seconds 10 --seconds 30 --history 1 > "$OUT/200_hi
 $load --clusters 10 --warmup-seconds 10 --seconds 60 > "$OUT/10_synthetic.txt"
 $load --clusters 1000 --warmup-seconds 15 --seconds 60 > "$OUT/1000_synthetic.txt"
 $load --clusters 1000 --warmup-seconds 15 --seconds 60 --body small > "$OUT/1000_small.txt"
+# §9: side by side with Prometheus and vmagent, 200 targets every 5 s, each tool alone, peak
+# RSS once 100 intervals have passed (dbmon's histories full): about 9 minutes per tool.
+./target/release/anchors --targets 200 --interval-secs 5 --window-secs 30 --intervals-for-rss 100 > "$OUT/anchors_200.txt"
 uptime >> "$OUT/machine.txt"

@@ -13,6 +13,10 @@ pub struct Sample {
     pub peak_rss_kib: u64,
     /// Resident set size now (`VmRSS`), in KiB.
     pub rss_kib: u64,
+    /// Its anonymous part (`RssAnon`: heap, stacks), in KiB.
+    pub rss_anon_kib: u64,
+    /// Its file-backed part (`RssFile`: the binary, mapped files), in KiB.
+    pub rss_file_kib: u64,
     /// Threads now.
     pub threads: u64,
 }
@@ -32,6 +36,8 @@ pub fn sample(pid: Option<u32>) -> io::Result<Sample> {
         system_seconds: seconds(system),
         peak_rss_kib: status_field(&status, "VmHWM").unwrap_or(0),
         rss_kib: status_field(&status, "VmRSS").unwrap_or(0),
+        rss_anon_kib: status_field(&status, "RssAnon").unwrap_or(0),
+        rss_file_kib: status_field(&status, "RssFile").unwrap_or(0),
         threads: status_field(&status, "Threads").unwrap_or(0),
     })
 }
@@ -81,6 +87,8 @@ pub fn children(parent: u32) -> io::Result<Sample> {
             total.system_seconds += child.system_seconds;
             total.peak_rss_kib += child.peak_rss_kib;
             total.rss_kib += child.rss_kib;
+            total.rss_anon_kib += child.rss_anon_kib;
+            total.rss_file_kib += child.rss_file_kib;
             total.threads += child.threads;
         }
     }

@@ -10,12 +10,12 @@ use clap::Parser;
 use dbmon_bench::{
     body::{self, Template},
     procfs,
+    targets::{self, Targets},
 };
 use dbmon_proto as proto;
-use dbmon_test_support::{Host, HttpServer, Reply, built_library};
+use dbmon_test_support::{Host, built_library};
 use std::{
     fmt::Write as _,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -122,11 +122,16 @@ async fn snapshot(client: &mut Client, pid: u32) -> Result<Snapshot, String> {
 type Client = proto::monitor_client::MonitorClient<tonic::transport::Channel>;
 
 async fn run(args: Args) -> Result<(), String> {
-    let templates = templates(&args);
-    let servers = serve(&args, &templates).await;
-    let per_server = args.clusters.div_ceil(servers.len());
+    let templates = targets::templates(
+        args.body,
+        args.clusters,
+        args.changing_percent,
+        args.same_series,
+    );
+    // Cluster `i` is served at `/{i}/_status/vars`.
+    let servers = Targets::start(&templates, args.servers.unwrap_or(args.clusters)).await;
     let urls: Vec<String> = (0..args.clusters)
-        .map(|i| servers[i / per_server].url(&format!("/{i}/_status/vars")))
+        .map(|i| servers.url(i, "/_status/vars", false))
         .collect();
     let config = config(&args, &urls);
 
@@ -171,52 +176,6 @@ async fn run(args: Args) -> Result<(), String> {
     }
     println!("{figures}");
     Ok(())
-}
-
-/// One body per cluster (a different node each), or one for all.
-fn templates(args: &Args) -> Vec<Arc<Template>> {
-    let distinct = if args.same_series { 1 } else { args.clusters };
-    let shared: Vec<String> = (0..distinct)
-        .map(|i| body::text(args.body, i as u32 + 1))
-        .collect();
-    (0..args.clusters)
-        .map(|i| {
-            Arc::new(Template::new(
-                shared[i % distinct].clone(),
-                args.changing_percent,
-            ))
-        })
-        .collect()
-}
-
-/// Starts the loopback servers; cluster `i` is served at `/{i}/_status/vars`.
-async fn serve(args: &Args, templates: &[Arc<Template>]) -> Vec<HttpServer> {
-    let count = args
-        .servers
-        .unwrap_or(args.clusters)
-        .clamp(1, args.clusters.max(1));
-    let all: Arc<[Arc<Template>]> = templates.into();
-    let mut servers = Vec::with_capacity(count);
-    for _ in 0..count {
-        let server = HttpServer::start().await;
-        let all = Arc::clone(&all);
-        server.set_handler(move |request| {
-            let index: usize = request
-                .path
-                .trim_start_matches('/')
-                .split('/')
-                .next()?
-                .parse()
-                .ok()?;
-            let body = all.get(index)?.render();
-            Some(Reply {
-                body: Arc::new(body),
-                ..Reply::text("")
-            })
-        });
-        servers.push(server);
-    }
-    servers
 }
 
 /// The host's YAML.
