@@ -8,6 +8,48 @@ use std::{future::Future, time::Instant};
 /// with `?`; the host shows the whole chain of causes.
 pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// A command that could not run for a reason the host tells apart from a failure: return it
+/// from [`Connector::run_command`] (directly or as the cause of your own error), and clients get
+/// a status that says so (`UNIMPLEMENTED`, `INVALID_ARGUMENT`) instead of a plain failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The connector offers no command of this name.
+    Unknown(String),
+    /// The arguments are wrong; the text says how.
+    BadArguments(String),
+}
+
+impl CommandError {
+    /// No command called `name`.
+    pub fn unknown(name: &str) -> Self {
+        CommandError::Unknown(name.to_string())
+    }
+
+    /// The arguments are wrong, and `why`.
+    pub fn bad_arguments(why: impl Into<String>) -> Self {
+        CommandError::BadArguments(why.into())
+    }
+
+    pub(crate) fn kind(&self) -> crate::ffi::FfiErrorKind {
+        match self {
+            CommandError::Unknown(_) => crate::ffi::FfiErrorKind::UNSUPPORTED,
+            CommandError::BadArguments(_) => crate::ffi::FfiErrorKind::CONFIG,
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::Unknown(name) => write!(f, "unknown command '{name}'"),
+            CommandError::BadArguments(why) => write!(f, "bad arguments: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
 /// What a connector says about itself.
 #[derive(Clone, Debug)]
 pub struct ConnectorInfo {
@@ -79,7 +121,7 @@ pub trait Connector: Sized + Send + Sync + 'static {
         ctx: &CollectContext,
     ) -> impl Future<Output = Result<String, Error>> + Send {
         let _ = (args, ctx);
-        let message = format!("unknown command '{command}'");
-        async move { Err(message.into()) }
+        let error = CommandError::unknown(command);
+        async move { Err(error.into()) }
     }
 }

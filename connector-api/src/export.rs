@@ -2,10 +2,11 @@
 //! Every entry point catches panics: a panic must never unwind into the host.
 
 use crate::{
-    CollectContext, ConfigError, Connector, config,
+    CollectContext, CommandError, ConfigError, Connector, SDK_VERSION, config,
     ffi::{
-        API_VERSION, ConnectorMod, ConnectorModRef, FfiCollectRequest, FfiCommandInfo,
-        FfiConfigError, FfiHost, FfiInfo, FfiInstance, FfiReport, InstanceBox,
+        ABI_VERSION, ConnectorMod, ConnectorModRef, FfiCollectRequest, FfiCommandInfo,
+        FfiConfigError, FfiError, FfiErrorKind, FfiHost, FfiInfo, FfiInstance, FfiReport,
+        InstanceBox,
     },
     logging,
     runtime::{self, InRuntime, panic_message},
@@ -28,9 +29,7 @@ pub fn root_module<C: Connector>() -> ConnectorModRef {
         info: info::<C>,
         init: init::<C>,
         new_instance: new_instance::<C>,
-        // abi 1.1 {
         validate: validate::<C>,
-        // } abi 1.1
     }
     .leak_into_prefix()
 }
@@ -40,7 +39,8 @@ extern "C" fn info<C: Connector>() -> FfiInfo {
         Ok(info) => FfiInfo {
             name: info.name.into(),
             version: info.version.into(),
-            api_version: API_VERSION.into(),
+            sdk_version: SDK_VERSION.into(),
+            abi_version: ABI_VERSION.into(),
             description: info.description.into(),
             commands: info
                 .commands
@@ -55,7 +55,8 @@ extern "C" fn info<C: Connector>() -> FfiInfo {
         Err(payload) => FfiInfo {
             name: RString::new(),
             version: RString::new(),
-            api_version: API_VERSION.into(),
+            sdk_version: SDK_VERSION.into(),
+            abi_version: ABI_VERSION.into(),
             description: format!("info() failed: {}", panic_message(payload)).into(),
             commands: RVec::new(),
         },
@@ -79,15 +80,19 @@ fn build<C: Connector>(config_json: &str) -> Result<(C, tokio::runtime::Handle),
 
 /// Runs `f`, turning a panic into a configuration error and the error into its FFI form.
 fn config_call<T>(f: impl FnOnce() -> Result<T, ConfigError>) -> RResult<T, FfiConfigError> {
-    let result = catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|payload| Err(ConfigError::new(panic_message(payload))));
-    match result {
-        Ok(value) => RResult::ROk(value),
-        Err(e) => RResult::RErr(FfiConfigError {
-            path: e.path.into(),
-            message: e.message.into(),
-        }),
-    }
+    let (kind, error) = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => return RResult::ROk(value),
+        Ok(Err(e)) => (FfiErrorKind::CONFIG, e),
+        Err(payload) => (
+            FfiErrorKind::PANICKED,
+            ConfigError::new(panic_message(payload)),
+        ),
+    };
+    RResult::RErr(FfiConfigError {
+        kind,
+        path: error.path.into(),
+        message: error.message.into(),
+    })
 }
 
 extern "C" fn new_instance<C: Connector>(
@@ -103,7 +108,6 @@ extern "C" fn new_instance<C: Connector>(
     })
 }
 
-// abi 1.1 {
 extern "C" fn validate<C: Connector>(config_json: RString) -> RResult<(), FfiConfigError> {
     config_call(|| {
         let (connector, handle) = build::<C>(&config_json)?;
@@ -113,7 +117,6 @@ extern "C" fn validate<C: Connector>(config_json: RString) -> RResult<(), FfiCon
         Ok(())
     })
 }
-// } abi 1.1
 
 struct Instance<C> {
     /// `None` only while the instance drops.
@@ -154,13 +157,13 @@ fn context(request: FfiCollectRequest) -> CollectContext {
 }
 
 impl<C: Connector> FfiInstance for Instance<C> {
-    fn collect(&self, request: FfiCollectRequest) -> FfiFuture<RResult<FfiReport, RString>> {
+    fn collect(&self, request: FfiCollectRequest) -> FfiFuture<RResult<FfiReport, FfiError>> {
         let connector = self.connector();
         let ctx = context(request);
         let fut = async move {
             match connector.collect(&ctx).await {
                 Ok(report) => Ok(report.into_ffi()),
-                Err(e) => Err(error_chain(&*e)),
+                Err(e) => Err(ffi_error(&*e)),
             }
         };
         InRuntime::new(self.handle.clone(), fut).into_ffi()
@@ -171,18 +174,37 @@ impl<C: Connector> FfiInstance for Instance<C> {
         name: RString,
         args: RVec<RString>,
         request: FfiCollectRequest,
-    ) -> FfiFuture<RResult<RString, RString>> {
+    ) -> FfiFuture<RResult<RString, FfiError>> {
         let connector = self.connector();
         let ctx = context(request);
         let args: Vec<String> = args.into_iter().map(String::from).collect();
         let fut = async move {
             match connector.run_command(name.as_str(), &args, &ctx).await {
                 Ok(out) => Ok(RString::from(out)),
-                Err(e) => Err(error_chain(&*e)),
+                Err(e) => Err(ffi_error(&*e)),
             }
         };
         InRuntime::new(self.handle.clone(), fut).into_ffi()
     }
+}
+
+/// An error's FFI form: its kind from the first cause the SDK knows (a [`CommandError`], a
+/// tokio timeout), else `FAILED`; its message the whole chain.
+fn ffi_error(err: &(dyn std::error::Error + 'static)) -> FfiError {
+    let mut kind = FfiErrorKind::FAILED;
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(command) = e.downcast_ref::<CommandError>() {
+            kind = command.kind();
+            break;
+        }
+        if e.is::<tokio::time::error::Elapsed>() {
+            kind = FfiErrorKind::TIMEOUT;
+            break;
+        }
+        cause = e.source();
+    }
+    FfiError::new(kind, error_chain(err))
 }
 
 /// "outer: cause: root cause", skipping causes the outer message already spells out.

@@ -55,7 +55,6 @@ mod config;
 mod connector;
 #[doc(hidden)]
 pub mod export;
-pub mod ffi;
 mod logging;
 pub mod names;
 mod report;
@@ -63,10 +62,19 @@ mod runtime;
 pub mod testkit;
 pub mod text;
 
+/// The stable ABI underneath (the `dbmon-connector-abi` crate): authors never need it.
+pub use dbmon_connector_abi as ffi;
+
 pub use config::{AuthConfig, ClusterConfig, ConfigError, Login, TlsConfig};
-pub use connector::{CollectContext, CommandInfo, Connector, ConnectorInfo, Error};
+pub use connector::{CollectContext, CommandError, CommandInfo, Connector, ConnectorInfo, Error};
 pub use export::error_chain;
-pub use report::{Labels, MetricBuilder, NodeRef, NodeStatus, Report, SeriesView, Status};
+pub use report::{
+    Labels, MetricBuilder, MetricKind, NodeRef, NodeStatus, Report, SeriesView, Status,
+};
+
+/// This SDK's version. It moves on its own: the ABI a library exports has its own version,
+/// [`ffi::ABI_VERSION`] (README.md, "Compatibility").
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[doc(hidden)]
 pub mod __private {

@@ -2,12 +2,10 @@
 //! has its own global subscriber, invisible to the host's: this one hands every formatted line
 //! to the host through the callback it passed to `init`.
 
-use crate::ffi::{FfiHost, level};
+use crate::ffi::{FfiHost, FfiLevel};
 use std::{io, sync::OnceLock};
-use tracing::{Level, Metadata};
-use tracing_subscriber::{
-    Layer, filter::LevelFilter, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt,
-};
+use tracing::Metadata;
+use tracing_subscriber::{Layer, fmt::MakeWriter, layer::SubscriberExt, util::SubscriberInitExt};
 
 static HOST: OnceLock<FfiHost> = OnceLock::new();
 static CONNECTOR: OnceLock<&'static str> = OnceLock::new();
@@ -18,14 +16,7 @@ pub(crate) fn init(host: FfiHost, connector: &'static str) {
         return;
     }
     let _ = CONNECTOR.set(connector);
-    let max = match host.max_level {
-        level::ERROR => LevelFilter::ERROR,
-        level::WARN => LevelFilter::WARN,
-        level::INFO => LevelFilter::INFO,
-        level::DEBUG => LevelFilter::DEBUG,
-        level::TRACE => LevelFilter::TRACE,
-        _ => LevelFilter::OFF,
-    };
+    let max = host.max_level.filter();
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .without_time()
@@ -49,22 +40,15 @@ impl<'a> MakeWriter<'a> for HostWriter {
 
     fn make_writer(&'a self) -> LineWriter {
         LineWriter {
-            level: level::INFO,
+            level: FfiLevel::INFO,
             target: CONNECTOR.get().unwrap_or(&"?").to_string(),
             line: Vec::new(),
         }
     }
 
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> LineWriter {
-        let level = match *meta.level() {
-            Level::ERROR => level::ERROR,
-            Level::WARN => level::WARN,
-            Level::INFO => level::INFO,
-            Level::DEBUG => level::DEBUG,
-            Level::TRACE => level::TRACE,
-        };
         LineWriter {
-            level,
+            level: FfiLevel::of(*meta.level()),
             target: format!("{}/{}", CONNECTOR.get().unwrap_or(&"?"), meta.target()),
             line: Vec::new(),
         }
@@ -74,7 +58,7 @@ impl<'a> MakeWriter<'a> for HostWriter {
 /// Collects one formatted event and sends it when dropped (the fmt layer writes each event
 /// in one go, then drops the writer).
 struct LineWriter {
-    level: u8,
+    level: FfiLevel,
     target: String,
     line: Vec<u8>,
 }

@@ -8,7 +8,7 @@ mod tests;
 
 pub use read::{Labels, SeriesView};
 
-use crate::ffi::{FfiLabel, FfiNode, FfiReport, FfiSeries, Span};
+use crate::ffi::{FfiLabel, FfiMetricKind, FfiNode, FfiReport, FfiSeries, Span};
 use abi_stable::std_types::{RString, RVec};
 
 /// The health verdict of a cluster, from best to worst.
@@ -48,6 +48,49 @@ impl Status {
             Status::Degraded => "degraded",
             Status::Unhealthy => "unhealthy",
             Status::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// What kind of metric a series is: how a reader may aggregate it and whether a rate of it
+/// makes sense. Series without a kind are `Unknown` (the host shows no kind).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum MetricKind {
+    /// Not said.
+    #[default]
+    Unknown = 0,
+    /// A value that goes up and down (a temperature, bytes in use).
+    Gauge = 1,
+    /// A total that only grows until its process restarts (requests served): take rates of it.
+    Counter = 2,
+    /// A series of a histogram: a bucket (with an `le` label), its `_sum` or its `_count`.
+    Histogram = 3,
+    /// A series of a summary: a quantile (with a `quantile` label), its `_sum` or its `_count`.
+    Summary = 4,
+}
+
+impl MetricKind {
+    /// The kind for a code received over the ABI; unknown codes read as `Unknown`.
+    pub fn from_code(code: u8) -> MetricKind {
+        match code {
+            1 => MetricKind::Gauge,
+            2 => MetricKind::Counter,
+            3 => MetricKind::Histogram,
+            4 => MetricKind::Summary,
+            _ => MetricKind::Unknown,
+        }
+    }
+
+    /// Lowercase name, as the CLI prints it (`unknown` for `Unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Unknown => "unknown",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Counter => "counter",
+            MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
         }
     }
 }
@@ -114,6 +157,7 @@ impl NodeStatus {
 /// let mut report = Report::new();
 /// report.metric("load1", 0.42);
 /// report.metric("disk_used_percent", 81.0).unit("percent").label("mount", "/");
+/// report.metric("requests_total", 1234.0).counter().help("Requests served since start");
 /// report.degraded("disk / is 81 % full");
 /// let node = report.node("1", NodeStatus::Live);
 /// report.node_metric(node, "uptime_seconds", 1234.0).unit("seconds");
@@ -288,8 +332,10 @@ impl Report {
         self.inner.series.push(FfiSeries {
             name,
             unit: Span::default(),
+            help: Span::default(),
             labels: Span { start: at, len: 0 },
             node,
+            kind: FfiMetricKind::UNKNOWN,
         });
         self.inner.values.push(value);
         MetricBuilder { report: self }
@@ -347,6 +393,36 @@ impl MetricBuilder<'_> {
         let span = self.report.intern_like(unit, previous);
         if let Some(last) = self.report.inner.series.last_mut() {
             last.unit = span;
+        }
+        self
+    }
+
+    /// What kind of metric this is (the host, the API and the CLI carry it).
+    pub fn kind(self, kind: MetricKind) -> Self {
+        if let Some(last) = self.report.inner.series.last_mut() {
+            last.kind = FfiMetricKind(kind as u8);
+        }
+        self
+    }
+
+    /// Shorthand for `kind(MetricKind::Counter)`: a total that only grows.
+    pub fn counter(self) -> Self {
+        self.kind(MetricKind::Counter)
+    }
+
+    /// Shorthand for `kind(MetricKind::Gauge)`: a value that goes up and down.
+    pub fn gauge(self) -> Self {
+        self.kind(MetricKind::Gauge)
+    }
+
+    /// One line on what the metric measures (Prometheus' `# HELP`). Consecutive series with
+    /// the same help share one copy of it.
+    pub fn help(self, help: &str) -> Self {
+        let series = &self.report.inner.series;
+        let previous = series.len().checked_sub(2).map(|i| series[i].help);
+        let span = self.report.intern_like(help, previous);
+        if let Some(last) = self.report.inner.series.last_mut() {
+            last.help = span;
         }
         self
     }

@@ -6,7 +6,8 @@
 //! connector's sockets and timers register with the library's reactor, which one small worker
 //! thread per library drives while the host waits.
 
-use abi_stable::std_types::{RResult, RString};
+use crate::ffi::{FfiError, FfiErrorKind};
+use abi_stable::std_types::RResult;
 use std::{
     any::Any,
     future::Future,
@@ -43,7 +44,7 @@ pub(crate) struct InRuntime<F> {
 
 impl<F, T> InRuntime<F>
 where
-    F: Future<Output = Result<T, String>>,
+    F: Future<Output = Result<T, FfiError>>,
 {
     pub(crate) fn new(handle: Handle, fut: F) -> Self {
         InRuntime {
@@ -55,28 +56,34 @@ where
 
 impl<F, T> Future for InRuntime<F>
 where
-    F: Future<Output = Result<T, String>>,
+    F: Future<Output = Result<T, FfiError>>,
 {
-    type Output = RResult<T, RString>;
+    type Output = RResult<T, FfiError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY-free: `InRuntime` is Unpin (the inner future is boxed).
         let this = self.get_mut();
         let Some(fut) = this.fut.as_mut() else {
-            return Poll::Ready(RResult::RErr("collection polled after it finished".into()));
+            return Poll::Ready(RResult::RErr(FfiError::new(
+                FfiErrorKind::FAILED,
+                "collection polled after it finished",
+            )));
         };
         let _enter = this.handle.enter();
         match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => {
                 this.fut = None;
-                Poll::Ready(result.map_err(RString::from).into())
+                Poll::Ready(result.into())
             }
             Err(payload) => {
                 // A future that panicked may panic again when dropped, which would abort the
                 // host: leak it instead.
                 std::mem::forget(this.fut.take());
-                Poll::Ready(RResult::RErr(panic_message(payload).into()))
+                Poll::Ready(RResult::RErr(FfiError::new(
+                    FfiErrorKind::PANICKED,
+                    panic_message(payload),
+                )))
             }
         }
     }

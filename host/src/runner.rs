@@ -1,9 +1,12 @@
 //! Where a cluster's connector runs: in the host's process (through the stable ABI) or in a
 //! worker child process. Agents and commands call it the same way.
 
-use crate::{isolation::Worker, store::Outcome};
-use abi_stable::std_types::{RResult, RString, RVec};
-use dbmon_connector_api::ffi::{FfiCollectRequest, InstanceBox};
+use crate::{
+    isolation::Worker,
+    plugins::{CollectError, Instance, convert},
+    store::Outcome,
+};
+use dbmon_connector_api::ffi::FfiCollectRequest;
 use std::{
     future::Future,
     pin::Pin,
@@ -14,13 +17,10 @@ use std::{
 /// A poll that holds a host thread longer than this is logged: the connector is blocking.
 const SLOW_POLL: Duration = Duration::from_millis(50);
 
-/// The prefix the SDK puts on errors that were panics.
-pub const PANIC_PREFIX: &str = "connector panicked: ";
-
 /// One cluster's connector, wherever it runs.
 pub enum Runner {
     /// The connector's instance in this process.
-    InProcess(InstanceBox),
+    InProcess(Instance),
     /// A worker process running the connector.
     Isolated(Worker),
 }
@@ -40,17 +40,15 @@ impl Runner {
                     cluster,
                 };
                 // Dropping the future at the timeout cancels the collection inside the connector.
-                let result = match tokio::time::timeout(timeout, watched).await {
-                    Ok(RResult::ROk(report)) => crate::plugins::convert::collected(&report),
-                    Ok(RResult::RErr(e)) => Err(String::from(e)),
-                    Err(_) => return Outcome::TimedOut(timeout),
+                let Ok(result) = tokio::time::timeout(timeout, watched).await else {
+                    return Outcome::TimedOut(timeout);
                 };
                 // A connector that blocked its thread past the deadline kept the timer from
                 // firing; its late answer is still a timeout.
                 if started.elapsed() > timeout {
                     return Outcome::TimedOut(timeout);
                 }
-                result
+                result.and_then(|report| convert::collected(&report).map_err(CollectError::Failed))
             }
             Runner::Isolated(worker) => {
                 match tokio::time::timeout(timeout, worker.collect(request)).await {
@@ -60,9 +58,9 @@ impl Runner {
             }
         };
         match result {
-            Ok(report) => Outcome::Collected(report),
-            Err(e) if e.starts_with(PANIC_PREFIX) => Outcome::Panicked(e),
-            Err(e) => Outcome::Failed(e),
+            Ok(collected) => Outcome::Collected(collected),
+            Err(CollectError::Panicked(e)) => Outcome::Panicked(e),
+            Err(e) => Outcome::Failed(e.to_string()),
         }
     }
 
@@ -72,31 +70,20 @@ impl Runner {
         name: &str,
         args: Vec<String>,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, CollectError> {
         let request = FfiCollectRequest {
             sequence: 0,
             timeout_ms: timeout.as_millis() as u64,
         };
         let call = async {
             match self {
-                Runner::InProcess(instance) => {
-                    let args: RVec<RString> = args.into_iter().map(RString::from).collect();
-                    match instance.run_command(name.into(), args, request).await {
-                        RResult::ROk(out) => Ok(out.into()),
-                        RResult::RErr(e) => Err(e.into()),
-                    }
-                }
+                Runner::InProcess(instance) => instance.run_command(name, args, request).await,
                 Runner::Isolated(worker) => worker.run_command(name, args, request).await,
             }
         };
         tokio::time::timeout(timeout, call)
             .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "did not finish within {}",
-                    humantime::format_duration(timeout)
-                ))
-            })
+            .unwrap_or_else(|_| Err(CollectError::timeout("the command", timeout)))
     }
 
     /// `in_process` or `process`.

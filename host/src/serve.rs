@@ -435,7 +435,11 @@ fn plugin_for<'r>(
 }
 
 /// A connector's refusal of a cluster's configuration, at the offending field.
-fn refusal(config: &Config, cluster: &Cluster, (path, message): (String, String)) -> ConfigError {
+fn refusal(
+    config: &Config,
+    cluster: &Cluster,
+    dbmon_connector_api::ConfigError { path, message }: dbmon_connector_api::ConfigError,
+) -> ConfigError {
     let field = if path.is_empty() {
         String::new()
     } else {

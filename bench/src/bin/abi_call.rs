@@ -9,13 +9,9 @@
 //! `cargo build --release --workspace`, then
 //! `cargo run --release -p dbmon-bench --bin abi_call -- --calls 200000`
 
-use abi_stable::std_types::RResult;
 use clap::Parser;
 use dbmon::{runner::Runner, store::Outcome};
-use dbmon_connector_api::{
-    ClusterConfig, CollectContext, Connector,
-    ffi::{FfiCollectRequest, InstanceBox},
-};
+use dbmon_connector_api::{ClusterConfig, CollectContext, Connector, ffi::FfiCollectRequest};
 use dbmon_connector_misbehave::{Misbehave, Mode, Options};
 use dbmon_test_support::built_library;
 use std::{
@@ -50,7 +46,7 @@ fn main() -> Result<(), String> {
     let instantiate = || {
         plugin
             .instantiate(CONFIG.into())
-            .map_err(|(path, message)| format!("{path}: {message}"))
+            .map_err(|e| format!("{}: {}", e.path, e.message))
     };
     let instance = Arc::new(instantiate()?);
     let runner = Arc::new(Runner::InProcess(instantiate()?));
@@ -73,7 +69,7 @@ fn main() -> Result<(), String> {
     let ways: [(&str, Way); 3] = [
         ("direct (rlib, Connector::collect)", Way::Direct(direct)),
         (
-            "stable ABI (.so, InstanceBox::collect)",
+            "stable ABI (.so, Instance::collect)",
             Way::Abi(Arc::clone(&instance)),
         ),
         (
@@ -129,7 +125,7 @@ fn main() -> Result<(), String> {
 #[derive(Clone)]
 enum Way {
     Direct(Arc<Misbehave>),
-    Abi(Arc<InstanceBox>),
+    Abi(Arc<dbmon::plugins::Instance>),
     Agent(Arc<Runner>),
 }
 
@@ -152,8 +148,8 @@ impl Way {
                     black_box(report.into_ffi());
                 }
                 Way::Abi(instance) => match instance.collect(request).await {
-                    RResult::ROk(report) => drop(black_box(report)),
-                    RResult::RErr(e) => panic!("{e}"),
+                    Ok(report) => drop(black_box(report)),
+                    Err(e) => panic!("{e}"),
                 },
                 Way::Agent(runner) => {
                     let timeout = Duration::from_secs(1);

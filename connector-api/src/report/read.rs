@@ -127,6 +127,17 @@ impl<'r> SeriesView<'r> {
         Some(self.report.text(self.series.unit)).filter(|u| !u.is_empty())
     }
 
+    /// The kind given with [`MetricBuilder::kind`](crate::MetricBuilder::kind).
+    pub fn kind(&self) -> super::MetricKind {
+        super::MetricKind::from_code(self.series.kind.0)
+    }
+
+    /// The help text given with [`MetricBuilder::help`](crate::MetricBuilder::help); `None`
+    /// when none was.
+    pub fn help(&self) -> Option<&'r str> {
+        Some(self.report.text(self.series.help)).filter(|h| !h.is_empty())
+    }
+
     /// The value.
     pub fn value(&self) -> f64 {
         self.value

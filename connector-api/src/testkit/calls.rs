@@ -7,8 +7,8 @@ use super::{
     probe::{PROBE_PANIC, PanicProbe},
 };
 use crate::{
-    Status, export,
-    ffi::{API_VERSION, FfiCollectRequest, FfiInfo, InstanceBox},
+    SDK_VERSION, Status, export,
+    ffi::{FfiCollectRequest, FfiErrorKind, FfiInfo, InstanceBox},
 };
 use abi_stable::std_types::{RResult, RString, RVec};
 use std::{
@@ -18,8 +18,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The prefix the SDK puts on errors that were panics.
-pub(super) const PANIC_PREFIX: &str = "connector panicked: ";
 /// A poll that holds the thread longer than this blocks the host. The host warns from 50 ms;
 /// the kit allows twice that, so that a busy test machine's scheduling is not mistaken for it.
 const SLOW_POLL: Duration = Duration::from_millis(100);
@@ -55,10 +53,13 @@ pub(super) async fn collect(
                 count(report.reasons.len(), "reason")
             ))
         }
-        RResult::RErr(e) if e.starts_with(PANIC_PREFIX) => Err(format!("collect {e}")),
-        RResult::RErr(e) if e.trim().is_empty() => Err("an error without a message".into()),
+        RResult::RErr(e) if e.kind == FfiErrorKind::PANICKED => {
+            Err(format!("collect {}", e.message))
+        }
+        RResult::RErr(e) if e.message.trim().is_empty() => Err("an error without a message".into()),
         RResult::RErr(e) => Ok(format!(
-            "an error in {took} (the host reports UNREACHABLE): {e}"
+            "an error in {took} (the host reports UNREACHABLE): {}",
+            e.message
         )),
     }
 }
@@ -99,9 +100,14 @@ pub(super) async fn panic_probe(
     let second = Duration::from_secs(1);
     let (result, _) = timed(instance.collect(request(1, second)), second, kit.grace).await?;
     let caught = match result {
-        RResult::RErr(e) if e.starts_with(PANIC_PREFIX) && e.contains(PROBE_PANIC) => e,
+        RResult::RErr(e) if e.kind == FfiErrorKind::PANICKED && e.message.contains(PROBE_PANIC) => {
+            e.message
+        }
         RResult::RErr(e) => {
-            return Err(format!("the probe's panic came back as another error: {e}"));
+            return Err(format!(
+                "the probe's panic came back as another error: {}",
+                e.message
+            ));
         }
         RResult::ROk(_) => return Err("the probe's panic came back as a report".into()),
     };
@@ -109,8 +115,8 @@ pub(super) async fn panic_probe(
         "the export layer this connector is built with".to_string()
     } else {
         format!(
-            "the kit's export layer (connector-api {API_VERSION}); the library carries its own copy (connector-api {})",
-            info.api_version
+            "the kit's export layer (connector-api {SDK_VERSION}); the library carries its own copy (connector-api {})",
+            info.sdk_version
         )
     };
     Ok(format!("came back as \"{caught}\" through {whose}"))
@@ -130,9 +136,17 @@ pub(super) async fn command(
     match result {
         RResult::ROk(_) if name == NO_SUCH_COMMAND => Err("an unknown command succeeded".into()),
         RResult::ROk(out) => Ok(format!("{} bytes of output in {took} ms", out.len())),
-        RResult::RErr(e) if e.starts_with(PANIC_PREFIX) => Err(format!("the command {e}")),
-        RResult::RErr(e) if e.trim().is_empty() => Err("an error without a message".into()),
-        RResult::RErr(e) => Ok(format!("an error in {took} ms: {e}")),
+        RResult::RErr(e) if e.kind == FfiErrorKind::PANICKED => {
+            Err(format!("the command {}", e.message))
+        }
+        RResult::RErr(e) if e.message.trim().is_empty() => Err("an error without a message".into()),
+        RResult::RErr(e) if name == NO_SUCH_COMMAND && e.kind != FfiErrorKind::UNSUPPORTED => {
+            Ok(format!(
+                "an error in {took} ms: {} (a plain failure; CommandError::unknown says unsupported)",
+                e.message
+            ))
+        }
+        RResult::RErr(e) => Ok(format!("an error in {took} ms: {}", e.message)),
     }
 }
 

@@ -4,9 +4,9 @@
 
 use super::{
     Conformance, Outcome, Report,
-    calls::{NO_SUCH_COMMAND, PANIC_PREFIX, cancellation, collect, command, panic_probe},
+    calls::{NO_SUCH_COMMAND, cancellation, collect, command, panic_probe},
 };
-use crate::ffi::{API_VERSION, ConnectorModRef, FfiInfo, InstanceBox};
+use crate::ffi::{ABI_VERSION, ConnectorModRef, FfiErrorKind, FfiInfo, InstanceBox};
 use abi_stable::std_types::{RResult, RString};
 use serde_json::Value;
 use std::{collections::HashSet, time::Duration};
@@ -94,15 +94,15 @@ fn check_info(info: &FfiInfo, in_process: bool) -> Result<String, String> {
     if description.trim().is_empty() || description.contains('\n') {
         problems.push("the description must be one non-empty line".into());
     }
-    let api = info.api_version.as_str();
-    let api_ok = if in_process {
-        api == API_VERSION
+    let abi = info.abi_version.as_str();
+    let abi_ok = if in_process {
+        abi == ABI_VERSION
     } else {
-        same_major(api, API_VERSION)
+        same_major(abi, ABI_VERSION)
     };
-    if !api_ok {
+    if !abi_ok {
         problems.push(format!(
-            "built against connector-api {api}, but the kit is connector-api {API_VERSION}"
+            "built against connector ABI {abi}, but the kit is connector ABI {ABI_VERSION}"
         ));
     }
     let mut seen = HashSet::new();
@@ -118,8 +118,9 @@ fn check_info(info: &FfiInfo, in_process: bool) -> Result<String, String> {
         return Err(problems.join("; "));
     }
     Ok(format!(
-        "{name} {}, connector-api {api}, {}",
+        "{name} {}, connector-api {} (ABI {abi}), {}",
         info.version,
+        info.sdk_version,
         count(info.commands.len(), "command")
     ))
 }
@@ -138,7 +139,7 @@ fn same_major(version: &str, host: &str) -> bool {
 pub(super) fn new_instance(module: ConnectorModRef, config: &str) -> Result<InstanceBox, String> {
     match (module.new_instance())(RString::from(config)) {
         RResult::ROk(instance) => Ok(instance),
-        RResult::RErr(e) if e.message.starts_with(PANIC_PREFIX) => Err(format!(
+        RResult::RErr(e) if e.kind == FfiErrorKind::PANICKED => Err(format!(
             "new panicked instead of returning a ConfigError: {}",
             e.message
         )),
@@ -152,7 +153,7 @@ fn refused(module: ConnectorModRef, config: &str, path_prefix: &str) -> Result<S
         RResult::ROk(_) => Err("accepted a configuration it should refuse".into()),
         RResult::RErr(e) => {
             let (path, message) = (e.path.as_str(), e.message.as_str());
-            if message.starts_with(PANIC_PREFIX) {
+            if e.kind == FfiErrorKind::PANICKED {
                 Err(format!(
                     "new panicked instead of returning a ConfigError: {message}"
                 ))
@@ -190,7 +191,7 @@ fn kit_own_options(kit: &Conformance) -> Vec<(&'static str, Value)> {
 fn refused_or_accepted(module: ConnectorModRef, config: &str) -> Result<String, String> {
     match (module.new_instance())(RString::from(config)) {
         RResult::ROk(_) => Ok("accepted (the options take it)".into()),
-        RResult::RErr(e) if e.message.starts_with(PANIC_PREFIX) => Err(format!(
+        RResult::RErr(e) if e.kind == FfiErrorKind::PANICKED => Err(format!(
             "new panicked instead of returning a ConfigError: {}",
             e.message
         )),

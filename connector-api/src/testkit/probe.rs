@@ -20,7 +20,7 @@ impl Connector for PanicProbe {
     fn info() -> ConnectorInfo {
         ConnectorInfo {
             name: "dbmon-testkit-panic-probe",
-            version: crate::ffi::API_VERSION,
+            version: crate::SDK_VERSION,
             description: "panics in collect, on purpose",
             commands: Vec::new(),
         }

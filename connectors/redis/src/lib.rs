@@ -24,8 +24,8 @@ pub use options::{
 pub use slowlog::{DEFAULT_ENTRIES as SLOWLOG_DEFAULT_ENTRIES, MAX_ENTRIES as SLOWLOG_MAX_ENTRIES};
 
 use dbmon_connector_api::{
-    ClusterConfig, CollectContext, CommandInfo, ConfigError, Connector, ConnectorInfo, Error,
-    Report, export_connector,
+    ClusterConfig, CollectContext, CommandError, CommandInfo, ConfigError, Connector,
+    ConnectorInfo, Error, Report, export_connector,
 };
 use options::Settings;
 
@@ -79,13 +79,11 @@ impl Connector for Redis {
     ) -> Result<String, Error> {
         match command {
             "slowlog" => {
-                let count = slowlog::entries(args)?;
+                let count = slowlog::entries(args).map_err(CommandError::bad_arguments)?;
                 let endpoints = &self.settings.endpoints;
                 Ok(slowlog::run(&self.pool, endpoints, count, ctx.deadline).await?)
             }
-            other => {
-                Err(format!("unknown command '{other}'; the redis connector has: slowlog").into())
-            }
+            other => Err(CommandError::unknown(other).into()),
         }
     }
 }

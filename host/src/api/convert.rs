@@ -157,6 +157,7 @@ pub fn connector(p: &Plugin) -> proto::Connector {
         name: p.name.clone(),
         version: p.version.clone(),
         api_version: p.api_version.clone(),
+        abi_version: p.abi_version.clone(),
         path: p.path.display().to_string(),
         description: p.description.clone(),
         sha256: p.sha256.clone(),

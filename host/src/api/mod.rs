@@ -10,7 +10,7 @@ mod watch;
 
 use crate::{
     names::{cluster_id_problem, quote},
-    plugins::Registry,
+    plugins::{CollectError, Registry},
     runner::Runner,
     store::Store,
 };
@@ -211,10 +211,16 @@ impl proto::monitor_server::Monitor for Monitor {
         let timeout = slot.info.timeout;
         match runner.run_command(&req.command, req.args, timeout).await {
             Ok(output) => Ok(Response::new(proto::RunCommandResponse { output })),
-            Err(e) => Err(Status::failed_precondition(format!(
-                "{} on {}: {e}",
-                req.command, req.cluster_id
-            ))),
+            Err(e) => {
+                let message = format!("{} on {}: {e}", req.command, req.cluster_id);
+                Err(match e {
+                    CollectError::Failed(_) => Status::failed_precondition(message),
+                    CollectError::Panicked(_) => Status::internal(message),
+                    CollectError::TimedOut(_) => Status::deadline_exceeded(message),
+                    CollectError::Unsupported(_) => Status::unimplemented(message),
+                    CollectError::BadInput(_) => Status::invalid_argument(message),
+                })
+            }
         }
     }
 }

@@ -6,7 +6,8 @@ use crate::{
     plugins::{Plugin, TrustPolicy, load_checked, sha256_file},
 };
 use dbmon_connector_api::{
-    ffi::API_VERSION,
+    SDK_VERSION,
+    ffi::ABI_VERSION,
     testkit::{Conformance, Report},
 };
 use serde_json::{Value, json};
@@ -63,7 +64,17 @@ pub fn run(args: &CheckArgs) -> Result<bool, String> {
         return Ok(true);
     };
     let cluster = pick_cluster(path, &config, &plugin.name)?;
-    let report = Conformance::new(cluster.connector_json()).run_module(plugin.module());
+    let Some(module) = plugin.module() else {
+        out["verdict"] = "would load (contract 1, through the adapter)".into();
+        out["reason"] = format!(
+            "built against connector-api {}: the conformance kit checks connectors of this SDK's contract (connector-api {SDK_VERSION}); rebuild the connector against it to run the kit",
+            plugin.api_version
+        )
+        .into();
+        print(&out, None, args.json);
+        return Ok(false);
+    };
+    let report = Conformance::new(cluster.connector_json()).run_module(module);
     out["cluster"] = cluster.id.clone().into();
     let passed = report.passed();
     print(&out, Some(&report), args.json);
@@ -80,7 +91,9 @@ fn describe(plugin: &Plugin, out: &mut Value) {
     out["name"] = plugin.name.clone().into();
     out["version"] = plugin.version.clone().into();
     out["api_version"] = plugin.api_version.clone().into();
-    out["host_api_version"] = API_VERSION.into();
+    out["abi_version"] = plugin.abi_version.clone().into();
+    out["host_api_version"] = SDK_VERSION.into();
+    out["host_abi_version"] = ABI_VERSION.into();
     out["description"] = plugin.description.clone().into();
     out["commands"] = commands.into();
 }
@@ -106,7 +119,11 @@ fn print(out: &Value, report: Option<&Report>, json: bool) {
         rows.push(("sha256", text("sha256")));
     }
     if out.get("name").is_some() {
-        let api = format!("{} (this host: {API_VERSION})", text("api_version"));
+        let api = format!(
+            "{} (this host: {SDK_VERSION}), ABI {} (this host: {ABI_VERSION})",
+            text("api_version"),
+            text("abi_version")
+        );
         let commands: Vec<String> = out["commands"]
             .as_array()
             .into_iter()

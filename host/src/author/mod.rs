@@ -51,7 +51,7 @@ pub enum ConnectorCommand {
         path: Option<PathBuf>,
         /// Depend on this connector-api checkout (named relative to the project when they share
         /// a folder) instead of the SDK this dbmon carries, which is by default copied into the
-        /// project as vendor/dbmon-connector-api/.
+        /// project as vendor/connector-api/.
         #[arg(long)]
         sdk_path: Option<PathBuf>,
     },
@@ -109,7 +109,7 @@ fn new(name: &str, path: Option<PathBuf>, sdk_path: Option<&std::path::Path>) ->
     let sdk = match &scaffold.sdk {
         sdk::Sdk::Vendored => format!(
             "the SDK it builds against, connector-api {}, is in {}",
-            dbmon_connector_api::ffi::API_VERSION,
+            dbmon_connector_api::SDK_VERSION,
             dir.join(sdk::VENDOR_DIR).display()
         ),
         sdk::Sdk::Checkout(path) => format!("it builds against the SDK in {}", path.display()),

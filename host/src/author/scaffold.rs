@@ -164,7 +164,7 @@ mod tests {
             assert!(!text.contains("{{"), "{path} keeps a placeholder");
         }
         let manifest = &files.iter().find(|(p, _)| *p == "Cargo.toml").unwrap().1;
-        let wanted = "dbmon-connector-api = { path = \"vendor/dbmon-connector-api\", version = ";
+        let wanted = "dbmon-connector-api = { path = \"vendor/connector-api\", version = ";
         assert!(manifest.contains(wanted), "{manifest}");
         assert!(manifest.contains("name = \"dbmon-connector-my-db\""));
         assert!(
@@ -185,7 +185,7 @@ mod tests {
         let project = dir.path().join("hello");
         scaffold.write(&project).unwrap();
         assert!(project.join("tests/conformance.rs").is_file());
-        let sdk = project.join("vendor/dbmon-connector-api");
+        let sdk = project.join("vendor/connector-api");
         let repo_sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../connector-api");
         for file in ["Cargo.toml", "src/lib.rs", "src/testkit/checks.rs"] {
             let written = std::fs::read(sdk.join(file)).unwrap();

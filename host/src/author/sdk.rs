@@ -1,20 +1,20 @@
 //! The connector SDK a new project builds against: by default the copy of connector-api this
 //! binary carries (embedded by build.rs), written into the project as
-//! `vendor/dbmon-connector-api/`, so that the project builds with nothing but this binary and a
+//! `vendor/connector-api/`, so that the project builds with nothing but this binary and a
 //! reachable crates.io; or a checkout named by `--sdk-path`.
 
-use dbmon_connector_api::ffi::API_VERSION;
+use dbmon_connector_api::{SDK_VERSION, ffi::ABI_VERSION};
 use std::path::{Component, Path, PathBuf};
 
 include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
 
 /// Where, inside a new project, the carried SDK is written.
-pub const VENDOR_DIR: &str = "vendor/dbmon-connector-api";
+pub const VENDOR_DIR: &str = "vendor/connector-api";
 
 /// Where a project's `dbmon-connector-api` comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sdk {
-    /// The SDK this binary carries (connector-api [`API_VERSION`]), copied into the project.
+    /// The SDK this binary carries (connector-api [`SDK_VERSION`]), copied into the project.
     Vendored,
     /// A connector-api checkout (`--sdk-path`), as a canonical path.
     Checkout(PathBuf),
@@ -25,7 +25,7 @@ impl Sdk {
     pub fn checkout(path: &Path) -> Result<Sdk, String> {
         let advice = format!(
             "name the connector-api folder of a dbmon checkout (the one holding its Cargo.toml), \
-             or leave --sdk-path out: this dbmon carries connector-api {API_VERSION} and writes \
+             or leave --sdk-path out: this dbmon carries connector-api {SDK_VERSION} and writes \
              it into the project"
         );
         let dir = std::fs::canonicalize(path)
@@ -38,11 +38,11 @@ impl Sdk {
             ));
         }
         if let Some(version) = package_version(&manifest)
-            && major(&version) != major(API_VERSION)
+            && major(&version) != major(SDK_VERSION)
         {
             return Err(format!(
                 "--sdk-path {}: connector-api {version} is of another major than this dbmon's \
-                 ({API_VERSION}), so this host would refuse a library built against it; {advice}",
+                 ({SDK_VERSION}), so this host would refuse a library built against it; {advice}",
                 dir.display()
             ));
         }
@@ -57,7 +57,7 @@ impl Sdk {
         match self {
             Sdk::Vendored => format!(
                 "{{ path = \"{VENDOR_DIR}\", version = \"{}\" }}",
-                major_minor(API_VERSION)
+                major_minor(SDK_VERSION)
             ),
             Sdk::Checkout(dir) => {
                 let path = relative_path(dir, project).unwrap_or_else(|| dir.clone());
@@ -70,8 +70,9 @@ impl Sdk {
     pub fn note(&self) -> String {
         match self {
             Sdk::Vendored => format!(
-                "# vendor/dbmon-connector-api is connector-api {API_VERSION}, copied from the dbmon that wrote\n\
-                 # this project, so that it builds with no registry carrying the SDK: commit it with your code."
+                "# vendor/connector-api is connector-api {SDK_VERSION} and vendor/connector-abi the ABI it builds\n\
+                 # (connector ABI {ABI_VERSION}), copied from the dbmon that wrote this project, so that it builds\n\
+                 # with no registry carrying the SDK: commit them with your code."
             ),
             Sdk::Checkout(_) => {
                 "# A connector-api checkout, named by `dbmon connector new --sdk-path`.".into()
@@ -84,7 +85,7 @@ impl Sdk {
         match self {
             Sdk::Vendored => SDK_FILES
                 .iter()
-                .map(|(path, bytes)| (Path::new(VENDOR_DIR).join(path), *bytes))
+                .map(|(path, bytes)| (Path::new("vendor").join(path), *bytes))
                 .collect(),
             Sdk::Checkout(_) => Vec::new(),
         }
@@ -133,6 +134,11 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../connector-api")
     }
 
+    fn carried(path: &str) -> &'static str {
+        let bytes = SDK_FILES.iter().find(|(p, _)| *p == path).unwrap().1;
+        std::str::from_utf8(bytes).unwrap()
+    }
+
     #[test]
     fn the_binary_carries_every_source_file_of_the_sdk() {
         fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
@@ -145,50 +151,66 @@ mod tests {
                 }
             }
         }
-        let sdk = repo_sdk();
-        let mut on_disk = vec!["Cargo.toml".to_string(), "README.md".to_string()];
-        walk(&sdk, Path::new("src"), &mut on_disk);
+        let workspace = repo_sdk().join("..");
+        let mut on_disk = Vec::new();
+        for krate in ["connector-api", "connector-abi"] {
+            on_disk.push(format!("{krate}/Cargo.toml"));
+            on_disk.push(format!("{krate}/README.md"));
+            walk(&workspace, &Path::new(krate).join("src"), &mut on_disk);
+        }
         on_disk.sort();
         let mut carried: Vec<&str> = SDK_FILES.iter().map(|(path, _)| *path).collect();
         carried.sort();
         assert_eq!(carried, on_disk);
         for (path, bytes) in SDK_FILES {
-            assert_eq!(*bytes, std::fs::read(sdk.join(path)).unwrap(), "{path}");
+            assert_eq!(
+                *bytes,
+                std::fs::read(workspace.join(path)).unwrap(),
+                "{path}"
+            );
         }
     }
 
     #[test]
     fn the_carried_manifest_stands_alone() {
-        let manifest = SDK_FILES
-            .iter()
-            .find(|(p, _)| *p == "Cargo.toml")
-            .unwrap()
-            .1;
-        let manifest = std::str::from_utf8(manifest).unwrap();
-        for line in manifest.lines().filter(|line| !line.starts_with('#')) {
-            let key = line.split('=').next().unwrap();
-            assert!(
-                !key.contains("workspace") && !line.contains("workspace = true"),
-                "inherits from a workspace a new project does not have: {line}"
+        for (krate, version) in [
+            ("connector-api", SDK_VERSION),
+            ("connector-abi", ABI_VERSION),
+        ] {
+            let manifest = carried(&format!("{krate}/Cargo.toml"));
+            for line in manifest.lines().filter(|line| !line.starts_with('#')) {
+                let key = line.split('=').next().unwrap();
+                assert!(
+                    !key.contains("workspace") && !line.contains("workspace = true"),
+                    "{krate} inherits from a workspace a new project does not have: {line}"
+                );
+                // The one path dependency is the SDK's on its ABI, carried beside it.
+                if line.contains("path =") {
+                    assert!(
+                        line.starts_with("dbmon-connector-abi = { path = \"../connector-abi\""),
+                        "{krate}: a path dependency leaves the project: {line}"
+                    );
+                }
+            }
+            assert_eq!(
+                package_version(manifest).as_deref(),
+                Some(version),
+                "{krate}"
             );
         }
-        assert!(
-            !manifest.contains("path ="),
-            "a path dependency leaves the project"
-        );
-        assert_eq!(package_version(manifest).as_deref(), Some(API_VERSION));
     }
 
     #[test]
     fn the_vendored_sdk_is_a_relative_path_with_the_hosts_minor() {
         let dependency = Sdk::Vendored.dependency(Path::new("/anywhere/hello"));
-        let minor = major_minor(API_VERSION);
-        let wanted = format!("{{ path = \"vendor/dbmon-connector-api\", version = \"{minor}\" }}");
+        let minor = major_minor(SDK_VERSION);
+        let wanted = format!("{{ path = \"vendor/connector-api\", version = \"{minor}\" }}");
         assert_eq!(dependency, wanted);
         let files = Sdk::Vendored.files();
         let paths: Vec<_> = files.iter().map(|(p, _)| p.to_str().unwrap()).collect();
-        assert!(paths.contains(&"vendor/dbmon-connector-api/Cargo.toml"));
-        assert!(paths.contains(&"vendor/dbmon-connector-api/src/lib.rs"));
+        assert!(paths.contains(&"vendor/connector-api/Cargo.toml"));
+        assert!(paths.contains(&"vendor/connector-api/src/lib.rs"));
+        assert!(paths.contains(&"vendor/connector-abi/src/lib.rs"));
     }
 
     #[test]

@@ -47,9 +47,11 @@ async fn connectors(client: &mut Client, json: bool, out: &mut impl Write) -> Re
         return Ok(());
     }
     let mut rows = vec![
-        ["NAME", "VERSION", "API", "SHA256", "COMMANDS", "PATH"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "NAME", "VERSION", "API", "ABI", "SHA256", "COMMANDS", "PATH",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     rows.extend(list.iter().map(|c| {
         let commands: Vec<&str> = c.commands.iter().map(|k| k.name.as_str()).collect();
@@ -57,6 +59,7 @@ async fn connectors(client: &mut Client, json: bool, out: &mut impl Write) -> Re
             c.name.clone(),
             c.version.clone(),
             c.api_version.clone(),
+            c.abi_version.clone(),
             // Enough of the digest to compare with `sha256sum`; --json has it all.
             c.sha256.chars().take(12).collect(),
             commands.join(","),

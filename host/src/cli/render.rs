@@ -190,6 +190,7 @@ pub fn connector_json(c: &proto::Connector) -> Value {
         "name": c.name,
         "version": c.version,
         "api_version": c.api_version,
+        "abi_version": c.abi_version,
         "path": c.path,
         "description": c.description,
         "sha256": c.sha256,

@@ -1,10 +1,9 @@
 //! `dbmon worker`: runs one cluster's connector in its own process and answers the host over
 //! stdin/stdout. Whatever the connector does to this process, the host survives it.
 
-use super::protocol::{read_frame, to_wire, write_frame};
-use crate::plugins::{TrustPolicy, load_checked};
-use abi_stable::std_types::{RResult, RString, RVec};
-use dbmon_connector_api::ffi::{FfiCollectRequest, InstanceBox};
+use super::protocol::{error_to_wire, read_frame, to_wire, write_frame};
+use crate::plugins::{CollectError, Instance, TrustPolicy, convert, load_checked};
+use dbmon_connector_api::ffi::FfiCollectRequest;
 use dbmon_proto::worker as proto;
 use proto::{worker_request::Kind as Ask, worker_response::Kind as Answer};
 use std::{os::fd::FromRawFd, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
@@ -58,8 +57,11 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     };
     let instance = match plugin.instantiate(config) {
         Ok(instance) => Arc::new(instance),
-        Err((path, message)) => {
-            let refused = Answer::Refused(proto::ConfigRefused { path, message });
+        Err(e) => {
+            let refused = Answer::Refused(proto::ConfigRefused {
+                path: e.path,
+                message: e.message,
+            });
             write_frame(
                 &mut out,
                 &proto::WorkerResponse {
@@ -106,8 +108,9 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn answer(instance: &InstanceBox, ask: Option<Ask>) -> Answer {
+async fn answer(instance: &Instance, ask: Option<Ask>) -> Answer {
     let limit = |ms: u64| Duration::from_millis(ms);
+    let failed = |e: CollectError| Answer::Failed(error_to_wire(&e));
     match ask {
         Some(Ask::Collect(c)) => {
             let request = FfiCollectRequest {
@@ -115,12 +118,12 @@ async fn answer(instance: &InstanceBox, ask: Option<Ask>) -> Answer {
                 timeout_ms: c.timeout_ms,
             };
             match tokio::time::timeout(limit(c.timeout_ms), instance.collect(request)).await {
-                Ok(RResult::ROk(report)) => match crate::plugins::convert::collected(&report) {
+                Ok(Ok(report)) => match convert::collected(&report) {
                     Ok(collected) => Answer::Report(to_wire(&collected)),
-                    Err(e) => Answer::Error(e),
+                    Err(e) => failed(CollectError::Failed(e)),
                 },
-                Ok(RResult::RErr(e)) => Answer::Error(e.into()),
-                Err(_) => Answer::Error(format!("collection timed out after {} ms", c.timeout_ms)),
+                Ok(Err(e)) => failed(e),
+                Err(_) => failed(CollectError::timeout("the collection", limit(c.timeout_ms))),
             }
         }
         Some(Ask::Command(c)) => {
@@ -128,12 +131,11 @@ async fn answer(instance: &InstanceBox, ask: Option<Ask>) -> Answer {
                 sequence: 0,
                 timeout_ms: c.timeout_ms,
             };
-            let args: RVec<RString> = c.args.into_iter().map(RString::from).collect();
-            let call = instance.run_command(c.name.into(), args, request);
+            let call = instance.run_command(&c.name, c.args, request);
             match tokio::time::timeout(limit(c.timeout_ms), call).await {
-                Ok(RResult::ROk(output)) => Answer::Output(output.into()),
-                Ok(RResult::RErr(e)) => Answer::Error(e.into()),
-                Err(_) => Answer::Error(format!("command timed out after {} ms", c.timeout_ms)),
+                Ok(Ok(output)) => Answer::Output(output),
+                Ok(Err(e)) => failed(e),
+                Err(_) => failed(CollectError::timeout("the command", limit(c.timeout_ms))),
             }
         }
         Some(Ask::InitConfigJson(_)) => Answer::Error("already initialised".into()),

@@ -7,8 +7,9 @@ mod connection;
 mod exit;
 mod protocol;
 
-use crate::store::Collected;
+use crate::{plugins::CollectError, store::Collected};
 use connection::Connection;
+use dbmon_connector_api::ConfigError;
 use dbmon_connector_api::ffi::FfiCollectRequest;
 use dbmon_proto::worker as proto;
 use proto::{worker_request::Kind as Ask, worker_response::Kind as Answer};
@@ -66,10 +67,8 @@ struct State {
 impl Worker {
     /// Starts the worker and hands it the configuration; a refusal comes back as (path,
     /// message), like an in-process connector's.
-    pub async fn start(spec: WorkerSpec) -> Result<Worker, (String, String)> {
-        let connection = Connection::start(&spec)
-            .await
-            .map_err(|e| (String::new(), e))?;
+    pub async fn start(spec: WorkerSpec) -> Result<Worker, ConfigError> {
+        let connection = Connection::start(&spec).await.map_err(ConfigError::new)?;
         init(&connection, &spec).await?;
         let state = State {
             connection: Some(Arc::new(connection)),
@@ -91,18 +90,21 @@ impl Worker {
     }
 
     /// One collection in the worker.
-    pub async fn collect(&self, request: FfiCollectRequest) -> Result<Collected, String> {
+    pub async fn collect(&self, request: FfiCollectRequest) -> Result<Collected, CollectError> {
         let ask = Ask::Collect(proto::WorkerCollect {
             sequence: request.sequence,
             timeout_ms: request.timeout_ms,
         });
-        match self.call(ask).await? {
+        match self.call(ask).await.map_err(CollectError::Failed)? {
             Answer::Report(report) => {
                 self.inner.state.lock().await.deaths_in_a_row = 0;
-                protocol::from_wire(report)
+                protocol::from_wire(report).map_err(CollectError::Failed)
             }
-            Answer::Error(e) => Err(e),
-            other => Err(format!("the worker answered a collection with {other:?}")),
+            Answer::Failed(e) => Err(protocol::error_from_wire(e)),
+            Answer::Error(e) => Err(CollectError::Failed(e)),
+            other => Err(CollectError::Failed(format!(
+                "the worker answered a collection with {other:?}"
+            ))),
         }
     }
 
@@ -112,16 +114,19 @@ impl Worker {
         name: &str,
         args: Vec<String>,
         request: FfiCollectRequest,
-    ) -> Result<String, String> {
+    ) -> Result<String, CollectError> {
         let ask = Ask::Command(proto::WorkerCommand {
             name: name.into(),
             args,
             timeout_ms: request.timeout_ms,
         });
-        match self.call(ask).await? {
+        match self.call(ask).await.map_err(CollectError::Failed)? {
             Answer::Output(out) => Ok(out),
-            Answer::Error(e) => Err(e),
-            other => Err(format!("the worker answered a command with {other:?}")),
+            Answer::Failed(e) => Err(protocol::error_from_wire(e)),
+            Answer::Error(e) => Err(CollectError::Failed(e)),
+            other => Err(CollectError::Failed(format!(
+                "the worker answered a command with {other:?}"
+            ))),
         }
     }
 
@@ -170,7 +175,10 @@ async fn restart(inner: Arc<Inner>) {
     let started = match Connection::start(&inner.spec).await {
         Ok(connection) => match init(&connection, &inner.spec).await {
             Ok(()) => Ok(connection),
-            Err((_, message)) => Err(format!("refused the configuration on restart: {message}")),
+            Err(e) => Err(format!(
+                "refused the configuration on restart: {}",
+                e.message
+            )),
         },
         Err(e) => Err(e),
     };
@@ -193,18 +201,17 @@ async fn restart(inner: Arc<Inner>) {
     }
 }
 
-async fn init(connection: &Connection, spec: &WorkerSpec) -> Result<(), (String, String)> {
+async fn init(connection: &Connection, spec: &WorkerSpec) -> Result<(), ConfigError> {
     match connection
         .call(Ask::InitConfigJson(spec.config_json.clone()))
         .await
     {
         Ok(Answer::Ready(_)) => Ok(()),
-        Ok(Answer::Refused(r)) => Err((r.path, r.message)),
-        Ok(other) => Err((
-            String::new(),
-            format!("the worker answered init with {other:?}"),
-        )),
-        Err(e) => Err((String::new(), e)),
+        Ok(Answer::Refused(r)) => Err(ConfigError::at(r.path, r.message)),
+        Ok(other) => Err(ConfigError::new(format!(
+            "the worker answered init with {other:?}"
+        ))),
+        Err(e) => Err(ConfigError::new(e)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The worker protocol: length-prefixed protobuf frames, and the host's report model
 //! ([`Collected`]) in its columnar wire form both ways.
 
+use crate::plugins::CollectError;
 use crate::store::{Collected, LabelDef, MetricKind, NodeDef, SchemaParts, SeriesDef, Span};
 use dbmon_connector_api::{NodeStatus, Status};
 use dbmon_proto::worker as proto;
@@ -157,6 +158,35 @@ pub fn from_wire(w: proto::WorkerReport) -> Result<Collected, String> {
         node_status,
     )
     .map_err(|e| format!("the worker sent a malformed report: {e}"))
+}
+
+/// A failed call on the wire.
+pub fn error_to_wire(e: &CollectError) -> proto::WorkerError {
+    use proto::WorkerErrorKind as K;
+    let kind = match e {
+        CollectError::Failed(_) => K::Failed,
+        CollectError::Panicked(_) => K::Panicked,
+        CollectError::TimedOut(_) => K::TimedOut,
+        CollectError::Unsupported(_) => K::Unsupported,
+        CollectError::BadInput(_) => K::BadInput,
+    };
+    proto::WorkerError {
+        kind: kind as i32,
+        message: e.message().to_string(),
+    }
+}
+
+/// A failed call from the wire.
+pub fn error_from_wire(e: proto::WorkerError) -> CollectError {
+    use proto::WorkerErrorKind as K;
+    let message = e.message;
+    match K::try_from(e.kind).unwrap_or(K::Failed) {
+        K::Failed => CollectError::Failed(message),
+        K::Panicked => CollectError::Panicked(message),
+        K::TimedOut => CollectError::TimedOut(message),
+        K::Unsupported => CollectError::Unsupported(message),
+        K::BadInput => CollectError::BadInput(message),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,17 @@ fn span(s: ffi::Span) -> Span {
     Span::new(s.start, s.len)
 }
 
+/// The kind for its ABI code; codes of a newer ABI minor read as unknown.
+fn kind(k: ffi::FfiMetricKind) -> MetricKind {
+    match k {
+        ffi::FfiMetricKind::GAUGE => MetricKind::Gauge,
+        ffi::FfiMetricKind::COUNTER => MetricKind::Counter,
+        ffi::FfiMetricKind::HISTOGRAM => MetricKind::Histogram,
+        ffi::FfiMetricKind::SUMMARY => MetricKind::Summary,
+        _ => MetricKind::Unknown,
+    }
+}
+
 /// The host's form of `report`, or why it is malformed (the message says so: it becomes the
 /// collection's error).
 pub fn collected(report: &ffi::FfiReport) -> Result<Collected, String> {
@@ -16,17 +27,16 @@ pub fn collected(report: &ffi::FfiReport) -> Result<Collected, String> {
 }
 
 fn checked(report: &ffi::FfiReport) -> Result<Collected, String> {
-    // This ABI carries neither kind nor help: every series is of unknown kind, without help.
     let series = report
         .series
         .iter()
         .map(|s| SeriesDef {
             name: span(s.name),
             unit: span(s.unit),
-            help: Span::default(),
+            help: span(s.help),
             labels: span(s.labels),
             node: s.node,
-            kind: MetricKind::Unknown,
+            kind: kind(s.kind),
         })
         .collect();
     let labels = report
@@ -108,12 +118,39 @@ mod tests {
     }
 
     #[test]
-    fn this_abi_maps_every_series_to_unknown_kind_without_help() {
-        let c = collected(&sample()).unwrap();
-        for s in c.schema().series() {
-            assert_eq!(s.kind, MetricKind::Unknown);
-            assert_eq!(c.schema().str(s.help), "");
-        }
+    fn kinds_and_help_reach_the_model_and_unknown_codes_read_as_unknown() {
+        let mut r = Builder::new();
+        r.metric("up", 1.0);
+        r.metric("req_total", 5.0).counter().help("Requests served");
+        r.metric("lat_bucket", 2.0)
+            .kind(dbmon_connector_api::MetricKind::Histogram);
+        let mut ffi = r.into_ffi();
+        ffi.series[0].kind = ffi::FfiMetricKind(200);
+        let c = collected(&ffi).unwrap();
+        let schema = c.schema();
+        let kinds: Vec<(MetricKind, &str)> = schema
+            .series()
+            .iter()
+            .map(|s| (s.kind, schema.str(s.help)))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (MetricKind::Unknown, ""),
+                (MetricKind::Counter, "Requests served"),
+                (MetricKind::Histogram, ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_help_span_outside_the_text_is_refused() {
+        let mut ffi = sample();
+        ffi.series[0].help = ffi::Span {
+            start: 0,
+            len: 10_000,
+        };
+        assert!(collected(&ffi).is_err());
     }
 
     #[test]

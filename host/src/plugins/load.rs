@@ -1,14 +1,15 @@
 //! Loading one library through abi_stable, with abi_stable's errors turned into one line an
 //! operator can act on.
 
-use super::Plugin;
+use super::{Info, Module, Plugin, v1};
 use abi_stable::std_types::RStr;
 use abi_stable::{
     StableAbi,
     abi_stability::abi_checking::check_layout_compatibility,
     library::{LibHeader, LibraryError, lib_header_from_path},
+    type_layout::TypeLayout,
 };
-use dbmon_connector_api::ffi::{API_VERSION, ConnectorModRef, FfiHost, level};
+use dbmon_connector_api::ffi::{ABI_VERSION, ConnectorModRef, FfiHost, FfiLevel};
 use std::path::Path;
 
 /// Loads `path` as a connector. Never unloads anything: Rust libraries with thread-locals
@@ -16,22 +17,31 @@ use std::path::Path;
 pub fn load_file(path: &Path) -> Result<Plugin, String> {
     let header = lib_header_from_path(path).map_err(|e| describe(&e))?;
     let built_with = header.version_strings().version.to_string();
-    if major(&built_with) != major(API_VERSION) {
+    let max_level = FfiLevel::of_filter(tracing::level_filters::LevelFilter::current());
+    let (module, info) = if major(&built_with) == major(ABI_VERSION) {
+        check_layout(header, <ConnectorModRef as StableAbi>::LAYOUT, &built_with)?;
+        // SAFETY: `check_layout` proved that one root module layout is a prefix of the other,
+        // and the prefix type's accessors read fields past the library's end as `None`.
+        let module = unsafe { header.unchecked_layout::<ConnectorModRef>() }
+            .map_err(|e| format!("its root module failed: {e}"))?;
+        (module.init())(FfiHost {
+            log: forward_log,
+            max_level,
+        });
+        (Module::Current(module), info(module))
+    } else if major(&built_with) == major(v1::ABI_VERSION) {
+        check_layout(header, v1::LAYOUT, &built_with)?;
+        // SAFETY: as above, against contract 1's root module.
+        let module = unsafe { header.unchecked_layout::<v1::ModRef>() }
+            .map_err(|e| format!("its root module failed: {e}"))?;
+        v1::init(module, forward_log_v1, max_level.0);
+        (Module::V1(module), v1::info(module))
+    } else {
         return Err(format!(
-            "built against connector-api {built_with}, but this host loads connector-api {}.x (host has {API_VERSION}); rebuild the connector",
-            major(API_VERSION)
+            "built against connector ABI {built_with}, but this host loads ABI {}.x (host has {ABI_VERSION}) and contract 1 (connector-api 1.x); rebuild the connector",
+            major(ABI_VERSION)
         ));
-    }
-    check_layout(header, &built_with)?;
-    // SAFETY: `check_layout` proved that one root module layout is a prefix of the other, and
-    // the prefix type's accessors read fields past the library's end as `None`.
-    let module = unsafe { header.unchecked_layout::<ConnectorModRef>() }
-        .map_err(|e| format!("its root module failed: {e}"))?;
-    (module.init())(FfiHost {
-        log: forward_log,
-        max_level: max_level(),
-    });
-    let info = (module.info())();
+    };
     use dbmon_connector_api::names::{command_name_problem, connector_name_problem};
     if let Some(problem) = connector_name_problem(&info.name) {
         return Err(format!(
@@ -42,7 +52,7 @@ pub fn load_file(path: &Path) -> Result<Plugin, String> {
     if let Some(problem) = info
         .commands
         .iter()
-        .find_map(|c| command_name_problem(&c.name))
+        .find_map(|(c, _)| command_name_problem(c))
     {
         return Err(format!(
             "connector '{}' offers a command no client could run: {problem}",
@@ -50,15 +60,12 @@ pub fn load_file(path: &Path) -> Result<Plugin, String> {
         ));
     }
     Ok(Plugin {
-        name: info.name.into_string(),
-        version: info.version.into_string(),
-        api_version: info.api_version.into_string(),
-        description: info.description.into_string(),
-        commands: info
-            .commands
-            .into_iter()
-            .map(|c| (c.name.into_string(), c.description.into_string()))
-            .collect(),
+        name: info.name,
+        version: info.version,
+        api_version: info.sdk_version,
+        abi_version: info.abi_version,
+        description: info.description,
+        commands: info.commands,
         path: path.to_path_buf(),
         resolved: path.to_path_buf(),
         sha256: String::new(),
@@ -66,15 +73,34 @@ pub fn load_file(path: &Path) -> Result<Plugin, String> {
     })
 }
 
+fn info(module: ConnectorModRef) -> Info {
+    let info = (module.info())();
+    Info {
+        name: info.name.into_string(),
+        version: info.version.into_string(),
+        sdk_version: info.sdk_version.into_string(),
+        abi_version: info.abi_version.into_string(),
+        description: info.description.into_string(),
+        commands: info
+            .commands
+            .into_iter()
+            .map(|c| (c.name.into_string(), c.description.into_string()))
+            .collect(),
+    }
+}
+
 /// abi_stable's own check (`init_root_module`) lets a library have more root-module fields
 /// than the host but not fewer, which would refuse every connector built against an older
 /// minor. Connectors of either an older or a newer minor are accepted here: whichever layout is
 /// the shorter must be a prefix of the other.
-fn check_layout(header: &LibHeader, built_with: &str) -> Result<(), String> {
+fn check_layout(
+    header: &LibHeader,
+    host: &'static TypeLayout,
+    built_with: &str,
+) -> Result<(), String> {
     let Some(library) = header.layout() else {
         return Err("the library was built without its layout (unsafe_no_layout_constant)".into());
     };
-    let host = <ConnectorModRef as StableAbi>::LAYOUT;
     let older = check_layout_compatibility(library, host);
     if older.is_ok() || check_layout_compatibility(host, library).is_ok() {
         return Ok(());
@@ -84,7 +110,8 @@ fn check_layout(header: &LibHeader, built_with: &str) -> Result<(), String> {
         tracing::debug!("layout mismatch details: {details}");
     }
     Err(format!(
-        "its ABI does not match: built against connector-api {built_with}, host has {API_VERSION}; rebuild the connector against connector-api {API_VERSION}"
+        "its ABI does not match: built against connector ABI {built_with}, host has {ABI_VERSION}; rebuild the connector against connector-api {}",
+        dbmon_connector_api::SDK_VERSION
     ))
 }
 
@@ -110,27 +137,28 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
-fn max_level() -> u8 {
-    use tracing::level_filters::LevelFilter;
-    match LevelFilter::current() {
-        LevelFilter::OFF => 0,
-        LevelFilter::ERROR => level::ERROR,
-        LevelFilter::WARN => level::WARN,
-        LevelFilter::INFO => level::INFO,
-        LevelFilter::DEBUG => level::DEBUG,
-        _ => level::TRACE,
+/// Receives the connectors' log lines and re-emits them in the host's log.
+extern "C" fn forward_log(level: FfiLevel, target: RStr<'_>, line: RStr<'_>) {
+    let target = target.as_str();
+    let line = line.as_str();
+    match level.level() {
+        None | Some(tracing::Level::ERROR) => {
+            tracing::error!(target: "connector", source = target, "{line}")
+        }
+        Some(tracing::Level::WARN) => {
+            tracing::warn!(target: "connector", source = target, "{line}")
+        }
+        Some(tracing::Level::INFO) => {
+            tracing::info!(target: "connector", source = target, "{line}")
+        }
+        Some(tracing::Level::DEBUG) => {
+            tracing::debug!(target: "connector", source = target, "{line}")
+        }
+        Some(_) => tracing::trace!(target: "connector", source = target, "{line}"),
     }
 }
 
-/// Receives the connectors' log lines and re-emits them in the host's log.
-extern "C" fn forward_log(level: u8, target: RStr<'_>, line: RStr<'_>) {
-    let target = target.as_str();
-    let line = line.as_str();
-    match level {
-        level::ERROR => tracing::error!(target: "connector", source = target, "{line}"),
-        level::WARN => tracing::warn!(target: "connector", source = target, "{line}"),
-        level::INFO => tracing::info!(target: "connector", source = target, "{line}"),
-        level::DEBUG => tracing::debug!(target: "connector", source = target, "{line}"),
-        _ => tracing::trace!(target: "connector", source = target, "{line}"),
-    }
+/// Contract 1 passes the same level codes as a bare byte.
+extern "C" fn forward_log_v1(level: u8, target: RStr<'_>, line: RStr<'_>) {
+    forward_log(FfiLevel(level), target, line)
 }

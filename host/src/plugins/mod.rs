@@ -2,17 +2,20 @@
 //! valid connector is refused with one log line naming it and the reason; the rest load.
 
 pub mod convert;
+mod instance;
 mod load;
 mod trust;
+mod v1;
 
 use abi_stable::std_types::{RResult, RString};
-use dbmon_connector_api::ffi::{ConnectorModRef, InstanceBox};
+use dbmon_connector_api::{ConfigError, ffi::ConnectorModRef};
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
 };
 
+pub use instance::{CollectError, Collecting, Instance};
 pub use load::load_file;
 pub use trust::{TrustPolicy, TrustedFile, sha256_file};
 
@@ -22,8 +25,10 @@ pub struct Plugin {
     pub name: String,
     /// The connector's own version.
     pub version: String,
-    /// The connector-api version it was built against.
+    /// The SDK (connector-api) version it was built with.
     pub api_version: String,
+    /// The ABI version it was built against (for contract 1, the same as the SDK's).
+    pub abi_version: String,
     /// One line on what it monitors.
     pub description: String,
     /// Commands it offers: (name, description).
@@ -34,7 +39,24 @@ pub struct Plugin {
     pub resolved: PathBuf,
     /// SHA-256 of that file (lowercase hex).
     pub sha256: String,
-    module: ConnectorModRef,
+    module: Module,
+}
+
+/// A library's root module, by the contract it was built against.
+#[derive(Clone, Copy)]
+enum Module {
+    Current(ConnectorModRef),
+    V1(v1::ModRef),
+}
+
+/// What a library says of itself, whichever its contract.
+struct Info {
+    name: String,
+    version: String,
+    sdk_version: String,
+    abi_version: String,
+    description: String,
+    commands: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -57,31 +79,35 @@ impl Plugin {
         format!("{} -> {}", self.path.display(), self.resolved.display())
     }
 
-    /// The library's root module, for tools that drive it directly (the conformance kit).
-    pub fn module(&self) -> ConnectorModRef {
-        self.module
-    }
-
-    /// Validates one cluster's configuration (JSON) and builds its instance; an error carries
-    /// the dotted path of the bad field and the message.
-    pub fn instantiate(&self, config_json: String) -> Result<InstanceBox, (String, String)> {
-        match (self.module.new_instance())(RString::from(config_json)) {
-            RResult::ROk(instance) => Ok(instance),
-            RResult::RErr(e) => Err((e.path.into_string(), e.message.into_string())),
+    /// The library's root module, for tools that drive it directly (the conformance kit);
+    /// `None` for a contract-1 library, which the current kit cannot drive.
+    pub fn module(&self) -> Option<ConnectorModRef> {
+        match self.module {
+            Module::Current(module) => Some(module),
+            Module::V1(_) => None,
         }
     }
-}
 
-impl Plugin {
-    /// Validates one cluster's configuration without keeping an instance. Libraries built
-    /// against connector-api 1.0 lack the entry point: an instance is built and dropped.
-    pub fn validate(&self, config_json: String) -> Result<(), (String, String)> {
-        match self.module.validate() {
-            Some(validate) => match validate(RString::from(config_json)) {
-                RResult::ROk(()) => Ok(()),
-                RResult::RErr(e) => Err((e.path.into_string(), e.message.into_string())),
+    /// Validates one cluster's configuration (JSON) and builds its instance; an error names
+    /// the dotted path of the bad field.
+    pub fn instantiate(&self, config_json: String) -> Result<Instance, ConfigError> {
+        match self.module {
+            Module::Current(module) => match (module.new_instance())(RString::from(config_json)) {
+                RResult::ROk(instance) => Ok(Instance::Current(instance)),
+                RResult::RErr(e) => Err(ConfigError::at(e.path, e.message)),
             },
-            None => self.instantiate(config_json).map(drop),
+            Module::V1(module) => v1::new_instance(module, config_json).map(Instance::V1),
+        }
+    }
+
+    /// Validates one cluster's configuration without keeping an instance.
+    pub fn validate(&self, config_json: String) -> Result<(), ConfigError> {
+        match self.module {
+            Module::Current(module) => match (module.validate())(RString::from(config_json)) {
+                RResult::ROk(()) => Ok(()),
+                RResult::RErr(e) => Err(ConfigError::at(e.path, e.message)),
+            },
+            Module::V1(module) => v1::validate(module, config_json),
         }
     }
 }
@@ -129,8 +155,8 @@ impl Registry {
                 Ok(plugin) => tracing::info!(
                     file = %plugin.shown_path(),
                     sha256 = %plugin.sha256,
-                    "loaded connector {} {} (connector-api {})",
-                    plugin.name, plugin.version, plugin.api_version
+                    "loaded connector {} {} (connector-api {}, ABI {})",
+                    plugin.name, plugin.version, plugin.api_version, plugin.abi_version
                 ),
                 Err(reason) => {
                     tracing::warn!(file = %path.display(), "refused plugin: {reason}");

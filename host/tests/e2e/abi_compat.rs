@@ -1,7 +1,8 @@
-//! Builds the misbehave test connector against a copy of connector-api with another version,
-//! the way a third party on another SDK release would: another major, or an older minor whose
-//! layout lacks the entry points added since (the blocks marked `// abi 1.N {` ... `// } abi
-//! 1.N` in connector-api's sources).
+//! Builds the misbehave test connector against another contract, the way a third party on
+//! another release would: against a copy of the frozen 1.1 SDK (`vendor/`), at 1.1 or as an
+//! older 1.x minor whose layout lacks the entry points added since (the blocks marked `// abi
+//! 1.N {` ... `// } abi 1.N` in its sources); or against this SDK over a copy of the ABI crate
+//! with another version. misbehave keeps to the 1.1 SDK's API so that it builds against both.
 
 use std::{
     path::{Path, PathBuf},
@@ -60,17 +61,13 @@ fn strip_newer_blocks(text: &str, major: u32, minor: u32) -> String {
     out
 }
 
-/// Rewrites the `version = "..."` of `[package]` and the workspace's `dbmon-connector-api` line.
-fn with_api_version(manifest: &str, version: &str) -> String {
+/// Rewrites the `version = "..."` of `[package]`.
+fn with_version(manifest: &str, version: &str) -> String {
     manifest
         .lines()
         .map(|line| {
             if line.starts_with("version = ") {
                 format!("version = \"{version}\"")
-            } else if line.starts_with("dbmon-connector-api = ") {
-                format!(
-                    "dbmon-connector-api = {{ path = \"connector-api\", version = \"{version}\" }}"
-                )
             } else {
                 line.to_string()
             }
@@ -79,66 +76,146 @@ fn with_api_version(manifest: &str, version: &str) -> String {
         .join("\n")
 }
 
-/// The `.so` of misbehave built against connector-api `version` (`MAJOR.MINOR.PATCH`). The
-/// project and its target folder live under the workspace's `target/`, so a rerun only relinks.
-pub fn build(version: &str) -> PathBuf {
-    let _one_at_a_time = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+/// Makes the dependency on `crate_name` (its line starts `crate_name = `) a path dependency.
+fn with_dependency(manifest: &str, crate_name: &str, path: &str, version: &str) -> String {
+    let dependency = format!("{crate_name} = ");
+    manifest
+        .lines()
+        .map(|line| {
+            if line.starts_with(&dependency) {
+                format!("{crate_name} = {{ path = \"{path}\", version = \"{version}\" }}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn major_minor(version: &str) -> (u32, u32) {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap());
-    let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
-    let root = workspace();
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
+/// The project folder for `name`, under the workspace's `target/` so that a rerun only relinks.
+fn project(name: &str) -> PathBuf {
     let target = dbmon_test_support::built_binary("dbmon")
         .parent()
         .unwrap()
         .parent()
         .unwrap()
         .to_path_buf();
-    let project = target.join(format!("abi-compat/api-{version}"));
-    let _ = std::fs::remove_dir_all(project.join("connector-api/src"));
+    let project = target.join(format!("abi-compat/{name}"));
+    for dir in ["connector-api/src", "connector-abi/src", "misbehave/src"] {
+        let _ = std::fs::remove_dir_all(project.join(dir));
+    }
+    project
+}
+
+/// Copies misbehave, writes the project's workspace manifest (the root's shared settings and
+/// dependency versions, the SDK at `sdk_version`, these members) and builds misbehave.
+fn finish(project: &Path, members: &str, sdk_version: &str) -> PathBuf {
+    let root = workspace();
+    // misbehave has no ABI blocks: nothing of major 0 is stripped.
+    copy_sources(
+        &root.join("test-connectors/misbehave/src"),
+        &project.join("misbehave/src"),
+        0,
+        0,
+    );
+    std::fs::copy(
+        root.join("test-connectors/misbehave/Cargo.toml"),
+        project.join("misbehave/Cargo.toml"),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let shared = &manifest[manifest.find("[workspace.package]").unwrap()..];
+    let shared = with_dependency(shared, "dbmon-connector-api", "connector-api", sdk_version);
+    let manifest = format!("[workspace]\nresolver = \"3\"\nmembers = [{members}]\n\n{shared}");
+    std::fs::write(project.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "-p", "dbmon-connector-misbehave"])
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", project.join("target"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "building {} failed:\n{}",
+        project.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    project.join("target/debug/libdbmon_connector_misbehave.so")
+}
+
+/// The `.so` of misbehave built against a copy of the frozen 1.1 SDK as version `version`
+/// (`1.N.0`, N at most 1): contract 1, which the host loads through its adapter.
+pub fn build_v1(version: &str) -> PathBuf {
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    let (major, minor) = major_minor(version);
+    assert!(major == 1 && minor <= 1, "the frozen SDK is 1.1");
+    let root = workspace();
+    let sdk = root.join("vendor/dbmon-connector-api-1.1");
+    let project = project(&format!("sdk-{version}"));
+    copy_sources(
+        &sdk.join("src"),
+        &project.join("connector-api/src"),
+        major,
+        minor,
+    );
+    let sdk_manifest = std::fs::read_to_string(sdk.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        project.join("connector-api/Cargo.toml"),
+        with_version(&sdk_manifest, version),
+    )
+    .unwrap();
+    finish(&project, "\"connector-api\", \"misbehave\"", version)
+}
+
+/// The `.so` of misbehave built against this SDK over a copy of the ABI crate carrying
+/// version `version`: what a library of another ABI major (or minor) looks like to the host.
+pub fn build_with_abi(version: &str) -> PathBuf {
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    let (major, minor) = major_minor(version);
+    let root = workspace();
+    let project = project(&format!("abi-{version}"));
+    copy_sources(
+        &root.join("connector-abi/src"),
+        &project.join("connector-abi/src"),
+        major,
+        minor,
+    );
     copy_sources(
         &root.join("connector-api/src"),
         &project.join("connector-api/src"),
         major,
         minor,
     );
-    copy_sources(
-        &root.join("test-connectors/misbehave/src"),
-        &project.join("misbehave/src"),
-        major,
-        minor,
-    );
-    let api_manifest = std::fs::read_to_string(root.join("connector-api/Cargo.toml")).unwrap();
+    let abi_manifest = std::fs::read_to_string(root.join("connector-abi/Cargo.toml")).unwrap();
+    std::fs::write(
+        project.join("connector-abi/Cargo.toml"),
+        with_version(&abi_manifest, version),
+    )
+    .unwrap();
+    let sdk_manifest = std::fs::read_to_string(root.join("connector-api/Cargo.toml")).unwrap();
     std::fs::write(
         project.join("connector-api/Cargo.toml"),
-        with_api_version(&api_manifest, version),
+        with_dependency(
+            &sdk_manifest,
+            "dbmon-connector-abi",
+            "../connector-abi",
+            version,
+        ),
     )
     .unwrap();
-    std::fs::copy(
-        root.join("test-connectors/misbehave/Cargo.toml"),
-        project.join("misbehave/Cargo.toml"),
+    let sdk_version = dbmon_connector_api::SDK_VERSION;
+    finish(
+        &project,
+        "\"connector-abi\", \"connector-api\", \"misbehave\"",
+        sdk_version,
     )
-    .unwrap();
-    // The workspace's shared settings and dependency versions, with the SDK at `version`.
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    let shared = &manifest[manifest.find("[workspace.package]").unwrap()..];
-    let manifest = format!(
-        "[workspace]\nresolver = \"3\"\nmembers = [\"connector-api\", \"misbehave\"]\n\n{}",
-        with_api_version(shared, version)
-    );
-    std::fs::write(project.join("Cargo.toml"), manifest).unwrap();
-    std::fs::copy(root.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["build", "-p", "dbmon-connector-misbehave"])
-        .current_dir(&project)
-        .env("CARGO_TARGET_DIR", project.join("target"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "building against connector-api {version} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    project.join("target/debug/libdbmon_connector_misbehave.so")
 }
 
 #[test]

@@ -125,3 +125,23 @@ async fn sigterm_stops_the_host_cleanly_with_a_watch_open() {
     });
     assert!(end.await.is_ok());
 }
+
+/// A command's typed error reaches the client as its status code: bad arguments are
+/// INVALID_ARGUMENT (the redis connector checks them before it connects anywhere).
+#[tokio::test]
+async fn a_commands_bad_arguments_are_invalid_argument() {
+    let config = "clusters:\n  - {id: cache, connector: redis, interval: 1h, timeout: 2s, endpoints: ['127.0.0.1:1']}\n";
+    let host = Host::start(config, &[lib("redis")]);
+    let mut grpc = client(&host).await;
+    let run = |args: &[&str]| proto::RunCommandRequest {
+        cluster_id: "cache".into(),
+        command: "slowlog".into(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+    };
+    let bad = grpc.run_command(run(&["lots"])).await.unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument, "{bad:?}");
+    assert!(bad.message().contains("got 'lots'"), "{}", bad.message());
+    // A good call that cannot reach the server stays a plain failure.
+    let down = grpc.run_command(run(&["3"])).await.unwrap_err();
+    assert_eq!(down.code(), tonic::Code::FailedPrecondition, "{down:?}");
+}

@@ -79,16 +79,16 @@ async fn a_new_project_builds_passes_its_kit_checks_and_reports_from_a_prebuilt_
     ]);
     assert!(new.status.success(), "{}", text(&new));
     assert!(
-        String::from_utf8_lossy(&new.stdout).contains("vendor/dbmon-connector-api"),
+        String::from_utf8_lossy(&new.stdout).contains("vendor/connector-api"),
         "{}",
         text(&new)
     );
     let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
     assert!(
-        manifest.contains("dbmon-connector-api = { path = \"vendor/dbmon-connector-api\""),
+        manifest.contains("dbmon-connector-api = { path = \"vendor/connector-api\""),
         "{manifest}"
     );
-    let vendored = project.join("vendor/dbmon-connector-api/Cargo.toml");
+    let vendored = project.join("vendor/connector-api/Cargo.toml");
     let vendored = std::fs::read_to_string(vendored).unwrap();
     let inherits = |line: &&str| !line.starts_with('#') && line.contains("workspace");
     assert_eq!(vendored.lines().find(inherits), None, "{vendored}");

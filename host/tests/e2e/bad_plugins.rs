@@ -84,8 +84,8 @@ async fn bad_files_are_refused_one_line_each_and_the_rest_serve() {
 }
 
 #[tokio::test]
-async fn a_connector_built_against_another_major_is_refused_naming_both_versions() {
-    let other = crate::abi_compat::build("2.0.0");
+async fn a_connector_built_against_another_abi_major_is_refused_naming_both_versions() {
+    let other = crate::abi_compat::build_with_abi("3.0.0");
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins.d");
     std::fs::create_dir(&plugins).unwrap();
@@ -95,16 +95,19 @@ async fn a_connector_built_against_another_major_is_refused_naming_both_versions
     reports_when(&host, "local", 1, Duration::from_secs(15)).await;
     let log = host.log();
     let line = line_about(&log, "misbehave-v2.so");
-    assert!(line.contains("built against connector-api 2.0.0"), "{line}");
+    assert!(line.contains("built against connector ABI 3.0.0"), "{line}");
     assert!(
-        line.contains(dbmon_connector_api::ffi::API_VERSION),
+        line.contains(&format!(
+            "host has {}",
+            dbmon_connector_api::ffi::ABI_VERSION
+        )),
         "{line}"
     );
 }
 
 #[tokio::test]
-async fn a_connector_built_against_an_older_minor_loads_and_reports() {
-    let older = crate::abi_compat::build("1.0.0");
+async fn a_connector_built_against_sdk_1_0_loads_through_the_adapter_and_reports() {
+    let older = crate::abi_compat::build_v1("1.0.0");
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins.d");
     std::fs::create_dir(&plugins).unwrap();
@@ -155,5 +158,4 @@ async fn a_connector_built_against_an_older_minor_loads_and_reports() {
         .into_inner()
         .connectors;
     assert_eq!(connectors[0].api_version, "1.0.0");
-    assert_ne!(dbmon_connector_api::ffi::API_VERSION, "1.0.0");
 }

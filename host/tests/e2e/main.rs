@@ -7,6 +7,7 @@ mod author;
 mod bad_config;
 mod bad_plugins;
 mod cli;
+mod contract1;
 mod examples;
 mod grpc;
 mod isolation;

@@ -70,6 +70,22 @@ async fn prometheus_samples_become_metrics_with_labels() {
     assert_eq!(m["nan_gauge"], "NaN");
     assert_eq!(report["nodes"][0]["metrics"]["up"], 1.0);
 
+    // The families' `# TYPE` lines become metric kinds, end to end (keyed by name, as units
+    // are); undeclared series have none.
+    let kinds = &report["kinds"];
+    assert_eq!(kinds["http_requests_total"], "counter", "{report}");
+    assert_eq!(kinds["rpc_duration_seconds"], "summary", "{report}");
+    assert_eq!(kinds["rpc_duration_seconds_sum"], "summary", "{report}");
+    assert!(kinds.get("nan_gauge").is_none(), "{report}");
+    let verbose = cli(&host, &["reports", "prom", "--limit", "1", "-v"]).await;
+    let verbose = String::from_utf8_lossy(&verbose.stdout);
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.contains("http_requests_total") && l.contains("counter")),
+        "{verbose}"
+    );
+
     // Label values arrive unescaped on the wire.
     let mut grpc = client(&host).await;
     let request = proto::GetReportsRequest {
@@ -101,6 +117,12 @@ async fn prometheus_samples_become_metrics_with_labels() {
     assert_eq!(label("path"), r"C:\DIR\FILE.TXT");
     assert_eq!(label("error"), "Cannot find file:\n\"FILE.TXT\"");
     assert_eq!(msdos.value, 1.458255915e9);
+    let requests = wire
+        .metrics
+        .iter()
+        .find(|m| m.name == "http_requests_total")
+        .unwrap();
+    assert_eq!(requests.kind, proto::MetricKind::Counter as i32);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,7 +58,11 @@ async fn system_reports_reach_the_cli_as_json_and_tables() {
     assert_eq!(connectors[0]["name"], "system");
     assert_eq!(
         connectors[0]["api_version"],
-        dbmon_connector_api::ffi::API_VERSION
+        dbmon_connector_api::SDK_VERSION
+    );
+    assert_eq!(
+        connectors[0]["abi_version"],
+        dbmon_connector_api::ffi::ABI_VERSION
     );
     assert!(connectors[0]["version"].as_str().is_some());
     assert!(

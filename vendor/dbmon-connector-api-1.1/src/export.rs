@@ -1,0 +1,201 @@
+//! Glue from the author's [`Connector`] to the stable ABI; what `export_connector!` expands to.
+//! Every entry point catches panics: a panic must never unwind into the host.
+
+use crate::{
+    CollectContext, ConfigError, Connector, config,
+    ffi::{
+        API_VERSION, ConnectorMod, ConnectorModRef, FfiCollectRequest, FfiCommandInfo,
+        FfiConfigError, FfiHost, FfiInfo, FfiInstance, FfiReport, InstanceBox,
+    },
+    logging,
+    runtime::{self, InRuntime, panic_message},
+};
+use abi_stable::{
+    prefix_type::PrefixTypeTrait,
+    sabi_trait::TD_Opaque,
+    std_types::{RResult, RString, RVec},
+};
+use async_ffi::{FfiFuture, FutureExt as _};
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// The root module of a library exporting connector `C`.
+pub fn root_module<C: Connector>() -> ConnectorModRef {
+    ConnectorMod {
+        info: info::<C>,
+        init: init::<C>,
+        new_instance: new_instance::<C>,
+        // abi 1.1 {
+        validate: validate::<C>,
+        // } abi 1.1
+    }
+    .leak_into_prefix()
+}
+
+extern "C" fn info<C: Connector>() -> FfiInfo {
+    match catch_unwind(C::info) {
+        Ok(info) => FfiInfo {
+            name: info.name.into(),
+            version: info.version.into(),
+            api_version: API_VERSION.into(),
+            description: info.description.into(),
+            commands: info
+                .commands
+                .iter()
+                .map(|c| FfiCommandInfo {
+                    name: c.name.into(),
+                    description: c.description.into(),
+                })
+                .collect(),
+        },
+        // An empty name makes the host refuse the library with this reason.
+        Err(payload) => FfiInfo {
+            name: RString::new(),
+            version: RString::new(),
+            api_version: API_VERSION.into(),
+            description: format!("info() failed: {}", panic_message(payload)).into(),
+            commands: RVec::new(),
+        },
+    }
+}
+
+extern "C" fn init<C: Connector>(host: FfiHost) {
+    let _ = catch_unwind(|| logging::init(host, C::info().name));
+}
+
+/// Parses and validates a configuration into the connector, inside the library's runtime.
+fn build<C: Connector>(config_json: &str) -> Result<(C, tokio::runtime::Handle), ConfigError> {
+    let config = config::parse::<C::Options>(config_json)?;
+    let handle = runtime::handle(C::info().name).map_err(ConfigError::new)?;
+    let connector = {
+        let _enter = handle.enter();
+        C::new(config)?
+    };
+    Ok((connector, handle))
+}
+
+/// Runs `f`, turning a panic into a configuration error and the error into its FFI form.
+fn config_call<T>(f: impl FnOnce() -> Result<T, ConfigError>) -> RResult<T, FfiConfigError> {
+    let result = catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|payload| Err(ConfigError::new(panic_message(payload))));
+    match result {
+        Ok(value) => RResult::ROk(value),
+        Err(e) => RResult::RErr(FfiConfigError {
+            path: e.path.into(),
+            message: e.message.into(),
+        }),
+    }
+}
+
+extern "C" fn new_instance<C: Connector>(
+    config_json: RString,
+) -> RResult<InstanceBox, FfiConfigError> {
+    config_call(|| {
+        let (connector, handle) = build::<C>(&config_json)?;
+        let instance = Instance {
+            connector: Some(Arc::new(connector)),
+            handle,
+        };
+        Ok(InstanceBox::from_value(instance, TD_Opaque))
+    })
+}
+
+// abi 1.1 {
+extern "C" fn validate<C: Connector>(config_json: RString) -> RResult<(), FfiConfigError> {
+    config_call(|| {
+        let (connector, handle) = build::<C>(&config_json)?;
+        // Dropped inside its runtime, like an instance: a client may spawn a task on drop.
+        let _enter = handle.enter();
+        drop(connector);
+        Ok(())
+    })
+}
+// } abi 1.1
+
+struct Instance<C> {
+    /// `None` only while the instance drops.
+    connector: Option<Arc<C>>,
+    handle: tokio::runtime::Handle,
+}
+
+impl<C> Instance<C> {
+    fn connector(&self) -> Arc<C> {
+        Arc::clone(
+            self.connector
+                .as_ref()
+                .expect("an instance has its connector until dropped"),
+        )
+    }
+}
+
+impl<C> Drop for Instance<C> {
+    fn drop(&mut self) {
+        // The host drops an instance on its own thread, outside the library's runtime; a
+        // pool or connection the connector holds may need that runtime to close (mysql_async
+        // spawns a task when a `Conn` drops). A collection still running holds a reference of
+        // its own and drops the connector inside the runtime when it ends.
+        let _enter = self.handle.enter();
+        drop(self.connector.take());
+    }
+}
+
+/// Connectors get a tenth of the host's timeout (at most one second) less than the host
+/// allows, so that work finished by `ctx.deadline` always reaches the host in time.
+fn context(request: FfiCollectRequest) -> CollectContext {
+    let timeout = Duration::from_millis(request.timeout_ms);
+    let margin = (timeout / 10).min(Duration::from_secs(1));
+    CollectContext {
+        sequence: request.sequence,
+        deadline: Instant::now() + timeout - margin,
+    }
+}
+
+impl<C: Connector> FfiInstance for Instance<C> {
+    fn collect(&self, request: FfiCollectRequest) -> FfiFuture<RResult<FfiReport, RString>> {
+        let connector = self.connector();
+        let ctx = context(request);
+        let fut = async move {
+            match connector.collect(&ctx).await {
+                Ok(report) => Ok(report.into_ffi()),
+                Err(e) => Err(error_chain(&*e)),
+            }
+        };
+        InRuntime::new(self.handle.clone(), fut).into_ffi()
+    }
+
+    fn run_command(
+        &self,
+        name: RString,
+        args: RVec<RString>,
+        request: FfiCollectRequest,
+    ) -> FfiFuture<RResult<RString, RString>> {
+        let connector = self.connector();
+        let ctx = context(request);
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let fut = async move {
+            match connector.run_command(name.as_str(), &args, &ctx).await {
+                Ok(out) => Ok(RString::from(out)),
+                Err(e) => Err(error_chain(&*e)),
+            }
+        };
+        InRuntime::new(self.handle.clone(), fut).into_ffi()
+    }
+}
+
+/// "outer: cause: root cause", skipping causes the outer message already spells out.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
