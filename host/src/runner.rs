@@ -51,7 +51,7 @@ impl Runner {
                 result.and_then(|report| convert::collected(&report).map_err(CollectError::Failed))
             }
             Runner::Isolated(worker) => {
-                match tokio::time::timeout(timeout, worker.collect(request)).await {
+                match tokio::time::timeout(timeout, worker.collect(sequence, timeout)).await {
                     Ok(result) => result,
                     Err(_) => return Outcome::TimedOut(timeout),
                 }
@@ -78,7 +78,7 @@ impl Runner {
         let call = async {
             match self {
                 Runner::InProcess(instance) => instance.run_command(name, args, request).await,
-                Runner::Isolated(worker) => worker.run_command(name, args, request).await,
+                Runner::Isolated(worker) => worker.run_command(name, args, timeout).await,
             }
         };
         tokio::time::timeout(timeout, call)

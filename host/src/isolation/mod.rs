@@ -10,7 +10,6 @@ mod protocol;
 use crate::{plugins::CollectError, store::Collected};
 use connection::Connection;
 use dbmon_connector_api::ConfigError;
-use dbmon_connector_api::ffi::FfiCollectRequest;
 use dbmon_proto::worker as proto;
 use proto::{worker_request::Kind as Ask, worker_response::Kind as Answer};
 use std::{
@@ -90,10 +89,14 @@ impl Worker {
     }
 
     /// One collection in the worker.
-    pub async fn collect(&self, request: FfiCollectRequest) -> Result<Collected, CollectError> {
+    pub async fn collect(
+        &self,
+        sequence: u64,
+        timeout: Duration,
+    ) -> Result<Collected, CollectError> {
         let ask = Ask::Collect(proto::WorkerCollect {
-            sequence: request.sequence,
-            timeout_ms: request.timeout_ms,
+            sequence,
+            timeout_ms: timeout.as_millis() as u64,
         });
         match self.call(ask).await.map_err(CollectError::Failed)? {
             Answer::Report(report) => {
@@ -113,12 +116,12 @@ impl Worker {
         &self,
         name: &str,
         args: Vec<String>,
-        request: FfiCollectRequest,
+        timeout: Duration,
     ) -> Result<String, CollectError> {
         let ask = Ask::Command(proto::WorkerCommand {
             name: name.into(),
             args,
-            timeout_ms: request.timeout_ms,
+            timeout_ms: timeout.as_millis() as u64,
         });
         match self.call(ask).await.map_err(CollectError::Failed)? {
             Answer::Output(out) => Ok(out),
