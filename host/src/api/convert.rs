@@ -49,11 +49,11 @@ pub fn duration(d: Duration) -> prost_types::Duration {
 /// Wire kind of a metric.
 pub fn metric_kind(k: MetricKind) -> proto::MetricKind {
     match k {
-        MetricKind::Unknown => proto::MetricKind::Unspecified,
         MetricKind::Gauge => proto::MetricKind::Gauge,
         MetricKind::Counter => proto::MetricKind::Counter,
         MetricKind::Histogram => proto::MetricKind::Histogram,
         MetricKind::Summary => proto::MetricKind::Summary,
+        _ => proto::MetricKind::Unspecified,
     }
 }
 

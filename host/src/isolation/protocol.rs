@@ -90,7 +90,7 @@ pub fn to_wire(r: &Collected) -> proto::WorkerReport {
         nodes,
         report_labels_start: report_labels.start,
         report_labels_len: report_labels.len,
-        kinds: series.iter().map(|s| s.kind.code()).collect(),
+        kinds: series.iter().map(|s| u32::from(s.kind as u8)).collect(),
         help: series.iter().flat_map(|s| span(s.help)).collect(),
     }
 }
@@ -118,7 +118,7 @@ pub fn from_wire(w: proto::WorkerReport) -> Result<Collected, String> {
             help: Span::new(help[0], help[1]),
             labels: Span::new(c[4], c[5]),
             node: c[6],
-            kind: MetricKind::from_code(*kind),
+            kind: MetricKind::from_code(u8::try_from(*kind).unwrap_or(0)),
         })
         .collect();
     let labels = w

@@ -28,51 +28,9 @@ impl Span {
     }
 }
 
-/// What a series measures, as far as its connector says.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum MetricKind {
-    /// Not said.
-    #[default]
-    Unknown = 0,
-    /// A value that goes up and down.
-    Gauge = 1,
-    /// A total that only grows (until a restart).
-    Counter = 2,
-    /// A bucket, `_sum` or `_count` series of a histogram.
-    Histogram = 3,
-    /// A quantile, `_sum` or `_count` series of a summary.
-    Summary = 4,
-}
-
-impl MetricKind {
-    /// The kind of a code; codes this build does not know are `Unknown`.
-    pub fn from_code(code: u32) -> MetricKind {
-        match code {
-            1 => MetricKind::Gauge,
-            2 => MetricKind::Counter,
-            3 => MetricKind::Histogram,
-            4 => MetricKind::Summary,
-            _ => MetricKind::Unknown,
-        }
-    }
-
-    /// Its code (the connector ABI's and the worker protocol's).
-    pub fn code(self) -> u32 {
-        self as u32
-    }
-
-    /// Lowercase name: `unknown`, `gauge`, `counter`, `histogram`, `summary`.
-    pub fn name(self) -> &'static str {
-        match self {
-            MetricKind::Unknown => "unknown",
-            MetricKind::Gauge => "gauge",
-            MetricKind::Counter => "counter",
-            MetricKind::Histogram => "histogram",
-            MetricKind::Summary => "summary",
-        }
-    }
-}
+/// What a series measures, as far as its connector says: the SDK's enum, whose codes are the
+/// connector ABI's and the worker protocol's.
+pub use dbmon_connector_api::MetricKind;
 
 /// One series: name, unit and help are text ranges, `labels` a range of the labels.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 //! labels kept once in a shared [`Schema`] that successive reports of a cluster (and clusters
 //! exposing the same series) point to.
 
-use super::model::{LabelDef, NodeDef, SchemaParts, SeriesDef, Span};
+use super::model::{LabelDef, MetricKind, NodeDef, SchemaParts, SeriesDef, Span};
 use dbmon_connector_api::{NodeStatus, Status};
 use std::{
     hash::{Hash, Hasher},
@@ -214,7 +214,7 @@ impl Schema {
             .map(|s| {
                 let help = s.help.range().len();
                 let help = if help == 0 { 0 } else { help + 2 };
-                let kind = if s.kind.code() == 0 { 0 } else { 2 };
+                let kind = if s.kind == MetricKind::Unknown { 0 } else { 2 };
                 s.name.range().len() + s.unit.range().len() + help + kind + labels(s.labels) + 16
             })
             .sum();
