@@ -41,6 +41,29 @@ pub struct Monitor {
     pub limits: crate::config::Api,
 }
 
+#[cfg(test)]
+impl Monitor {
+    /// A monitor of `store` with no connectors and small limits, for unit tests.
+    pub(crate) fn for_tests(store: Arc<Store>) -> Monitor {
+        use std::time::Duration;
+        Monitor {
+            store,
+            registry: Arc::new(Registry::default()),
+            runners: Default::default(),
+            shutdown: tokio::sync::watch::channel(false).1,
+            watchers: Arc::new(Watchers::default()),
+            limits: crate::config::Api {
+                max_message_bytes: 4 << 20,
+                max_streams_per_connection: 100,
+                max_watchers: 10,
+                watch_max_lag_bytes: 64 << 20,
+                watch_stall_timeout: Duration::from_secs(30),
+                shutdown_grace: Duration::from_secs(1),
+            },
+        }
+    }
+}
+
 impl Monitor {
     /// A Watch stream of the clusters `request` names (all when none).
     fn open_watch(&self, request: Request<proto::WatchRequest>) -> Result<EncodedStream, Status> {

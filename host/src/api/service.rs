@@ -120,8 +120,7 @@ impl UnaryService<proto::GetReportsRequest> for GetReportsMethod {
 mod tests {
     use super::*;
     use crate::{
-        api::{Watchers, encodings},
-        plugins::Registry,
+        api::encodings,
         store::{
             ClusterInfo, Collected, Collection, MetricKind, Outcome, SchemaParts, SeriesDef, Span,
             Store,
@@ -167,21 +166,7 @@ mod tests {
                 outcome: Outcome::Collected(collected),
             });
         }
-        Monitor {
-            store,
-            registry: Arc::new(Registry::default()),
-            runners: Default::default(),
-            shutdown: tokio::sync::watch::channel(false).1,
-            watchers: Arc::new(Watchers::default()),
-            limits: crate::config::Api {
-                max_message_bytes: 4 << 20,
-                max_streams_per_connection: 100,
-                max_watchers: 10,
-                watch_max_lag_bytes: 64 << 20,
-                watch_stall_timeout: Duration::from_secs(30),
-                shutdown_grace: Duration::from_secs(1),
-            },
-        }
+        Monitor::for_tests(store)
     }
 
     fn all() -> proto::GetReportsRequest {

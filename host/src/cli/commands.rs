@@ -211,8 +211,7 @@ fn print_reports(
 mod tests {
     use super::*;
     use crate::{
-        api::{Monitor, MonitorService, Watchers},
-        plugins::Registry,
+        api::{Monitor, MonitorService},
         store::{
             ClusterInfo, Collected, Collection, MetricKind, Outcome, SchemaParts, SeriesDef, Span,
             Store,
@@ -275,21 +274,7 @@ mod tests {
             duration: Duration::from_millis(1),
             outcome: Outcome::Collected(collected),
         });
-        let monitor = Monitor {
-            store,
-            registry: Arc::new(Registry::default()),
-            runners: Default::default(),
-            shutdown: tokio::sync::watch::channel(false).1,
-            watchers: Arc::new(Watchers::default()),
-            limits: crate::config::Api {
-                max_message_bytes: 4 << 20,
-                max_streams_per_connection: 100,
-                max_watchers: 10,
-                watch_max_lag_bytes: 64 << 20,
-                watch_stall_timeout: Duration::from_secs(30),
-                shutdown_grace: Duration::from_secs(1),
-            },
-        };
+        let monitor = Monitor::for_tests(store);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let serve = tonic::transport::Server::builder()
