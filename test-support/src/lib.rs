@@ -9,6 +9,7 @@ mod conformance;
 pub mod docs;
 mod host;
 mod http;
+pub mod readme_kinds;
 mod report;
 mod tls;
 

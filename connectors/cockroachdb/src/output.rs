@@ -38,49 +38,69 @@ pub fn write(report: &mut Report, cluster: &Cluster, figures: &Figures) {
         ("replicas", f.replicas),
     ];
     for (name, value) in counts {
-        report.metric(name, value);
+        report.metric(name, value).gauge();
     }
-    report.metric("capacity_bytes", f.capacity).unit("bytes");
+    report
+        .metric("capacity_bytes", f.capacity)
+        .gauge()
+        .unit("bytes");
     report
         .metric("capacity_available_bytes", f.capacity_available)
+        .gauge()
         .unit("bytes");
     report
         .metric("capacity_used_bytes", f.capacity_used)
+        .gauge()
         .unit("bytes");
     if let Some(percent) = f.capacity_used_percent() {
         report
             .metric("capacity_used_percent", percent)
+            .gauge()
             .unit("percent");
     }
     report
         .metric("memory_rss_bytes", f.memory_rss)
+        .gauge()
         .unit("bytes");
     if let Some(total) = f.memory_total {
-        report.metric("memory_total_bytes", total).unit("bytes");
+        report
+            .metric("memory_total_bytes", total)
+            .gauge()
+            .unit("bytes");
     }
     if let Some(percent) = f.memory_used_percent {
         report
             .metric("memory_used_percent", percent)
+            .gauge()
             .unit("percent");
     }
     if let Some(qps) = f.sql_qps {
-        report.metric("sql_qps", qps).unit("queries/s");
+        report.metric("sql_qps", qps).gauge().unit("queries/s");
     }
     if let Some(total) = f.sql_queries_total {
-        report.metric("sql_queries_total", total);
+        report.metric("sql_queries_total", total).counter();
     }
     if let Some(p99) = f.heartbeat_p99_ms {
-        report.metric("heartbeat_latency_p99_ms", p99).unit("ms");
+        report
+            .metric("heartbeat_latency_p99_ms", p99)
+            .gauge()
+            .unit("ms");
     }
     if let Some((_, mean, stddev)) = f.clock_offset {
-        report.metric("clock_offset_mean_ns", mean).unit("ns");
-        report.metric("clock_offset_stddev_ns", stddev).unit("ns");
+        report
+            .metric("clock_offset_mean_ns", mean)
+            .gauge()
+            .unit("ns");
+        report
+            .metric("clock_offset_stddev_ns", stddev)
+            .gauge()
+            .unit("ns");
     }
     if let Some(ms) = f.round_trip_ms {
-        report.metric("round_trip_ms", ms).unit("ms");
+        report.metric("round_trip_ms", ms).gauge().unit("ms");
     }
     if let Some(pending) = f.queue_pending {
-        report.metric("queue_pending_total", pending);
+        report.metric("queue_pending_total", pending).gauge();
     }
     for node in &cluster.nodes {
         write_node(report, node);
@@ -94,11 +114,15 @@ fn write_node(report: &mut Report, node: &NodeView) {
         report.node_label(r, "version", version);
     }
     if let Some(rtt) = node.health.as_ref().and_then(|h| h.round_trip_ms()) {
-        report.node_metric(r, "round_trip_ms", rtt).unit("ms");
+        report
+            .node_metric(r, "round_trip_ms", rtt)
+            .gauge()
+            .unit("ms");
     }
     if let Some(total) = node.total_memory {
         report
             .node_metric(r, "memory_total_bytes", total)
+            .gauge()
             .unit("bytes");
     }
     let Some(v) = &node.vars else {
@@ -112,60 +136,77 @@ fn write_node(report: &mut Report, node: &NodeView) {
         ("replicas", v.replicas),
     ];
     for (name, value) in counts {
-        report.node_metric(r, name, value);
+        report.node_metric(r, name, value).gauge();
     }
     report
         .node_metric(r, "capacity_bytes", v.capacity)
+        .gauge()
         .unit("bytes");
     report
         .node_metric(r, "capacity_available_bytes", v.capacity_available)
+        .gauge()
         .unit("bytes");
     report
         .node_metric(r, "capacity_used_bytes", v.capacity_used)
+        .gauge()
         .unit("bytes");
     if let Some(percent) = used_percent(v.capacity_used, v.capacity_available) {
         report
             .node_metric(r, "capacity_used_percent", percent)
+            .gauge()
             .unit("percent");
     }
     if let Some(rss) = v.rss {
-        report.node_metric(r, "memory_rss_bytes", rss).unit("bytes");
+        report
+            .node_metric(r, "memory_rss_bytes", rss)
+            .gauge()
+            .unit("bytes");
         if let Some(percent) = node.total_memory.and_then(|t| memory_percent(rss, t)) {
             report
                 .node_metric(r, "memory_used_percent", percent)
+                .gauge()
                 .unit("percent");
         }
     }
     if let Some(qps) = node.rates.sql_qps {
-        report.node_metric(r, "sql_qps", qps).unit("queries/s");
+        report
+            .node_metric(r, "sql_qps", qps)
+            .gauge()
+            .unit("queries/s");
     }
     if let Some(total) = v.sql_queries {
-        report.node_metric(r, "sql_queries_total", total);
+        report.node_metric(r, "sql_queries_total", total).counter();
     }
     if let Some(p99) = node.rates.heartbeat_p99_ns {
         report
             .node_metric(r, "heartbeat_latency_p99_ms", p99 / 1e6)
+            .gauge()
             .unit("ms");
     }
     if let Some(mean) = v.clock_offset_mean_ns {
         report
             .node_metric(r, "clock_offset_mean_ns", mean)
+            .gauge()
             .unit("ns");
     }
     if let Some(stddev) = v.clock_offset_stddev_ns {
         report
             .node_metric(r, "clock_offset_stddev_ns", stddev)
+            .gauge()
             .unit("ns");
     }
     if let Some(pending) = v.queue_pending {
-        report.node_metric(r, "queue_pending_total", pending);
+        report
+            .node_metric(r, "queue_pending_total", pending)
+            .gauge();
     }
     if let Some(live) = v.live_nodes {
-        report.node_metric(r, "live_nodes_seen", live);
+        report.node_metric(r, "live_nodes_seen", live).gauge();
     }
     if let Some(uptime) = v.uptime_seconds {
         report
             .node_metric(r, "uptime_seconds", uptime)
+            .gauge()
             .unit("seconds");
     }
 }

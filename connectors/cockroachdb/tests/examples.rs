@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use dbmon_connector_api::Report;
 use dbmon_connector_cockroachdb::{
     CockroachDb, DEFAULT_CAPACITY_DEGRADED_PERCENT, DEFAULT_CAPACITY_UNHEALTHY_PERCENT,
     DEFAULT_CLOCK_OFFSET_DEGRADED_PERCENT, DEFAULT_MAX_OFFSET, Options,
@@ -10,6 +11,7 @@ use dbmon_connector_cockroachdb::{
 use dbmon_test_support::{
     ReportExt,
     docs::{ConnectorDir, build_entry, keys, option_names},
+    readme_kinds::ReadmeKinds,
 };
 use std::collections::BTreeSet;
 
@@ -96,8 +98,9 @@ fn listed(part: &str) -> BTreeSet<&str> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readme_lists_exactly_the_metrics_the_connector_reports() {
+/// A report with every metric the connector writes: the second collection from a fake cluster
+/// whose nodes API answers, one node knowing its memory, statements and heartbeats in between.
+async fn full_report() -> Report {
     let mut nodes = three(Generation::V22);
     nodes[0].sys_totalmem = Some(16.0 * GIB);
     let cluster = FakeCluster::start(nodes).await;
@@ -114,7 +117,12 @@ async fn readme_lists_exactly_the_metrics_the_connector_reports() {
             n.heartbeat.last_mut().unwrap().1 += 5.0;
         });
     }
-    let report = collect(&connector).await;
+    collect(&connector).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_lists_exactly_the_metrics_the_connector_reports() {
+    let report = full_report().await;
     let own: BTreeSet<&str> = report.metric_names(false).into_iter().collect();
     let per_node: BTreeSet<&str> = report.metric_names(true).into_iter().collect();
 
@@ -138,4 +146,12 @@ async fn readme_lists_exactly_the_metrics_the_connector_reports() {
         );
     }
     assert!(cluster_part.contains("Labels: `version`"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_has_the_kind_the_readme_gives_it() {
+    let report = full_report().await;
+    let checked = ReadmeKinds::read(&dir()).check(&report);
+    assert!(checked.unseen_cluster.is_empty(), "{checked:?}");
+    assert!(checked.unseen_node.is_empty(), "{checked:?}");
 }

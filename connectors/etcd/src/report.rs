@@ -45,46 +45,56 @@ pub fn write(view: &View, alarms: &[Alarm], settings: &Settings) -> Report {
     let statuses = || view.members.iter().filter_map(MemberView::status);
     let max =
         |f: fn(&MemberView) -> Option<f64>| view.members.iter().filter_map(f).reduce(f64::max);
-    report.metric("members", view.members.len() as f64);
-    report.metric(
-        "members_healthy",
-        view.members.iter().filter(healthy).count() as f64,
-    );
-    report.metric("has_leader", if view.leader.is_some() { 1.0 } else { 0.0 });
+    report.metric("members", view.members.len() as f64).gauge();
+    report
+        .metric(
+            "members_healthy",
+            view.members.iter().filter(healthy).count() as f64,
+        )
+        .gauge();
+    report
+        .metric("has_leader", if view.leader.is_some() { 1.0 } else { 0.0 })
+        .gauge();
     match view.leader {
         Some(id) => {
             let name = view.member(id).map_or(String::new(), |m| m.node_id.clone());
             report
                 .metric("leader_id", id as f64)
+                .gauge()
                 .label("member_id", &format!("{id:x}"))
                 .label("name", &name);
         }
         None => {
-            report.metric("leader_id", 0.0);
+            report.metric("leader_id", 0.0).gauge();
         }
     }
     if let Some(changes) = max(|m| m.probe?.metrics.as_ref().ok()?.leader_changes) {
-        report.metric("leader_changes", changes);
+        report.metric("leader_changes", changes).counter();
     }
     if let Some(spread) = spread {
-        report.metric("raft_index_spread", spread as f64);
+        report.metric("raft_index_spread", spread as f64).gauge();
     }
     if let Some(size) = statuses().map(|s| s.db_size).max() {
-        report.metric("db_size_bytes", size as f64).unit("bytes");
+        report
+            .metric("db_size_bytes", size as f64)
+            .gauge()
+            .unit("bytes");
     }
     if let Some(size) = statuses().map(|s| s.db_size_in_use).max() {
         report
             .metric("db_size_in_use_bytes", size as f64)
+            .gauge()
             .unit("bytes");
     }
     if let Some(percent) = quota_percent {
         report
             .metric("db_quota_used_percent", percent)
+            .gauge()
             .unit("percent");
     }
-    report.metric("alarms", alarms.len() as f64);
+    report.metric("alarms", alarms.len() as f64).gauge();
     if let Some(ms) = max(|m| Some(m.probe?.status.as_ref().ok()?.1.as_secs_f64() * 1e3)) {
-        report.metric("round_trip_ms", ms).unit("ms");
+        report.metric("round_trip_ms", ms).gauge().unit("ms");
     }
     for m in &view.members {
         node(&mut report, m, view.leader);
@@ -225,38 +235,55 @@ fn node(report: &mut Report, m: &MemberView, leader: Option<u64>) {
     } else {
         0.0
     };
-    report.node_metric(node, "healthy", healthy);
+    report.node_metric(node, "healthy", healthy).gauge();
     let (Some(status), Some(probe)) = (m.status(), m.probe) else {
         return;
     };
     let is_leader = status.leader != 0 && status.leader == status.header.member_id;
-    report.node_metric(node, "is_leader", if is_leader { 1.0 } else { 0.0 });
+    report
+        .node_metric(node, "is_leader", if is_leader { 1.0 } else { 0.0 })
+        .gauge();
     if let Ok((_, took)) = &probe.status {
         let ms = took.as_secs_f64() * 1e3;
-        report.node_metric(node, "round_trip_ms", ms).unit("ms");
+        report
+            .node_metric(node, "round_trip_ms", ms)
+            .gauge()
+            .unit("ms");
     }
     report
         .node_metric(node, "db_size_bytes", status.db_size as f64)
+        .gauge()
         .unit("bytes");
     report
         .node_metric(node, "db_size_in_use_bytes", status.db_size_in_use as f64)
+        .gauge()
         .unit("bytes");
-    report.node_metric(node, "raft_index", status.raft_index as f64);
-    report.node_metric(node, "raft_applied_index", status.raft_applied_index as f64);
-    report.node_metric(node, "raft_term", status.raft_term as f64);
+    report
+        .node_metric(node, "raft_index", status.raft_index as f64)
+        .counter();
+    report
+        .node_metric(node, "raft_applied_index", status.raft_applied_index as f64)
+        .counter();
+    report
+        .node_metric(node, "raft_term", status.raft_term as f64)
+        .counter();
     if let Ok(scraped) = &probe.metrics {
         if let Some(changes) = scraped.leader_changes {
-            report.node_metric(node, "leader_changes", changes);
+            report
+                .node_metric(node, "leader_changes", changes)
+                .counter();
         }
         if let Some(quota) = scraped.quota_bytes {
             report
                 .node_metric(node, "db_quota_bytes", quota)
+                .gauge()
                 .unit("bytes");
         }
     }
     if let Some(percent) = quota_percent(m) {
         report
             .node_metric(node, "db_quota_used_percent", percent)
+            .gauge()
             .unit("percent");
     }
 }

@@ -9,6 +9,7 @@ use dbmon_connector_etcd::{
 use dbmon_test_support::{
     ReportExt,
     docs::{ConnectorDir, build_entry, keys, listed_metrics, option_names},
+    readme_kinds::ReadmeKinds,
 };
 
 fn dir() -> ConnectorDir {
@@ -78,4 +79,13 @@ async fn readme_lists_exactly_the_metrics_the_connector_reports() {
         let line = part.lines().find(|l| l.starts_with(&item)).unwrap();
         assert!(line.contains(&format!(", {unit})")), "{line} vs {unit}");
     }
+}
+
+#[tokio::test]
+async fn every_metric_has_the_kind_the_readme_gives_it() {
+    let fake = Fake::start(3).await;
+    let report = collect(&connector(&fake.endpoints())).await;
+    let checked = ReadmeKinds::read(&dir()).check(&report);
+    assert!(checked.unseen_cluster.is_empty(), "{checked:?}");
+    assert!(checked.unseen_node.is_empty(), "{checked:?}");
 }

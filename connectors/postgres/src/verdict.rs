@@ -53,14 +53,16 @@ pub fn report(options: &Options, answers: &[Answer<'_>]) -> Result<Report, Error
     for (endpoint, answer) in answers {
         node(&mut report, endpoint, answer.as_ref());
     }
-    report.metric("up", bool_value(up.len() == answers.len()));
-    report.metric("nodes", answers.len() as f64);
-    report.metric("nodes_up", up.len() as f64);
-    report.metric("primaries", primaries.len() as f64);
-    report.metric("standbys", standbys.len() as f64);
+    report
+        .metric("up", bool_value(up.len() == answers.len()))
+        .gauge();
+    report.metric("nodes", answers.len() as f64).gauge();
+    report.metric("nodes_up", up.len() as f64).gauge();
+    report.metric("primaries", primaries.len() as f64).gauge();
+    report.metric("standbys", standbys.len() as f64).gauge();
     figures(&mut report, None, main);
     let replicas: usize = up.iter().map(|(_, f)| f.replicas.len()).sum();
-    report.metric("replicas_connected", replicas as f64);
+    report.metric("replicas_connected", replicas as f64).gauge();
     for (endpoint, facts) in &up {
         for replica in &facts.replicas {
             replica_metrics(&mut report, None, replica, Some(&endpoint.address));
@@ -68,7 +70,10 @@ pub fn report(options: &Options, answers: &[Answer<'_>]) -> Result<Report, Error
     }
     let recovery = up.iter().filter_map(|(_, f)| f.recovery_lag_seconds);
     if let Some(lag) = recovery.reduce(f64::max) {
-        report.metric("recovery_lag_seconds", lag).unit("seconds");
+        report
+            .metric("recovery_lag_seconds", lag)
+            .gauge()
+            .unit("seconds");
     }
 
     for (endpoint, answer) in answers {
@@ -107,7 +112,7 @@ fn node(report: &mut Report, endpoint: &Endpoint, answer: Result<&Facts, &String
     report.node_address(node, &endpoint.address);
     let Ok(facts) = answer else {
         report.node_label(node, "role", "unknown");
-        report.node_metric(node, "up", 0.0);
+        report.node_metric(node, "up", 0.0).gauge();
         return;
     };
     report.node_label(
@@ -116,15 +121,18 @@ fn node(report: &mut Report, endpoint: &Endpoint, answer: Result<&Facts, &String
         if facts.standby { "standby" } else { "primary" },
     );
     report.node_label(node, "version", &facts.version);
-    report.node_metric(node, "up", 1.0);
+    report.node_metric(node, "up", 1.0).gauge();
     figures(report, Some(node), facts);
-    report.node_metric(node, "replicas_connected", facts.replicas.len() as f64);
+    report
+        .node_metric(node, "replicas_connected", facts.replicas.len() as f64)
+        .gauge();
     for replica in &facts.replicas {
         replica_metrics(report, Some(node), replica, None);
     }
     if let Some(lag) = facts.recovery_lag_seconds {
         report
             .node_metric(node, "recovery_lag_seconds", lag)
+            .gauge()
             .unit("seconds");
     }
 }
@@ -133,8 +141,8 @@ fn node(report: &mut Report, endpoint: &Endpoint, answer: Result<&Facts, &String
 fn figures(report: &mut Report, node: Option<NodeRef>, facts: &Facts) {
     let mut put = |name: &str, value: f64, unit: &str, label: Option<(&str, &str)>| {
         let mut metric = match node {
-            Some(node) => report.node_metric(node, name, value),
-            None => report.metric(name, value),
+            Some(node) => report.node_metric(node, name, value).gauge(),
+            None => report.metric(name, value).gauge(),
         };
         if !unit.is_empty() {
             metric = metric.unit(unit);
@@ -192,8 +200,8 @@ fn replica_metrics(
     for (name, value, unit) in series {
         let Some(value) = value else { continue };
         let metric = match node {
-            Some(node) => report.node_metric(node, name, value),
-            None => report.metric(name, value),
+            Some(node) => report.node_metric(node, name, value).gauge(),
+            None => report.metric(name, value).gauge(),
         };
         let metric = metric
             .unit(unit)

@@ -8,6 +8,7 @@ use dbmon_connector_postgres::{Options, Postgres};
 use dbmon_test_support::{
     ReportExt,
     docs::{ConnectorDir, entry_config, keys, option_names},
+    readme_kinds::ReadmeKinds,
 };
 use serde_yaml_ng::Value;
 
@@ -98,6 +99,9 @@ async fn readme_lists_every_metric_and_label() {
             .is_empty(),
         "{report:#?}"
     );
+
+    // The replication metrics, which the machine's server has none of, with their kinds.
+    ReadmeKinds::read(&dir()).check(&report);
 
     let metrics = dir().readme_metrics();
     let (cluster_part, node_part) = (&metrics.cluster, &metrics.node);

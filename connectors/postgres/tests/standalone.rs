@@ -6,7 +6,7 @@ mod common;
 use common::{MACHINE, closed_port, collect, collect_error, config, connector, ctx_with};
 use dbmon_connector_api::{Connector, NodeStatus, Status};
 use dbmon_connector_postgres::{Options, XID_WRAPAROUND_LIMIT};
-use dbmon_test_support::ReportExt;
+use dbmon_test_support::{ReportExt, docs::ConnectorDir, readme_kinds::ReadmeKinds};
 use std::{process::Command, time::Duration};
 use tokio::{io::AsyncWriteExt, net::TcpListener};
 
@@ -33,6 +33,28 @@ fn psql(sql: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_has_the_kind_the_readme_gives_it() {
+    let report = collect(&connector(config(&[MACHINE], Options::default()))).await;
+    let kinds = ReadmeKinds::read(&ConnectorDir::new(env!("CARGO_MANIFEST_DIR")));
+    let checked = kinds.check(&report);
+    // A primary without replicas: no replication metrics (examples.rs checks those, on a
+    // primary with its replica).
+    let replication = [
+        "recovery_lag_seconds",
+        "replication_lag_bytes",
+        "replication_lag_seconds",
+    ];
+    for unseen in [&checked.unseen_cluster, &checked.unseen_node] {
+        assert!(
+            unseen
+                .iter()
+                .all(|name| replication.contains(&name.as_str())),
+            "{checked:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,20 +82,28 @@ pub fn write(report: &mut Report, topology: &Topology, lags: &[Lag]) {
     }
 
     let all_up = answers.len() == topology.nodes.len();
-    report.metric("up", if all_up { 1.0 } else { 0.0 });
-    report.metric("nodes", topology.nodes.len() as f64);
-    report.metric("nodes_up", answers.len() as f64);
+    report.metric("up", if all_up { 1.0 } else { 0.0 }).gauge();
+    report.metric("nodes", topology.nodes.len() as f64).gauge();
+    report.metric("nodes_up", answers.len() as f64).gauge();
     if let Some((_, view)) = topology.view {
         let info = &view.info;
-        report.metric(
-            "cluster_state_ok",
-            if info.state == "ok" { 1.0 } else { 0.0 },
-        );
-        report.metric("cluster_slots_assigned", info.slots_assigned);
-        report.metric("cluster_slots_ok", info.slots_ok);
-        report.metric("cluster_slots_pfail", info.slots_pfail);
-        report.metric("cluster_slots_fail", info.slots_fail);
-        report.metric("cluster_known_nodes", info.known_nodes);
+        report
+            .metric(
+                "cluster_state_ok",
+                if info.state == "ok" { 1.0 } else { 0.0 },
+            )
+            .gauge();
+        report
+            .metric("cluster_slots_assigned", info.slots_assigned)
+            .gauge();
+        report.metric("cluster_slots_ok", info.slots_ok).gauge();
+        report
+            .metric("cluster_slots_pfail", info.slots_pfail)
+            .gauge();
+        report.metric("cluster_slots_fail", info.slots_fail).gauge();
+        report
+            .metric("cluster_known_nodes", info.known_nodes)
+            .gauge();
     }
     let count = |role: &str| {
         let healthy = |n: &&NodeState| n.member.is_none_or(|m| !m.failed());
@@ -106,14 +114,16 @@ pub fn write(report: &mut Report, topology: &Topology, lags: &[Lag]) {
             .filter(|n| n.role() == Some(role))
             .count() as f64
     };
-    report.metric("masters", count("master"));
-    report.metric("replicas", count("replica"));
+    report.metric("masters", count("master")).gauge();
+    report.metric("replicas", count("replica")).gauge();
     let sum = |f: fn(&crate::info::ServerInfo) -> f64| answers.iter().map(|a| f(&a.info)).sum();
     report
         .metric("memory_used_bytes", sum(|i| i.used_memory))
+        .gauge()
         .unit("bytes");
     report
         .metric("memory_max_bytes", sum(|i| i.maxmemory))
+        .gauge()
         .unit("bytes");
     let fullest = answers
         .iter()
@@ -122,10 +132,15 @@ pub fn write(report: &mut Report, topology: &Topology, lags: &[Lag]) {
     if let Some(percent) = fullest {
         report
             .metric("memory_used_percent", percent)
+            .gauge()
             .unit("percent");
     }
-    report.metric("ops_per_second", sum(|i| i.ops_per_second));
-    report.metric("connected_clients", sum(|i| i.connected_clients));
+    report
+        .metric("ops_per_second", sum(|i| i.ops_per_second))
+        .gauge();
+    report
+        .metric("connected_clients", sum(|i| i.connected_clients))
+        .gauge();
     let keys: f64 = topology
         .nodes
         .iter()
@@ -133,10 +148,11 @@ pub fn write(report: &mut Report, topology: &Topology, lags: &[Lag]) {
         .filter_map(|n| n.answer())
         .map(|a| a.info.keys)
         .sum();
-    report.metric("keyspace_keys", keys);
+    report.metric("keyspace_keys", keys).gauge();
     for lag in lags {
         report
             .metric("replication_offset_lag_bytes", lag.bytes)
+            .gauge()
             .unit("bytes")
             .label("replica", &lag.replica)
             .label("master", &lag.master);
@@ -168,36 +184,52 @@ fn write_node(report: &mut Report, node: &NodeState, lags: &[Lag]) {
             report.node_label(handle, "memory_limit", limit);
         }
     }
-    report.node_metric(handle, "up", if answer.is_some() { 1.0 } else { 0.0 });
+    report
+        .node_metric(handle, "up", if answer.is_some() { 1.0 } else { 0.0 })
+        .gauge();
     if let Some(member) = node.member {
-        report.node_metric(handle, "slots", member.slots as f64);
+        report
+            .node_metric(handle, "slots", member.slots as f64)
+            .gauge();
     }
     // Known from the master's INFO even when the replica itself does not answer.
     if let Some(lag) = lags.iter().find(|l| l.replica == node.address) {
         report
             .node_metric(handle, "replication_offset_lag_bytes", lag.bytes)
+            .gauge()
             .unit("bytes");
     }
     let Some(answer) = answer else { return };
     let info = &answer.info;
     report
         .node_metric(handle, "round_trip_ms", answer.round_trip_ms)
+        .gauge()
         .unit("ms");
     report
         .node_metric(handle, "uptime_seconds", info.uptime_seconds)
+        .gauge()
         .unit("seconds");
     report
         .node_metric(handle, "memory_used_bytes", info.used_memory)
+        .gauge()
         .unit("bytes");
     report
         .node_metric(handle, "memory_max_bytes", info.maxmemory)
+        .gauge()
         .unit("bytes");
     if let Some(percent) = info.memory_used_percent() {
         report
             .node_metric(handle, "memory_used_percent", percent)
+            .gauge()
             .unit("percent");
     }
-    report.node_metric(handle, "ops_per_second", info.ops_per_second);
-    report.node_metric(handle, "connected_clients", info.connected_clients);
-    report.node_metric(handle, "keyspace_keys", info.keys);
+    report
+        .node_metric(handle, "ops_per_second", info.ops_per_second)
+        .gauge();
+    report
+        .node_metric(handle, "connected_clients", info.connected_clients)
+        .gauge();
+    report
+        .node_metric(handle, "keyspace_keys", info.keys)
+        .gauge();
 }

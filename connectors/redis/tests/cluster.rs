@@ -8,6 +8,7 @@ use dbmon_connector_api::{Connector, NodeStatus, Report, Status};
 use dbmon_test_support::{
     ReportExt,
     docs::{ConnectorDir, listed_metrics},
+    readme_kinds::ReadmeKinds,
 };
 use std::time::Duration;
 
@@ -160,9 +161,11 @@ fn healthy_cluster_figures(report: &Report, cluster: &Cluster) {
 }
 
 /// A healthy cluster's report has every metric the connector writes; the README lists exactly
-/// those, each under its level.
+/// those, each under its level and with the kind it has.
 fn readme_lists_exactly_the_metrics_reported(report: &Report) {
-    let metrics = ConnectorDir::new(env!("CARGO_MANIFEST_DIR")).readme_metrics();
+    let dir = ConnectorDir::new(env!("CARGO_MANIFEST_DIR"));
+    ReadmeKinds::read(&dir).check(report);
+    let metrics = dir.readme_metrics();
     let (cluster, node) = (
         listed_metrics(&metrics.cluster),
         listed_metrics(&metrics.node),

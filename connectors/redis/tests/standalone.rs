@@ -5,7 +5,7 @@ mod common;
 
 use common::{Server, bad, collect, collect_until, config, connector};
 use dbmon_connector_api::{NodeStatus, Status};
-use dbmon_test_support::ReportExt;
+use dbmon_test_support::{ReportExt, docs::ConnectorDir, readme_kinds::ReadmeKinds};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,6 +44,21 @@ async fn the_machines_redis_on_6379_is_a_healthy_standalone_master() {
     assert_eq!(labels.get("version"), Some(version.as_str()));
     let id = report.node_id(node);
     assert!(report.node_value_of(id, "round_trip_ms").unwrap() > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_has_the_kind_the_readme_gives_it() {
+    // Read-only, as above. (cluster.rs checks the kinds of a cluster's metrics too.)
+    let report = collect(&connector(config(&["redis://127.0.0.1:6379"]))).await;
+    let kinds = ReadmeKinds::read(&ConnectorDir::new(env!("CARGO_MANIFEST_DIR")));
+    let checked = kinds.check(&report);
+    // A standalone master without replicas has no cluster, slot or replication metrics.
+    let absent = |name: &String| {
+        name.starts_with("cluster_") || name == "slots" || name == "replication_offset_lag_bytes"
+    };
+    for unseen in [&checked.unseen_cluster, &checked.unseen_node] {
+        assert!(unseen.iter().all(absent), "{checked:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -221,7 +221,8 @@ impl Out<'_> {
             let mut metric = match node {
                 None => self.report.metric(name, value),
                 Some(node) => self.report.node_metric(node, name, value),
-            };
+            }
+            .gauge();
             if let Some(unit) = unit {
                 metric = metric.unit(unit);
             }

@@ -2,6 +2,7 @@
 
 use dbmon_connector_api::{ClusterConfig, CollectContext, Connector, NodeStatus, Status};
 use dbmon_connector_system::{Options, System};
+use dbmon_test_support::{docs::ConnectorDir, readme_kinds::ReadmeKinds};
 use std::time::{Duration, Instant};
 
 fn system(options: Options) -> System {
@@ -100,6 +101,20 @@ async fn collects_this_machine() {
             .series()
             .any(|s| s.name().starts_with("disk_") && s.label("mount") == Some("/proc"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_metric_has_the_kind_the_readme_gives_it() {
+    // `/` listed, so that the disk metrics are there whatever its type.
+    let system = system(Options {
+        mounts: vec!["/".into()],
+        ..Options::default()
+    });
+    let report = system.collect(&ctx(1)).await.unwrap();
+    let kinds = ReadmeKinds::read(&ConnectorDir::new(env!("CARGO_MANIFEST_DIR")));
+    let checked = kinds.check(&report);
+    assert!(checked.unseen_cluster.is_empty(), "{checked:?}");
+    assert!(checked.unseen_node.is_empty(), "{checked:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
