@@ -221,3 +221,50 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
     message
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapped(Box<dyn std::error::Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("running the command")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_cross_with_the_kind_of_the_first_cause_the_sdk_knows() {
+        let plain: crate::Error = "refused".into();
+        assert_eq!(ffi_error(&*plain).kind, FfiErrorKind::FAILED);
+
+        let unknown: crate::Error = CommandError::unknown("drain").into();
+        let e = ffi_error(&*unknown);
+        assert_eq!(e.kind, FfiErrorKind::UNSUPPORTED);
+        assert_eq!(e.message.as_str(), "unknown command 'drain'");
+
+        let wrapped = Wrapped(CommandError::bad_arguments("want a number").into());
+        let e = ffi_error(&wrapped);
+        assert_eq!(e.kind, FfiErrorKind::CONFIG);
+        assert_eq!(
+            e.message.as_str(),
+            "running the command: bad arguments: want a number"
+        );
+
+        let elapsed = tokio::time::timeout(Duration::ZERO, std::future::pending::<()>())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            ffi_error(&Wrapped(elapsed.into())).kind,
+            FfiErrorKind::TIMEOUT
+        );
+    }
+}
