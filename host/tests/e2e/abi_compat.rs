@@ -12,6 +12,29 @@ use std::{
 
 static BUILD: Mutex<()> = Mutex::new(());
 
+/// An exclusive `flock` on a file beside the shared target folder, held until dropped.
+struct TargetLock(std::fs::File);
+
+impl TargetLock {
+    fn take(target: &Path) -> TargetLock {
+        std::fs::create_dir_all(target).unwrap();
+        let file = std::fs::File::create(target.join(".abi-compat.lock")).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this process owns; it blocks until the lock is ours.
+        let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(taken, 0, "flock: {}", std::io::Error::last_os_error());
+        TargetLock(file)
+    }
+}
+
+impl Drop for TargetLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as in `take`; closing the file would release it too.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -134,11 +157,17 @@ fn finish(project: &Path, members: &str, sdk_version: &str) -> PathBuf {
     let manifest = format!("[workspace]\nresolver = \"3\"\nmembers = [{members}]\n\n{shared}");
     std::fs::write(project.join("Cargo.toml"), manifest).unwrap();
     std::fs::copy(root.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    // One target folder for every such project: the registry crates build once, and only the
+    // SDK copies and misbehave differ. Builds take turns, across test processes too (nextest
+    // runs each test in its own), and each library is copied out before the next build can
+    // overwrite it.
+    let target = project.parent().unwrap().join("target");
+    let _turn = TargetLock::take(&target);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args(["build", "-p", "dbmon-connector-misbehave"])
         .current_dir(project)
-        .env("CARGO_TARGET_DIR", project.join("target"))
+        .env("CARGO_TARGET_DIR", &target)
         .output()
         .unwrap();
     assert!(
@@ -147,7 +176,13 @@ fn finish(project: &Path, members: &str, sdk_version: &str) -> PathBuf {
         project.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    project.join("target/debug/libdbmon_connector_misbehave.so")
+    let library = project.join("libdbmon_connector_misbehave.so");
+    std::fs::copy(
+        target.join("debug/libdbmon_connector_misbehave.so"),
+        &library,
+    )
+    .unwrap();
+    library
 }
 
 /// The `.so` of misbehave built against a copy of the frozen 1.1 SDK as version `version`
