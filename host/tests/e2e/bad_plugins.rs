@@ -1,4 +1,4 @@
-use crate::{client, lib, reports_when};
+use crate::{client, folder_with_plugins, lib, reports_when};
 use dbmon_proto as proto;
 use dbmon_test_support::Host;
 use std::{
@@ -39,12 +39,12 @@ fn line_about<'a>(log: &'a str, file: &str) -> &'a str {
 
 #[tokio::test]
 async fn bad_files_are_refused_one_line_each_and_the_rest_serve() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = folder_with_plugins(&[
+        (&lib("system"), "libdbmon_connector_system.so"),
+        (&lib("misbehave"), "a-misbehave.so"),
+        (&lib("misbehave"), "b-misbehave-again.so"),
+    ]);
     let plugins = dir.path().join("plugins.d");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
-    std::fs::copy(lib("misbehave"), plugins.join("a-misbehave.so")).unwrap();
-    std::fs::copy(lib("misbehave"), plugins.join("b-misbehave-again.so")).unwrap();
     let garbage: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
@@ -86,11 +86,10 @@ async fn bad_files_are_refused_one_line_each_and_the_rest_serve() {
 #[tokio::test]
 async fn a_connector_built_against_another_abi_major_is_refused_naming_both_versions() {
     let other = crate::abi_compat::build_with_abi("3.0.0");
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins.d");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
-    std::fs::copy(&other, plugins.join("misbehave-v2.so")).unwrap();
+    let dir = folder_with_plugins(&[
+        (&lib("system"), "libdbmon_connector_system.so"),
+        (&other, "misbehave-v2.so"),
+    ]);
     let host = Host::start_in(dir, CONFIG).unwrap_or_else(|e| panic!("{e}"));
     reports_when(&host, "local", 1, Duration::from_secs(15)).await;
     let log = host.log();
@@ -108,10 +107,7 @@ async fn a_connector_built_against_another_abi_major_is_refused_naming_both_vers
 #[tokio::test]
 async fn a_connector_built_against_sdk_1_0_loads_through_the_adapter_and_reports() {
     let older = crate::abi_compat::build_v1("1.0.0");
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins.d");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(&older, plugins.join("misbehave-1.0.so")).unwrap();
+    let dir = folder_with_plugins(&[(&older, "misbehave-1.0.so")]);
     let config = "clusters:\n  - {id: old, connector: misbehave, interval: 300ms, timeout: 200ms, options: {mode: ok}}\n";
 
     std::fs::write(dir.path().join("dbmon.yaml"), config).unwrap();

@@ -18,10 +18,7 @@ clusters:
 #[tokio::test]
 async fn a_connector_built_against_the_1_1_sdk_loads_through_the_adapter_and_behaves_as_before() {
     let v1 = crate::abi_compat::build_v1("1.1.0");
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins.d");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(&v1, plugins.join("libdbmon_connector_misbehave.so")).unwrap();
+    let dir = crate::folder_with_plugins(&[(&v1, "libdbmon_connector_misbehave.so")]);
     let host = Host::start_in(dir, CONFIG).unwrap_or_else(|e| panic!("{e}"));
 
     let steady = reports_when(&host, "steady", 2, Duration::from_secs(15)).await;

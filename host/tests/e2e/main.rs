@@ -24,7 +24,7 @@ pub use dbmon_test_support::json_lines;
 use dbmon_test_support::{Host, built_library};
 use proto::monitor_client::MonitorClient;
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::Output,
     time::{Duration, Instant},
 };
@@ -33,6 +33,17 @@ use tonic::transport::Channel;
 /// A bundled or test connector library, by crate name without the `dbmon_connector_` prefix.
 pub fn lib(name: &str) -> PathBuf {
     built_library(&format!("dbmon_connector_{name}"))
+}
+
+/// A temp host folder whose `plugins.d/` holds these libraries under these file names.
+pub fn folder_with_plugins(libraries: &[(&Path, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins.d");
+    std::fs::create_dir(&plugins).unwrap();
+    for (library, name) in libraries {
+        std::fs::copy(library, plugins.join(name)).unwrap();
+    }
+    dir
 }
 
 /// A gRPC client of `host`.

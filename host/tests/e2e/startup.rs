@@ -33,11 +33,8 @@ fn a_missing_plugins_dir_is_reported_at_plugins_dir_with_the_os_error() {
 
 #[test]
 fn an_unknown_connector_error_says_which_libraries_were_refused_and_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins.d");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
-    std::fs::write(plugins.join("libjunk.so"), b"not a library").unwrap();
+    let dir = crate::folder_with_plugins(&[(&lib("system"), "libdbmon_connector_system.so")]);
+    std::fs::write(dir.path().join("plugins.d/libjunk.so"), b"not a library").unwrap();
     let config = "listen: 127.0.0.1:0\nclusters:\n  - {id: a, connector: junk}\n";
     let (out, stderr) = serve(dir.path(), config, &["--check"]);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -53,10 +50,7 @@ fn an_unknown_connector_error_says_which_libraries_were_refused_and_why() {
 fn a_listen_address_in_use_is_a_config_error_at_listen_reported_once() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins.d");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
+    let dir = crate::folder_with_plugins(&[(&lib("system"), "libdbmon_connector_system.so")]);
     let config = format!("clusters:\n  - {{id: a, connector: system}}\nlisten: {address}\n");
     for args in [&["--check"][..], &[][..]] {
         let (out, stderr) = serve(dir.path(), &config, args);
