@@ -60,49 +60,16 @@ impl<D: Decoder<Error = Status>> Decoder for InvalidArgument<D> {
     }
 }
 
-/// A codec for answers encoded ahead of time (`Encode` is the message's bytes), so that one
-/// encoding serves every stream that sends the same message; requests decode as with
-/// [`Prost`].
-#[derive(Debug, Clone)]
-pub struct PreEncoded<U>(PhantomData<U>);
-
-impl<U> Default for PreEncoded<U> {
-    fn default() -> Self {
-        Self(PhantomData)
-    }
+/// Bytes written to the wire as they are: a message encoded ahead of time.
+pub trait PreEncodedMessage: Send + 'static {
+    /// Appends the message's encoding to `dst`.
+    fn write(&self, dst: &mut tonic::codec::EncodeBuf<'_>);
 }
 
-impl<U: prost::Message + Default + Send + 'static> Codec for PreEncoded<U> {
-    type Encode = std::sync::Arc<[u8]>;
-    type Decode = U;
-    type Encoder = Written;
-    type Decoder = InvalidArgument<<ProstCodec<(), U> as Codec>::Decoder>;
-
-    fn encoder(&mut self) -> Written {
-        Written
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        InvalidArgument(ProstCodec::<(), U>::default().decoder())
-    }
-}
-
-/// Writes an encoded message as it is.
-#[derive(Debug, Clone, Copy)]
-pub struct Written;
-
-impl tonic::codec::Encoder for Written {
-    type Item = std::sync::Arc<[u8]>;
-    type Error = Status;
-
-    fn encode(
-        &mut self,
-        item: Self::Item,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), Status> {
+impl PreEncodedMessage for std::sync::Arc<[u8]> {
+    fn write(&self, dst: &mut tonic::codec::EncodeBuf<'_>) {
         use bytes::BufMut as _;
-        dst.put_slice(&item);
-        Ok(())
+        dst.put_slice(self);
     }
 }
 
@@ -117,24 +84,41 @@ pub struct Repeated {
     pub items: Vec<std::sync::Arc<[u8]>>,
 }
 
-/// A codec for [`Repeated`] answers; requests decode as with [`Prost`].
-#[derive(Debug, Clone)]
-pub struct PreEncodedRepeated<U>(PhantomData<U>);
+impl PreEncodedMessage for Repeated {
+    fn write(&self, dst: &mut tonic::codec::EncodeBuf<'_>) {
+        use prost::encoding::{WireType, encode_key, encode_varint};
+        for message in &self.items {
+            encode_key(self.field, WireType::LengthDelimited, dst);
+            encode_varint(message.len() as u64, dst);
+            message.write(dst);
+        }
+    }
+}
 
-impl<U> Default for PreEncodedRepeated<U> {
+/// A codec for answers encoded ahead of time (`M`: one encoded message, or a [`Repeated`]),
+/// so that one encoding serves every stream and call that sends the same message; requests
+/// decode as with [`Prost`].
+#[derive(Debug, Clone)]
+pub struct PreEncoded<U, M = std::sync::Arc<[u8]>>(PhantomData<(U, M)>);
+
+impl<U, M> Default for PreEncoded<U, M> {
     fn default() -> Self {
         Self(PhantomData)
     }
 }
 
-impl<U: prost::Message + Default + Send + 'static> Codec for PreEncodedRepeated<U> {
-    type Encode = Repeated;
+impl<U, M> Codec for PreEncoded<U, M>
+where
+    U: prost::Message + Default + Send + 'static,
+    M: PreEncodedMessage,
+{
+    type Encode = M;
     type Decode = U;
-    type Encoder = WrittenRepeated;
+    type Encoder = Written<M>;
     type Decoder = InvalidArgument<<ProstCodec<(), U> as Codec>::Decoder>;
 
-    fn encoder(&mut self) -> WrittenRepeated {
-        WrittenRepeated
+    fn encoder(&mut self) -> Written<M> {
+        Written(PhantomData)
     }
 
     fn decoder(&mut self) -> Self::Decoder {
@@ -142,12 +126,12 @@ impl<U: prost::Message + Default + Send + 'static> Codec for PreEncodedRepeated<
     }
 }
 
-/// Writes a [`Repeated`] as prost would the message.
+/// Writes a message encoded ahead of time as it is.
 #[derive(Debug, Clone, Copy)]
-pub struct WrittenRepeated;
+pub struct Written<M>(PhantomData<M>);
 
-impl tonic::codec::Encoder for WrittenRepeated {
-    type Item = Repeated;
+impl<M: PreEncodedMessage> tonic::codec::Encoder for Written<M> {
+    type Item = M;
     type Error = Status;
 
     fn encode(
@@ -155,13 +139,7 @@ impl tonic::codec::Encoder for WrittenRepeated {
         item: Self::Item,
         dst: &mut tonic::codec::EncodeBuf<'_>,
     ) -> Result<(), Status> {
-        use bytes::BufMut as _;
-        use prost::encoding::{WireType, encode_key, encode_varint};
-        for message in &item.items {
-            encode_key(item.field, WireType::LengthDelimited, dst);
-            encode_varint(message.len() as u64, dst);
-            dst.put_slice(message);
-        }
+        item.write(dst);
         Ok(())
     }
 }

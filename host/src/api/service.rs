@@ -1,12 +1,12 @@
 //! `dbmon.v1.Monitor` as served: the generated service, except that Watch streams and
-//! GetReports send reports encoded once and shared (`PreEncoded`, `PreEncodedRepeated`),
-//! instead of each stream and call converting and encoding every report again. Same methods,
-//! same bytes on the wire.
+//! GetReports send reports encoded once and shared (`PreEncoded`; GetReports' answer as a
+//! `Repeated`), instead of each stream and call converting and encoding every report again.
+//! Same methods, same bytes on the wire.
 
 use super::{EncodedStream, Monitor};
 use dbmon_proto::{
     self as proto,
-    codec::{PreEncoded, PreEncodedRepeated, Repeated},
+    codec::{PreEncoded, Repeated},
     monitor_server::MonitorServer,
 };
 use std::{
@@ -70,8 +70,9 @@ where
         if request.uri().path() == GET_REPORTS {
             let method = GetReportsMethod(Arc::clone(&self.monitor));
             return Box::pin(async move {
-                let mut grpc = Grpc::new(PreEncodedRepeated::<proto::GetReportsRequest>::default())
-                    .apply_max_message_size_config(Some(max), Some(usize::MAX));
+                let mut grpc =
+                    Grpc::new(PreEncoded::<proto::GetReportsRequest, Repeated>::default())
+                        .apply_max_message_size_config(Some(max), Some(usize::MAX));
                 Ok(grpc.unary(method, request).await)
             });
         }
