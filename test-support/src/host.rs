@@ -200,16 +200,7 @@ impl Host {
     /// Sends SIGTERM and waits up to 10 s for the exit (then kills); returns the exit status.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-        for _ in 0..100 {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = child.kill();
-        child.wait().ok()
+        crate::stop_child(&mut child, libc::SIGTERM, Duration::from_secs(10))
     }
 }
 

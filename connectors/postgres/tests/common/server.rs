@@ -234,20 +234,10 @@ impl PgServer {
 
     /// Immediate shutdown, as a crash would: no goodbye to replicas. Idempotent.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        // SAFETY: kill(2) on our own child's pid; SIGQUIT is PostgreSQL's immediate shutdown.
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGQUIT) };
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        // SIGQUIT is PostgreSQL's immediate shutdown.
+        if let Some(mut child) = self.child.take() {
+            dbmon_test_support::stop_child(&mut child, libc::SIGQUIT, Duration::from_secs(10));
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 
