@@ -163,7 +163,10 @@ fn serve(root: &Path, rest: &[String]) -> Result<ExitCode> {
 }
 
 fn test(root: &Path, rest: &[String]) -> Result<ExitCode> {
-    cargo(root, &["build", "--workspace"])?;
+    // All targets, so the libraries and the binary are built once, with the features the tests
+    // unify (a plain `build --workspace` resolves them apart, and `test` then built everything
+    // a second time: twice the disk and the time).
+    cargo(root, &["build", "--workspace", "--all-targets"])?;
     // Every test binary runs even after a failure, so one run shows every failing test.
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     args.extend(rest.iter().map(String::as_str));
