@@ -32,7 +32,8 @@ impl Agent {
         let mut ticker = tokio::time::interval_at(first, info.interval);
         // A host that fell behind skips the missed collections instead of bursting them.
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut sequence = 0;
+        // Sequences continue from what the store holds, across restarts.
+        let mut sequence = self.slot.last_sequence();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -42,14 +43,20 @@ impl Agent {
             let started_at = SystemTime::now();
             let clock = Instant::now();
             let outcome = self.runner.collect(&info.id, sequence, info.timeout).await;
-            let report = self.slot.record(Collection {
+            let recorded = self.slot.record(Collection {
                 sequence,
                 started_at,
                 duration: clock.elapsed(),
                 outcome,
+                origin: None,
             });
-            if let Some(error) = &report.error {
-                tracing::debug!(cluster = %info.id, sequence, "collection failed: {error}");
+            match recorded.await {
+                Ok(report) => {
+                    if let Some(error) = &report.error {
+                        tracing::debug!(cluster = %info.id, sequence, "collection failed: {error}");
+                    }
+                }
+                Err(e) => tracing::warn!(cluster = %info.id, sequence, "report not stored: {e}"),
             }
         }
         tracing::debug!(cluster = %info.id, "agent stopped");

@@ -113,7 +113,7 @@ pub async fn serve(
     let mut agents = Vec::new();
     for cluster in &config.clusters {
         let agent = Agent {
-            slot: Arc::clone(store.cluster(&cluster.id).expect("a slot per cluster")),
+            slot: store.cluster(&cluster.id).expect("a slot per cluster"),
             runner: Arc::clone(&runners[&cluster.id]),
             jitter: cluster.jitter,
             initial_delay: cluster.initial_delay,

@@ -65,11 +65,12 @@ mod tests {
     fn report(store: &Store, sequence: u64) -> Arc<Report> {
         let mut b = dbmon_connector_api::Report::new();
         b.metric("m", sequence as f64).label("k", "v");
-        store.cluster("a").unwrap().record(Collection {
+        store.cluster("a").unwrap().record_now(Collection {
             sequence,
             started_at: SystemTime::now(),
             duration: Duration::from_millis(1),
             outcome: Outcome::Collected(crate::plugins::convert::collected(&b.into_ffi()).unwrap()),
+            origin: None,
         })
     }
 

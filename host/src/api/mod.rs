@@ -117,12 +117,13 @@ impl Monitor {
 
     /// The slot of a cluster a request names: INVALID_ARGUMENT for an id the config could not
     /// hold, NOT_FOUND for one it does not.
-    fn slot(&self, id: &str) -> Result<&Arc<crate::store::ClusterSlot>, Status> {
+    fn slot(&self, id: &str) -> Result<Arc<crate::store::ClusterSlot>, Status> {
         if let Some(problem) = cluster_id_problem(id) {
             return Err(Status::invalid_argument(problem));
         }
         self.store.cluster(id).ok_or_else(|| {
-            let ids: Vec<&str> = self.store.clusters().map(|s| &*s.info.id).collect();
+            let slots = self.store.clusters();
+            let ids: Vec<&str> = slots.iter().map(|s| &*s.info.id).collect();
             let listed = if ids.is_empty() {
                 "none configured".to_string()
             } else if ids.len() > LISTED_IDS {
@@ -163,6 +164,7 @@ impl proto::monitor_server::Monitor for Monitor {
         let clusters = self
             .store
             .clusters()
+            .iter()
             .map(|s| convert::cluster(s, self.runners.get(&*s.info.id).map(|r| &**r)))
             .collect();
         Ok(Response::new(proto::ListClustersResponse { clusters }))

@@ -160,11 +160,12 @@ mod tests {
             let values = [sequence as f64 * 10.0, 1.0];
             let collected =
                 Collected::new(Verdict::Healthy, vec![], parts, values.into(), [].into()).unwrap();
-            slot.record(Collection {
+            slot.record_now(Collection {
                 sequence,
                 started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(sequence),
                 duration: Duration::from_millis(2),
                 outcome: Outcome::Collected(collected),
+                origin: None,
             });
         }
         Monitor::for_tests(store)

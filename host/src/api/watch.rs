@@ -16,7 +16,7 @@
 use super::encodings::{Encoded, Encodings};
 use crate::{
     listener::Connections,
-    store::{Next, Notice, Store},
+    store::{ClusterSlot, Next, Notice, Store},
 };
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -221,24 +221,41 @@ impl Watcher {
             ended: false,
             seat,
         };
-        let store = Arc::clone(&watcher.store);
-        for slot in store.clusters() {
-            let id = &slot.info.id;
-            if !watcher.wants(id) {
-                continue;
-            }
-            // The snapshot: the newest report, not the history before it.
-            let latest = slot.latest().map_or(0, |r| r.sequence);
-            watcher
-                .sent
-                .insert(Arc::clone(id), latest.saturating_sub(1));
-            watcher.counted.insert(Arc::clone(id), latest);
-            if latest > 0 {
-                watcher.snapshot.insert(Arc::clone(id), latest);
-                watcher.queue(id);
+        for slot in watcher.store.clusters() {
+            if watcher.wants(&slot.info.id) {
+                watcher.start(&slot);
             }
         }
         watcher
+    }
+
+    /// Starts following a cluster: from its newest report (the snapshot), not the history
+    /// before it.
+    fn start(&mut self, slot: &ClusterSlot) {
+        let id = &slot.info.id;
+        let latest = slot.latest().map_or(0, |r| r.sequence);
+        self.sent.insert(Arc::clone(id), latest.saturating_sub(1));
+        self.counted.insert(Arc::clone(id), latest);
+        if latest > 0 {
+            self.snapshot.insert(Arc::clone(id), latest);
+            self.queue(id);
+        }
+    }
+
+    /// A wanted cluster the store gained after this watcher started: every report of it is
+    /// new to the watcher, from the first one still stored.
+    fn start_added(&mut self, id: &Arc<str>) -> bool {
+        if !self.wants(id) || self.sent.contains_key(id) {
+            return false;
+        }
+        let Some(slot) = self.store.cluster(id) else {
+            return false;
+        };
+        let oldest = slot.reports(0, None).last().map_or(0, |r| r.sequence);
+        self.sent.insert(Arc::clone(id), oldest.saturating_sub(1));
+        self.counted
+            .insert(Arc::clone(id), oldest.saturating_sub(1));
+        true
     }
 
     fn wants(&self, id: &str) -> bool {
@@ -252,6 +269,7 @@ impl Watcher {
     }
 
     fn note(&mut self, notice: Notice) {
+        self.start_added(&notice.cluster);
         let Some(counted) = self.counted.get_mut(&notice.cluster) else {
             return;
         };
@@ -266,6 +284,9 @@ impl Watcher {
     fn rescan(&mut self) {
         self.behind_bytes = 0;
         let store = Arc::clone(&self.store);
+        for slot in store.clusters() {
+            self.start_added(&slot.info.id);
+        }
         let ids: Vec<Arc<str>> = self.sent.keys().cloned().collect();
         for id in ids {
             let Some(slot) = store.cluster(&id) else {
@@ -347,7 +368,7 @@ impl Watcher {
     /// `Some(message)` to send for cluster `id` (a report, or the stream's end); `None` when
     /// it has nothing new.
     fn send_next(&mut self, id: &Arc<str>) -> Option<Option<Result<Encoded, Status>>> {
-        let slot = Arc::clone(self.store.cluster(id)?);
+        let slot = self.store.cluster(id)?;
         let sent = self.sent[id];
         match slot.next_after(sent) {
             Next::Report(report) => {
@@ -388,4 +409,92 @@ pub fn stopping() -> Status {
         "the dbmon server is stopping; reconnect when it is back and resume with \
          GetReports(since = collected_at of the last report received)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ClusterInfo, Collection, Outcome};
+    use std::time::SystemTime;
+
+    fn info(id: &str) -> ClusterInfo {
+        ClusterInfo {
+            id: id.into(),
+            connector: "c".into(),
+            endpoints: vec![],
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    async fn record(store: &Store, id: &str, sequence: u64) {
+        let mut b = dbmon_connector_api::Report::new();
+        b.metric("m", sequence as f64);
+        let collected = crate::plugins::convert::collected(&b.into_ffi()).unwrap();
+        store
+            .cluster(id)
+            .unwrap()
+            .record(Collection {
+                sequence,
+                started_at: SystemTime::now(),
+                duration: Duration::from_millis(1),
+                outcome: Outcome::Collected(collected),
+                origin: None,
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn next_of(watcher: &mut Watcher) -> (String, u64) {
+        let message = tokio::time::timeout(Duration::from_secs(5), watcher.next())
+            .await
+            .expect("a report within 5 s")
+            .expect("the stream goes on")
+            .expect("a report, not an error");
+        let report: dbmon_proto::Report = prost::Message::decode(&*message).unwrap();
+        (report.cluster_id, report.sequence)
+    }
+
+    fn watcher(store: &Arc<Store>, wanted: Vec<String>) -> (Watcher, watch::Sender<bool>) {
+        let (stop, stopped) = watch::channel(false);
+        let seat = Arc::new(Watchers::default()).take(4, None).unwrap();
+        let watcher = Watcher::new(Arc::clone(store), wanted, stopped, 1 << 20, seat);
+        (watcher, stop)
+    }
+
+    #[tokio::test]
+    async fn a_watch_of_every_cluster_streams_clusters_added_after_it_opened() {
+        let store = Arc::new(Store::new([info("a")], 10));
+        record(&store, "a", 1).await;
+        let (mut all, _stop) = watcher(&store, vec![]);
+        let (mut only_a, _stop_a) = watcher(&store, vec!["a".into()]);
+        assert_eq!(next_of(&mut all).await, ("a".into(), 1));
+        assert_eq!(next_of(&mut only_a).await, ("a".into(), 1));
+        let added = store.add_cluster(info("late"));
+        assert!(Arc::ptr_eq(&added, &store.add_cluster(info("late"))));
+        record(&store, "late", 5).await;
+        record(&store, "late", 6).await;
+        record(&store, "a", 2).await;
+        assert_eq!(next_of(&mut all).await, ("late".into(), 5));
+        let mut rest = vec![next_of(&mut all).await, next_of(&mut all).await];
+        rest.sort();
+        assert_eq!(rest, vec![("a".into(), 2), ("late".into(), 6)]);
+        assert_eq!(
+            next_of(&mut only_a).await,
+            ("a".into(), 2),
+            "a watch of named clusters does not take new ones"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_watcher_that_missed_notices_finds_added_clusters_on_its_rescan() {
+        let store = Arc::new(Store::new([info("a")], 10));
+        let (mut all, _stop) = watcher(&store, vec![]);
+        store.add_cluster(info("late"));
+        record(&store, "late", 1).await;
+        // As after a lagged feed: the watcher learns of the new cluster from the store.
+        all.feed = store.subscribe();
+        all.rescan();
+        assert_eq!(next_of(&mut all).await, ("late".into(), 1));
+    }
 }

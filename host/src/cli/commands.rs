@@ -268,11 +268,12 @@ mod tests {
             [].into(),
         )
         .unwrap();
-        store.cluster("a").unwrap().record(Collection {
+        store.cluster("a").unwrap().record_now(Collection {
             sequence: 1,
             started_at: SystemTime::now(),
             duration: Duration::from_millis(1),
             outcome: Outcome::Collected(collected),
+            origin: None,
         });
         let monitor = Monitor::for_tests(store);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,22 +1,27 @@
 //! Recent reports per cluster, in memory, and the feed of new reports that `Watch` streams.
+//! With the file store every report is on disk before anyone can read it ([`disk`]).
 
+mod disk;
 mod history;
 mod model;
 mod packed;
 mod report;
+mod schemas;
+mod slot;
 
 pub use history::{History, Next};
 pub use model::{Collected, LabelDef, MetricKind, NodeDef, SchemaParts, SeriesDef, Span};
 pub use report::{EMPTY_SCHEMA, Encoding, NodeView, Report, Schema};
+pub use slot::{ClusterSlot, Collection, Origin, Outcome, Stats};
 
-use dbmon_connector_api::Status;
+use slot::Shared;
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     sync::{
-        Arc, Mutex, Weak,
+        Arc, RwLock,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
-    time::{Duration, SystemTime},
+    time::Duration,
 };
 use tokio::sync::broadcast;
 
@@ -50,260 +55,100 @@ pub struct ClusterInfo {
     pub timeout: Duration,
 }
 
-/// Counters of one cluster's agent since the host started.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Collections made.
-    pub collections: AtomicU64,
-    /// Collections that returned an error (timeouts and panics included).
-    pub failures: AtomicU64,
-    /// Collections abandoned at their timeout.
-    pub timeouts: AtomicU64,
-    /// Collections that panicked inside the connector.
-    pub panics: AtomicU64,
-}
-
-/// How a collection ended.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The connector returned a report (checked).
-    Collected(Collected),
-    /// It returned an error.
-    Failed(String),
-    /// It panicked (caught inside the library).
-    Panicked(String),
-    /// It did not finish within the timeout.
-    TimedOut(Duration),
-}
-
-/// One collection, as the agent saw it.
-#[derive(Debug)]
-pub struct Collection {
-    /// Per cluster, from 1.
-    pub sequence: u64,
-    /// When it started.
-    pub started_at: SystemTime,
-    /// How long it took.
-    pub duration: Duration,
-    /// What came of it.
-    pub outcome: Outcome,
-}
-
-/// One cluster's slot in the store.
-#[derive(Debug)]
-pub struct ClusterSlot {
-    /// What it is.
-    pub info: ClusterInfo,
-    /// Its agent's counters.
-    pub stats: Stats,
-    history: Mutex<History>,
-    schemas: Arc<SchemaPool>,
-    feed: broadcast::Sender<Notice>,
-    published: Arc<AtomicU64>,
-    encoded_bytes: Arc<AtomicUsize>,
-}
-
-impl ClusterSlot {
-    /// Turns a collection into a report, keeps it and announces it.
-    pub fn record(&self, c: Collection) -> Arc<Report> {
-        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        let previous = history.latest();
-        let stats = &self.stats;
-        stats.collections.fetch_add(1, Ordering::Relaxed);
-        let finished = c.started_at + c.duration;
-        let mut report = Report {
-            cluster: Arc::clone(&self.info.id),
-            connector: Arc::clone(&self.info.connector),
-            sequence: c.sequence,
-            collected_at: c.started_at,
-            duration: c.duration,
-            status: Status::Unreachable,
-            reasons: Vec::new(),
-            error: None,
-            consecutive_failures: 0,
-            last_success: previous.and_then(|p| p.last_success),
-            schema: Arc::clone(&EMPTY_SCHEMA),
-            values: Box::default(),
-            node_status: Box::default(),
-            encoding: Arc::new(Encoding::new(Arc::clone(&self.encoded_bytes))),
-        };
-        let failure = match c.outcome {
-            Outcome::Collected(collected) => {
-                let Collected {
-                    status,
-                    reasons,
-                    schema,
-                    values,
-                    node_status,
-                } = collected;
-                report.status = status;
-                report.reasons = reasons;
-                report.values = values;
-                report.node_status = node_status;
-                report.schema = self.schemas.share(schema, previous.map(|p| &p.schema));
-                report.last_success = Some(finished);
-                None
-            }
-            Outcome::Failed(e) => Some(e),
-            Outcome::Panicked(e) => {
-                stats.panics.fetch_add(1, Ordering::Relaxed);
-                Some(e)
-            }
-            Outcome::TimedOut(after) => {
-                stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                Some(format!(
-                    "collection timed out after {}",
-                    humantime::format_duration(after)
-                ))
-            }
-        };
-        if let Some(error) = failure {
-            stats.failures.fetch_add(1, Ordering::Relaxed);
-            report.consecutive_failures = previous.map_or(0, |p| p.consecutive_failures) + 1;
-            report.reasons = vec![error.clone()];
-            report.error = Some(error);
-        }
-        let report = Arc::new(report);
-        history.push(Arc::clone(&report));
-        drop(history);
-        self.published.fetch_add(1, Ordering::Release);
-        // No watcher is not an error.
-        let _ = self.feed.send(Notice {
-            cluster: Arc::clone(&report.cluster),
-            sequence: report.sequence,
-            wire_bytes: report.wire_bytes(),
-        });
-        report
-    }
-
-    /// The newest report.
-    pub fn latest(&self) -> Option<Arc<Report>> {
-        self.lock().latest().cloned()
-    }
-
-    /// Up to `limit` reports (0: all), newest first, collected after `since`.
-    pub fn reports(&self, limit: usize, since: Option<SystemTime>) -> Vec<Arc<Report>> {
-        self.lock().newest(limit, since)
-    }
-
-    /// The oldest stored report newer than sequence `after` (decoded after the history's
-    /// lock is released, so a watcher catching up never holds up the agent).
-    pub fn next_after(&self, after: u64) -> Next {
-        let found = self.lock().next_after(after);
-        found.decode()
-    }
-
-    /// About how many wire bytes the stored reports newer than sequence `after` take.
-    pub fn wire_bytes_after(&self, after: u64) -> usize {
-        self.lock().wire_bytes_after(after)
-    }
-
-    /// Reports stored.
-    pub fn stored(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
-        self.history.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// One copy of each distinct schema, shared by every report and cluster that has it.
-#[derive(Debug, Default)]
-struct SchemaPool {
-    by_fingerprint: Mutex<HashMap<u64, Weak<Schema>>>,
-}
-
-impl SchemaPool {
-    /// The one copy of `schema`: the previous report's when it is the same (the common case),
-    /// else the pool's, else `schema` itself, which joins the pool.
-    fn share(&self, schema: Schema, previous: Option<&Arc<Schema>>) -> Arc<Schema> {
-        if let Some(previous) = previous.filter(|p| ***p == schema) {
-            return Arc::clone(previous);
-        }
-        let key = schema.fingerprint();
-        let mut pool = self
-            .by_fingerprint
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(shared) = pool
-            .get(&key)
-            .and_then(Weak::upgrade)
-            .filter(|s| **s == schema)
-        {
-            return shared;
-        }
-        let schema = Arc::new(schema);
-        if pool.len() > 1024 {
-            pool.retain(|_, w| w.strong_count() > 0);
-        }
-        pool.insert(key, Arc::downgrade(&schema));
-        schema
-    }
+/// Why a report was not recorded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// Its sequence is not above the cluster's last one.
+    #[error("cluster '{cluster}': sequence {sequence} is not above the last one recorded, {last}")]
+    Stale {
+        /// The cluster.
+        cluster: Arc<str>,
+        /// The sequence refused.
+        sequence: u64,
+        /// The cluster's last sequence.
+        last: u64,
+    },
+    /// The file store could not write it.
+    #[error("the report store could not write: {0}")]
+    Write(String),
+    /// The file store's writer has stopped.
+    #[error("the report store is closed")]
+    Closed,
 }
 
 /// Every cluster's slot, and the feed of new reports.
 #[derive(Debug)]
 pub struct Store {
-    clusters: BTreeMap<Arc<str>, Arc<ClusterSlot>>,
-    feed: broadcast::Sender<Notice>,
-    published: Arc<AtomicU64>,
-    encoded_bytes: Arc<AtomicUsize>,
+    clusters: RwLock<BTreeMap<Arc<str>, Arc<ClusterSlot>>>,
+    history: usize,
+    shared: Arc<Shared>,
 }
 
 impl Store {
-    /// A store for these clusters, keeping `history` reports each.
+    /// A memory store for these clusters, keeping `history` reports each.
     pub fn new(clusters: impl IntoIterator<Item = ClusterInfo>, history: usize) -> Store {
+        let store = Store::empty(history, None);
+        for info in clusters {
+            store.add_cluster(info);
+        }
+        store
+    }
+
+    fn empty(history: usize, journal: Option<disk::Journal>) -> Store {
         let (feed, _) = broadcast::channel(NOTICE_BUFFER);
-        let schemas = Arc::new(SchemaPool::default());
-        let published = Arc::new(AtomicU64::new(0));
-        let encoded_bytes = Arc::new(AtomicUsize::new(0));
-        let clusters = clusters
-            .into_iter()
-            .map(|info| {
-                let slot = ClusterSlot {
-                    info: info.clone(),
-                    stats: Stats::default(),
-                    history: Mutex::new(History::new(history)),
-                    schemas: Arc::clone(&schemas),
-                    feed: feed.clone(),
-                    published: Arc::clone(&published),
-                    encoded_bytes: Arc::clone(&encoded_bytes),
-                };
-                (info.id, Arc::new(slot))
-            })
-            .collect();
         Store {
-            clusters,
-            feed,
-            published,
-            encoded_bytes,
+            clusters: RwLock::default(),
+            history,
+            shared: Arc::new(Shared {
+                schemas: schemas::SchemaPool::default(),
+                feed,
+                published: AtomicU64::new(0),
+                encoded_bytes: Arc::new(AtomicUsize::new(0)),
+                journal,
+            }),
         }
     }
 
-    /// The slot of cluster `id`.
-    pub fn cluster(&self, id: &str) -> Option<&Arc<ClusterSlot>> {
-        self.clusters.get(id)
+    /// The slot of cluster `info.id`, made now unless it exists (then its `info` stays as
+    /// it is). Any task may add clusters while the host runs; watchers of every cluster
+    /// stream the new one's reports.
+    pub fn add_cluster(&self, info: ClusterInfo) -> Arc<ClusterSlot> {
+        if let Some(slot) = self.cluster(&info.id) {
+            return slot;
+        }
+        let mut clusters = self.clusters.write().unwrap_or_else(|p| p.into_inner());
+        let slot = clusters.entry(Arc::clone(&info.id)).or_insert_with(|| {
+            let history = History::new(self.history);
+            Arc::new(ClusterSlot::new(info, history, 0, Arc::clone(&self.shared)))
+        });
+        Arc::clone(slot)
     }
 
-    /// All slots, by id.
-    pub fn clusters(&self) -> impl Iterator<Item = &Arc<ClusterSlot>> {
-        self.clusters.values()
+    /// The slot of cluster `id`.
+    pub fn cluster(&self, id: &str) -> Option<Arc<ClusterSlot>> {
+        let clusters = self.clusters.read().unwrap_or_else(|p| p.into_inner());
+        clusters.get(id).cloned()
+    }
+
+    /// Every slot now, by id.
+    pub fn clusters(&self) -> Vec<Arc<ClusterSlot>> {
+        let clusters = self.clusters.read().unwrap_or_else(|p| p.into_inner());
+        clusters.values().cloned().collect()
     }
 
     /// Reports stored since the start, over all clusters.
     pub fn published(&self) -> u64 {
-        self.published.load(Ordering::Acquire)
+        self.shared.published.load(Ordering::Acquire)
     }
 
     /// Bytes of the wire encodings stored reports keep ([`Encoding`]).
     pub fn encoded_bytes(&self) -> usize {
-        self.encoded_bytes.load(Ordering::Acquire)
+        self.shared.encoded_bytes.load(Ordering::Acquire)
     }
 
     /// Notices of new reports from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
-        self.feed.subscribe()
+        self.shared.feed.subscribe()
     }
 }
 

@@ -45,6 +45,8 @@ pub struct Report {
     /// Its wire encoding once someone made it, shared by every copy of this report (the
     /// history keeps it with the report, and drops it when the report leaves).
     pub encoding: Arc<Encoding>,
+    /// Which collector made it, when another process did.
+    pub origin: Option<super::Origin>,
 }
 
 /// A report's wire encoding, made by the first reader that needs it and kept for every later

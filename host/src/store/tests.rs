@@ -1,6 +1,7 @@
 use super::*;
 use crate::plugins::convert;
-use dbmon_connector_api::Report as Builder;
+use dbmon_connector_api::{Report as Builder, Status};
+use std::{sync::atomic::Ordering, time::SystemTime};
 
 fn store(history: usize) -> Store {
     let info = |id: &str| ClusterInfo {
@@ -23,6 +24,7 @@ fn collected(seq: u64, values: &[f64]) -> Collection {
         started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(seq),
         duration: Duration::from_millis(3),
         outcome: Outcome::Collected(convert::collected(&b.into_ffi()).unwrap()),
+        origin: None,
     }
 }
 
@@ -32,6 +34,7 @@ fn failed(seq: u64) -> Collection {
         started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(seq),
         duration: Duration::from_millis(3),
         outcome: Outcome::Failed("connection refused".into()),
+        origin: None,
     }
 }
 
@@ -40,7 +43,7 @@ fn keeps_history_reports_and_reads_do_not_drain() {
     let s = store(5);
     let a = s.cluster("a").unwrap();
     for seq in 1..=8 {
-        a.record(collected(seq, &[seq as f64, 2.0, seq as f64 * 0.1]));
+        a.record_now(collected(seq, &[seq as f64, 2.0, seq as f64 * 0.1]));
     }
     for _ in 0..2 {
         let all = a.reports(0, None);
@@ -66,12 +69,12 @@ fn keeps_history_reports_and_reads_do_not_drain() {
 fn reports_with_the_same_series_share_one_schema() {
     let s = store(10);
     let (a, b) = (s.cluster("a").unwrap(), s.cluster("b").unwrap());
-    let r1 = a.record(collected(1, &[1.0, 2.0]));
-    let r2 = a.record(collected(2, &[3.0, 4.0]));
-    let r3 = b.record(collected(1, &[5.0, 6.0]));
+    let r1 = a.record_now(collected(1, &[1.0, 2.0]));
+    let r2 = a.record_now(collected(2, &[3.0, 4.0]));
+    let r3 = b.record_now(collected(1, &[5.0, 6.0]));
     assert!(Arc::ptr_eq(&r1.schema, &r2.schema));
     assert!(Arc::ptr_eq(&r1.schema, &r3.schema));
-    let r4 = a.record(collected(3, &[1.0]));
+    let r4 = a.record_now(collected(3, &[1.0]));
     assert!(!Arc::ptr_eq(&r1.schema, &r4.schema));
     let values: Vec<Vec<f64>> = a
         .reports(0, None)
@@ -85,16 +88,16 @@ fn reports_with_the_same_series_share_one_schema() {
 fn failures_count_up_and_keep_the_last_success() {
     let s = store(10);
     let a = s.cluster("a").unwrap();
-    let ok = a.record(collected(1, &[1.0]));
-    let f1 = a.record(failed(2));
-    let f2 = a.record(failed(3));
+    let ok = a.record_now(collected(1, &[1.0]));
+    let f1 = a.record_now(failed(2));
+    let f2 = a.record_now(failed(3));
     assert_eq!(f1.consecutive_failures, 1);
     assert_eq!(f2.consecutive_failures, 2);
     assert_eq!(f2.status, Status::Unreachable);
     assert_eq!(f2.error.as_deref(), Some("connection refused"));
     assert_eq!(f2.last_success, ok.last_success);
     assert!(f2.last_success.is_some());
-    let back = a.record(collected(4, &[1.0]));
+    let back = a.record_now(collected(4, &[1.0]));
     assert_eq!(back.consecutive_failures, 0);
     assert_eq!(a.stats.failures.load(Ordering::Relaxed), 2);
 }
@@ -103,13 +106,13 @@ fn failures_count_up_and_keep_the_last_success() {
 fn a_schema_equal_to_one_in_the_pool_is_shared_even_after_another_in_between() {
     let s = store(10);
     let (a, b) = (s.cluster("a").unwrap(), s.cluster("b").unwrap());
-    let r1 = a.record(collected(1, &[1.0, 2.0]));
-    let other = a.record(collected(2, &[1.0]));
+    let r1 = a.record_now(collected(1, &[1.0, 2.0]));
+    let other = a.record_now(collected(2, &[1.0]));
     assert!(!Arc::ptr_eq(&r1.schema, &other.schema));
     // Not the previous report's schema, but the pool still holds it (r1 is stored).
-    let r3 = a.record(collected(3, &[5.0, 6.0]));
+    let r3 = a.record_now(collected(3, &[5.0, 6.0]));
     assert!(Arc::ptr_eq(&r1.schema, &r3.schema));
-    let r4 = b.record(collected(1, &[7.0]));
+    let r4 = b.record_now(collected(1, &[7.0]));
     assert!(Arc::ptr_eq(&other.schema, &r4.schema));
 }
 
@@ -139,14 +142,15 @@ fn kinds_and_help_are_kept_and_part_of_the_schema() {
             )
             .unwrap(),
         ),
+        origin: None,
     };
     let s = store(3);
     let a = s.cluster("a").unwrap();
-    let r1 = a.record(collection(1, MetricKind::Counter));
+    let r1 = a.record_now(collection(1, MetricKind::Counter));
     let series = r1.schema.series()[0];
     assert_eq!(series.kind, MetricKind::Counter);
     assert_eq!(r1.schema.str(series.help), "Is it up.");
-    let r2 = a.record(collection(2, MetricKind::Gauge));
+    let r2 = a.record_now(collection(2, MetricKind::Gauge));
     assert!(
         !Arc::ptr_eq(&r1.schema, &r2.schema),
         "another kind, another schema"
@@ -187,7 +191,7 @@ fn a_collected_report_is_checked_when_it_is_made() {
 async fn watchers_receive_new_reports() {
     let s = store(3);
     let mut rx = s.subscribe();
-    s.cluster("b").unwrap().record(collected(1, &[1.0]));
+    s.cluster("b").unwrap().record_now(collected(1, &[1.0]));
     let got = rx.recv().await.unwrap();
     assert_eq!(&*got.cluster, "b");
 }
@@ -198,7 +202,7 @@ fn next_after_walks_the_history_oldest_first_and_names_what_left_it() {
     let a = s.cluster("a").unwrap();
     assert!(matches!(a.next_after(0), Next::UpToDate));
     for seq in 1..=6 {
-        a.record(collected(seq, &[seq as f64, 7.0]));
+        a.record_now(collected(seq, &[seq as f64, 7.0]));
     }
     // 3..=6 are stored.
     match a.next_after(0) {
