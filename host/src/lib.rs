@@ -16,4 +16,5 @@ pub mod names;
 pub mod plugins;
 pub mod runner;
 pub mod serve;
+pub mod security;
 pub mod store;

@@ -6,7 +6,12 @@
 //! Connections are sorted in their own tasks, a bounded number at a time, so a client that
 //! connects and sends nothing delays no one. Each connection handed on is registered in
 //! [`Connections`], through which the host can close one whose client stopped reading.
+//!
+//! With TLS ([`ServerTls`]), a connection that is not an HTTP/1.x probe (a TLS ClientHello
+//! starts with 0x16) does its handshake in its own task, within [`FIRST_BYTES_WITHIN`]; a
+//! failed handshake is logged once with the peer and rustls' reason.
 
+use crate::security::{PeerCertificate, ServerTls, tls::handshake_failure};
 use futures::task::AtomicWaker;
 use std::{
     collections::HashMap,
@@ -25,12 +30,13 @@ use tokio::{
     net::{TcpListener, TcpStream},
     sync::{Semaphore, mpsc},
 };
+use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 /// Connections whose first bytes are still awaited.
 const MAX_SORTING: usize = 1024;
-/// Time a new connection has to send its first bytes.
+/// Time a new connection has to send its first bytes, and then to finish its TLS handshake.
 const FIRST_BYTES_WITHIN: Duration = Duration::from_secs(10);
 /// Bytes that tell HTTP/1.x from HTTP/2's preface (`PRI * HTTP/2.0`) and TLS.
 const SNIFF_BYTES: usize = 5;
@@ -51,6 +57,18 @@ impl Greeting {
                  Use the dbmon CLI:   dbmon --server http://{address} clusters\n\
                  or any gRPC client:  grpcurl -plaintext {address} list\n\
                  Health probes:       grpc_health_probe -addr={address}\n"
+            ),
+        }
+    }
+
+    /// The answer of a gRPC listener with TLS at `address`.
+    pub fn grpc_tls(address: SocketAddr) -> Greeting {
+        Greeting {
+            text: format!(
+                "This is dbmon's gRPC endpoint: it speaks gRPC over TLS, not plaintext HTTP/1.1.\n\
+                 Use the dbmon CLI:   dbmon --server https://{address} --ca CA.pem clusters\n\
+                 or any gRPC client:  grpcurl -cacert CA.pem {address} list\n\
+                 Health probes:       grpc_health_probe -tls -tls-ca-cert CA.pem -addr={address}\n"
             ),
         }
     }
@@ -77,7 +95,7 @@ impl Connections {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn register(&self, stream: TcpStream, peer: SocketAddr) -> Conn {
+    fn register(&self, stream: Stream, peer: SocketAddr) -> Conn {
         let closer = Arc::new(Closer::default());
         self.lock().insert(peer, Arc::clone(&closer));
         Conn {
@@ -87,6 +105,33 @@ impl Connections {
             connections: self.clone(),
         }
     }
+}
+
+/// A connection's bytes: plain TCP, or TLS over it.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
+/// What the HTTP/2 server learns of a connection (tonic's `Connected::ConnectInfo`): its
+/// addresses and, with TLS, the client's certificate. The auth layer
+/// ([`crate::security::AuthLayer`]) turns it into the extensions handlers read.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Local and remote addresses.
+    pub tcp: TcpConnectInfo,
+    /// The verified client certificate, when the client presented one.
+    pub client: Option<Arc<PeerCertificate>>,
 }
 
 #[derive(Debug, Default)]
@@ -99,7 +144,7 @@ struct Closer {
 /// An accepted connection that [`Connections::close`] can end.
 #[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     closer: Arc<Closer>,
     connections: Connections,
@@ -140,7 +185,10 @@ impl AsyncRead for Conn {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.check(&this.closer.read, cx)?;
-        Pin::new(&mut this.stream).poll_read(cx, buf)
+        match &mut this.stream {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
     }
 }
 
@@ -152,7 +200,10 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.check(&this.closer.write, cx)?;
-        Pin::new(&mut this.stream).poll_write(cx, buf)
+        match &mut this.stream {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
     }
 
     fn poll_write_vectored(
@@ -162,41 +213,73 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.check(&this.closer.write, cx)?;
-        Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
+        match &mut this.stream {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        match &self.stream {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.check(&this.closer.write, cx)?;
-        Pin::new(&mut this.stream).poll_flush(cx)
+        match &mut this.stream {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }
 
 impl Connected for Conn {
-    type ConnectInfo = TcpConnectInfo;
+    type ConnectInfo = ConnInfo;
 
-    fn connect_info(&self) -> TcpConnectInfo {
-        self.stream.connect_info()
+    fn connect_info(&self) -> ConnInfo {
+        let client = match &self.stream {
+            Stream::Plain(_) => None,
+            Stream::Tls(tls) => tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| PeerCertificate::from_der(leaf))
+                .map(Arc::new),
+        };
+        ConnInfo {
+            tcp: self.stream.tcp().connect_info(),
+            client,
+        }
     }
 }
 
-/// Accepted connections ready for an HTTP/2 server, registered in `connections`, until the
-/// listener's task ends (when the stream is dropped).
+/// Accepted connections ready for an HTTP/2 server (after their TLS handshake with `tls`),
+/// registered in `connections`, until the listener's task ends (when the stream is dropped).
 pub fn incoming(
     listener: TcpListener,
     greeting: Greeting,
     connections: Connections,
+    tls: Option<Arc<ServerTls>>,
 ) -> ReceiverStream<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(accept_loop(listener, Arc::new(greeting), connections, tx));
+    tokio::spawn(accept_loop(
+        listener,
+        Arc::new(greeting),
+        connections,
+        tls,
+        tx,
+    ));
     ReceiverStream::new(rx)
 }
 
@@ -204,6 +287,7 @@ async fn accept_loop(
     listener: TcpListener,
     greeting: Arc<Greeting>,
     connections: Connections,
+    tls: Option<Arc<ServerTls>>,
     tx: mpsc::Sender<io::Result<Conn>>,
 ) {
     let sorting = Arc::new(Semaphore::new(MAX_SORTING));
@@ -225,20 +309,44 @@ async fn accept_loop(
         }
         let Ok(permit) = Arc::clone(&sorting).try_acquire_owned() else {
             // Many silent connections: the HTTP/2 server takes this one as it comes, unsorted,
-            // rather than refusing anyone.
-            let _ = tx.send(Ok(connections.register(stream, peer))).await;
+            // rather than refusing anyone (after its handshake, bounded in time, with TLS).
+            match &tls {
+                None => {
+                    let _ = tx
+                        .send(Ok(connections.register(Stream::Plain(stream), peer)))
+                        .await;
+                }
+                Some(tls) => {
+                    let (tx, tls, connections) = (tx.clone(), Arc::clone(tls), connections.clone());
+                    tokio::spawn(async move {
+                        if let Some(stream) = handshake(&tls, stream, peer).await {
+                            let _ = tx.send(Ok(connections.register(stream, peer))).await;
+                        }
+                    });
+                }
+            }
             continue;
         };
         let tx = tx.clone();
         let greeting = Arc::clone(&greeting);
         let connections = connections.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let kind = tokio::time::timeout(FIRST_BYTES_WITHIN, sniff(&stream)).await;
-            drop(permit);
             match kind {
-                Ok(Ok(Opening::Http1)) => answer_http1(stream, &greeting, peer).await,
+                Ok(Ok(Opening::Http1)) => {
+                    drop(permit);
+                    answer_http1(stream, &greeting, peer).await
+                }
                 Ok(Ok(Opening::Other)) => {
-                    let _ = tx.send(Ok(connections.register(stream, peer))).await;
+                    let stream = match &tls {
+                        None => Some(Stream::Plain(stream)),
+                        Some(tls) => handshake(tls, stream, peer).await,
+                    };
+                    drop(permit);
+                    if let Some(stream) = stream {
+                        let _ = tx.send(Ok(connections.register(stream, peer))).await;
+                    }
                 }
                 Ok(Err(e)) => tracing::debug!("connection of {peer}: {e}"),
                 Err(_) => tracing::debug!(
@@ -246,6 +354,33 @@ async fn accept_loop(
                 ),
             }
         });
+    }
+}
+
+/// The TLS handshake of `stream`, within [`FIRST_BYTES_WITHIN`]; `None` (logged) when it
+/// fails.
+async fn handshake(tls: &ServerTls, stream: TcpStream, peer: SocketAddr) -> Option<Stream> {
+    let mut first = [0u8; 1];
+    if matches!(stream.peek(&mut first).await, Ok(1)) && first[0] != 0x16 {
+        tracing::info!(
+            "connection of {peer}: not TLS (plaintext gRPC to a TLS listener? use https://)"
+        );
+        return None;
+    }
+    let accept = tls.acceptor().accept(stream);
+    match tokio::time::timeout(FIRST_BYTES_WITHIN, accept).await {
+        Ok(Ok(stream)) => Some(Stream::Tls(Box::new(stream))),
+        Ok(Err(e)) => {
+            tracing::info!(
+                "TLS handshake with {peer} failed: {}",
+                handshake_failure(&e)
+            );
+            None
+        }
+        Err(_) => {
+            tracing::info!("TLS handshake with {peer} unfinished within {FIRST_BYTES_WITHIN:?}");
+            None
+        }
     }
 }
 

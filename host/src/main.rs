@@ -1,6 +1,6 @@
 //! `dbmon`: the monitoring host (`dbmon serve`) and its command-line client.
 
-use dbmon::{author, cli, isolation, logging, serve};
+use dbmon::{author, cli, isolation, logging, security, serve};
 
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
@@ -27,6 +27,22 @@ struct Cli {
     /// Write the log to this file instead of stderr.
     #[arg(long, global = true, env = "DBMON_LOG_FILE")]
     log_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signs the server's certificate (https:// servers); by
+    /// default, the system's roots.
+    #[arg(long, global = true, env = "DBMON_CA")]
+    ca: Option<PathBuf>,
+    /// Client certificate (PEM), for servers that ask for one (with --key).
+    #[arg(long, global = true, env = "DBMON_CERT")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, env = "DBMON_KEY")]
+    key: Option<PathBuf>,
+    /// Bearer token sent with every call (prefer --token-file: a flag shows in `ps`).
+    #[arg(long, global = true, env = "DBMON_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// File holding the bearer token (a trailing newline is ignored).
+    #[arg(long, global = true, env = "DBMON_TOKEN_FILE", conflicts_with = "token")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +56,18 @@ enum Command {
         /// What to do.
         #[command(subcommand)]
         command: author::ConnectorCommand,
+    },
+    /// Makes a CA and the server and client certificates it signs, for TLS.
+    Certs {
+        /// What to do.
+        #[command(subcommand)]
+        command: security::certs::CertsCommand,
+    },
+    /// Makes bearer tokens for `auth.tokens`.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: security::certs::TokenCommand,
     },
     #[command(flatten)]
     Query(cli::Query),
@@ -80,7 +108,28 @@ async fn main() -> ExitCode {
             }
             author::run(command, cli.json)
         }
-        Command::Query(query) => cli::run(cli.server, cli.json, query).await,
+        Command::Certs { command } => security::certs::run_certs(command),
+        Command::Token { command } => security::certs::run_token(command),
+        Command::Query(query) => {
+            let token = match (cli.token, cli.token_file) {
+                (Some(text), _) => Some(security::client::Token::new(&text)),
+                (None, Some(file)) => match security::client::Token::from_file(&file) {
+                    Ok(token) => Some(token),
+                    Err(e) => {
+                        eprintln!("dbmon: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                (None, None) => None,
+            };
+            let client = security::client::ClientSecurity {
+                ca: cli.ca,
+                cert: cli.cert,
+                key: cli.key,
+                token,
+            };
+            cli::run(cli.server, client, cli.json, query).await
+        }
         Command::Worker(args) => {
             logging::init_worker(&cli.log_level);
             // A hangup of the host's terminal is the host's to handle; a worker ends when its

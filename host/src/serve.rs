@@ -92,6 +92,15 @@ pub async fn serve(
     } else {
         None
     };
+    // After the file's own checks (which name a bad tls: file once): the safe-default rule.
+    let security = if errors.is_empty() {
+        crate::security::ServerSecurity::from_config(&config).unwrap_or_else(|e| {
+            errors.push(e);
+            Default::default()
+        })
+    } else {
+        Default::default()
+    };
     if args.check || !errors.is_empty() {
         return Ok(check(&config, found, errors));
     }
@@ -141,23 +150,31 @@ pub async fn serve(
     };
     let grace = config.api.shutdown_grace;
     let health = tonic_health::server::HealthReporter::new();
-    let server = grpc_server(monitor, &config.api, health.clone(), stopped.clone())
-        .await?
-        .serve_with_incoming_shutdown(
-            listener::incoming(listener, Greeting::grpc(address), connections),
-            async move {
-                signals.stopped().await;
-                // Probes see the stop at once; agents and open streams end now, so that the
-                // server can drain.
-                health
-                    .set_not_serving::<proto::monitor_server::MonitorServer<Monitor>>()
-                    .await;
-                health
-                    .set_service_status("", tonic_health::ServingStatus::NotServing)
-                    .await;
-                let _ = stop.send(true);
-            },
-        );
+    let greeting = match security.tls {
+        Some(_) => Greeting::grpc_tls(address),
+        None => Greeting::grpc(address),
+    };
+    let incoming = listener::incoming(listener, greeting, connections, security.tls.clone());
+    let server = grpc_server(
+        monitor,
+        &config.api,
+        health.clone(),
+        stopped.clone(),
+        security.layer(),
+    )
+    .await?
+    .serve_with_incoming_shutdown(incoming, async move {
+        signals.stopped().await;
+        // Probes see the stop at once; agents and open streams end now, so that the
+        // server can drain.
+        health
+            .set_not_serving::<proto::monitor_server::MonitorServer<Monitor>>()
+            .await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        let _ = stop.send(true);
+    });
 
     tracing::info!(
         "serving on {address}: {} clusters, {} connectors ({}), store {:?} keeping {} reports per cluster",
@@ -168,9 +185,10 @@ pub async fn serve(
         config.history
     );
     // Scripts and tests read this line to learn the port.
-    println!("dbmon serving on http://{address}");
+    let scheme = security.scheme();
+    println!("dbmon serving on {scheme}://{address}");
     let exe = std::env::current_exe().map_or_else(|_| "dbmon".into(), |p| p.display().to_string());
-    println!("try: {exe} --server http://{address} clusters");
+    println!("try: {exe} --server {scheme}://{address} clusters");
     let mut stopping = stopped.clone();
     let deadline = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
@@ -213,9 +231,13 @@ async fn grpc_server(
     limits: &crate::config::Api,
     health: tonic_health::server::HealthReporter,
     stopped: watch::Receiver<bool>,
+    auth: crate::security::AuthLayer,
 ) -> anyhow::Result<
     tonic::transport::server::Router<
-        tower::layer::util::Stack<api::OversizeLayer, tower::layer::util::Identity>,
+        tower::layer::util::Stack<
+            crate::security::AuthLayer,
+            tower::layer::util::Stack<api::OversizeLayer, tower::layer::util::Identity>,
+        >,
     >,
 > {
     health
@@ -236,6 +258,7 @@ async fn grpc_server(
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .layer(api::OversizeLayer)
+        .layer(auth)
         .add_service(
             HealthServer::new(api::health::Checks::new(health, stopped))
                 .max_decoding_message_size(max_message_bytes),

@@ -79,7 +79,24 @@ impl TestCa {
         self.sign(&[name], ExtendedKeyUsagePurpose::ClientAuth)
     }
 
+    /// A client certificate for `name` that expired in 2001.
+    pub fn expired_client_cert(&self, name: &str) -> CertAndKey {
+        self.sign_with(&[name], ExtendedKeyUsagePurpose::ClientAuth, |params| {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        })
+    }
+
     fn sign(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> CertAndKey {
+        self.sign_with(names, usage, |_| {})
+    }
+
+    fn sign_with(
+        &self,
+        names: &[&str],
+        usage: ExtendedKeyUsagePurpose,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> CertAndKey {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).expect("leaf params");
         params.distinguished_name.push(
@@ -92,6 +109,7 @@ impl TestCa {
             KeyUsagePurpose::KeyEncipherment,
         ];
         params.extended_key_usages = vec![usage];
+        adjust(&mut params);
         let key = KeyPair::generate().expect("leaf key");
         let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
         CertAndKey {

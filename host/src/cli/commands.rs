@@ -4,9 +4,8 @@ use super::{Failure, Query, render};
 use dbmon_proto as proto;
 use proto::monitor_client::MonitorClient;
 use std::io::Write;
-use tonic::transport::Channel;
 
-type Client = MonitorClient<Channel>;
+type Client = MonitorClient<super::Transport>;
 
 /// Runs `query`, printing to `out` (JSON lines when `json`).
 pub async fn run(
@@ -288,7 +287,9 @@ mod tests {
     }
 
     async fn reports(address: &str, json: bool, verbose: bool) -> String {
-        let client = Client::connect(address.to_string()).await.unwrap();
+        let client = crate::cli::connect(address, &Default::default())
+            .await
+            .unwrap();
         let query = Query::Reports {
             cluster: "a".into(),
             limit: 1,

@@ -3,10 +3,14 @@
 mod commands;
 mod render;
 
+use crate::security::client::{self, BearerInterceptor, ClientSecurity};
 use dbmon_proto as proto;
 use proto::monitor_client::MonitorClient;
 use std::{io, process::ExitCode};
-use tonic::transport::Channel;
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
+
+/// The client's transport: a channel whose calls carry the bearer token.
+pub(crate) type Transport = InterceptedService<Channel, BearerInterceptor>;
 
 /// What to ask the server.
 #[derive(Debug, clap::Subcommand)]
@@ -55,11 +59,12 @@ enum Failure {
 
 impl From<tonic::Status> for Failure {
     fn from(status: tonic::Status) -> Self {
-        Failure::Server(status.message().to_string())
+        Failure::Server(client::describe_status(&status))
     }
 }
 
-/// Runs one query against `server`, printing JSON lines when `json`.
+/// Runs one query against `server` with `security`'s credentials, printing JSON lines when
+/// `json`.
 ///
 /// Output goes through `io::Write`, never `println!` (which panics when stdout is gone), and
 /// a reader that closed the pipe early (`dbmon clusters | head -1`) ends the command quietly
@@ -68,9 +73,9 @@ impl From<tonic::Status> for Failure {
 /// starts, for the client commands only (`serve` and the worker write to sockets and pipes
 /// whose peers may go away), and it would hide every other write error; here a full disk
 /// behind `> file` is still reported.
-pub async fn run(server: String, json: bool, query: Query) -> ExitCode {
+pub async fn run(server: String, security: ClientSecurity, json: bool, query: Query) -> ExitCode {
     let mut out = io::stdout();
-    let result = match connect(&server).await {
+    let result = match connect(&server, &security).await {
         Ok(client) => commands::run(client, json, query, &mut out).await,
         Err(e) => Err(e),
     };
@@ -84,15 +89,17 @@ pub async fn run(server: String, json: bool, query: Query) -> ExitCode {
     }
 }
 
-async fn connect(server: &str) -> Result<MonitorClient<Channel>, Failure> {
-    let channel = Channel::from_shared(server.to_string())
-        .map_err(|e| Failure::Server(format!("bad --server '{server}': {e}")))?
-        .connect()
+async fn connect(
+    server: &str,
+    security: &ClientSecurity,
+) -> Result<MonitorClient<Transport>, Failure> {
+    let (channel, token) = client::connect(server, security)
         .await
-        .map_err(|e| Failure::Server(format!("cannot reach the dbmon server at {server}: {e}")))?;
+        .map_err(|e| Failure::Server(e.replace("bad server URL", "bad --server")))?;
     // A page of reports of a large cluster (3,000 series × 100 reports) is far above tonic's
     // 4 MiB default; the server bounds what it sends.
-    Ok(MonitorClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
+    Ok(MonitorClient::with_interceptor(channel, token)
+        .max_decoding_message_size(MAX_RESPONSE_BYTES))
 }
 
 /// Largest answer the client accepts.

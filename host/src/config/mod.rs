@@ -13,6 +13,7 @@ use dbmon_connector_api::{AuthConfig, ClusterConfig, TlsConfig};
 pub use locate::{Locations, Position};
 use model::DEFAULT_PLUGINS_DIR;
 pub use model::{DEFAULT_LISTEN, Isolation, StoreKind};
+pub use model::{ClientAuth, Role};
 
 use model::{ClusterEntry, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, FileConfig};
 use std::{
@@ -93,6 +94,12 @@ pub struct Config {
 }
 
 /// `api:` with every default applied.
+    /// `tls:` of the gRPC listener, paths resolved.
+    pub tls: Option<crate::security::TlsSettings>,
+    /// `auth:` of the gRPC listener (the entries without errors).
+    pub auth: Option<crate::security::AuthSettings>,
+    /// `insecure:`: serve beyond loopback without TLS and authentication.
+    pub insecure: bool,
 #[derive(Debug, Clone)]
 pub struct Api {
     /// Largest request message, in bytes.
@@ -286,6 +293,18 @@ impl Config {
                     entry.id, first_at.line
                 );
                 errors.push(self.error_at(&format!("clusters[{index}].id"), message));
+            tls: raw.tls.as_ref().map(|t| crate::security::TlsSettings {
+                cert: base.join(&t.cert),
+                key: base.join(&t.key),
+                client_ca: t.client_ca.as_ref().map(|p| base.join(p)),
+                client_auth: t.client_auth.unwrap_or(if t.client_ca.is_some() {
+                    ClientAuth::Required
+                } else {
+                    ClientAuth::None
+                }),
+            }),
+            auth: raw.auth.as_ref().map(security_auth),
+            insecure: raw.insecure,
                 continue;
             }
             let default_isolation = raw
@@ -314,6 +333,57 @@ impl Config {
         }
         let interval = entry
             .interval
+        self.check_security(raw, errors);
+    }
+
+    /// `tls:` files that cannot serve, and `auth:` entries that cannot match.
+    fn check_security(&self, raw: &FileConfig, errors: &mut Vec<ConfigError>) {
+        if let Some(tls) = &raw.tls
+            && tls.client_ca.is_none()
+            && tls.client_auth.is_some_and(|a| a != ClientAuth::None)
+        {
+            let message = "tls.client_auth needs tls.client_ca: the CA that signs client \
+                           certificates";
+            errors.push(self.error_at("tls.client_auth", message));
+        } else if let Some(settings) = &self.tls
+            && let Err(e) = crate::security::tls::server_config(settings)
+        {
+            errors.push(self.error_at(&format!("tls.{}", e.field), e.message));
+        }
+        let Some(auth) = &raw.auth else { return };
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, token) in auth.tokens.iter().enumerate() {
+            let at = |field: &str| format!("auth.tokens[{i}].{field}");
+            if let Some(first) = names.insert(&token.name, i) {
+                let message = format!(
+                    "duplicate token name '{}' (first at auth.tokens[{first}])",
+                    token.name
+                );
+                errors.push(self.error_at(&at("name"), message));
+            }
+            if sha256_digest(&token.sha256).is_none() {
+                let message = format!(
+                    "'{}' is not a SHA-256 digest (64 hex digits; `dbmon token new` prints one)",
+                    token.sha256
+                );
+                errors.push(self.error_at(&at("sha256"), message));
+            }
+            if token.roles.is_empty() {
+                errors.push(self.error_at(&at("roles"), "roles: name at least one of read, command, ingest, admin"));
+            }
+        }
+        for (i, cert) in auth.certificates.iter().enumerate() {
+            if cert.subject.trim().is_empty() {
+                let message = "subject: the client certificate's common name or whole subject";
+                errors.push(self.error_at(&format!("auth.certificates[{i}].subject"), message));
+            }
+        }
+        let asks_certificates = raw.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        if !auth.certificates.is_empty() && !asks_certificates {
+            let message = "auth.certificates needs tls.client_ca (and tls.client_auth: required \
+                           or optional): without it no client presents a certificate";
+            errors.push(self.error_at("auth.certificates", message));
+        }
             .or(defaults.interval)
             .map_or(DEFAULT_INTERVAL, |p| p.0);
         let timeout = entry
@@ -447,4 +517,43 @@ fn cluster_entries(value: &Node, problems: &mut Vec<Problem>) -> Vec<ClusterEntr
 }
 
 #[cfg(test)]
+/// `auth:` resolved: the entries whose digest reads.
+fn security_auth(raw: &model::ListenerAuth) -> crate::security::AuthSettings {
+    use crate::security::{Roles, auth::{CertificateRule, TokenRule}};
+    crate::security::AuthSettings {
+        tokens: raw
+            .tokens
+            .iter()
+            .filter_map(|t| {
+                Some(TokenRule {
+                    name: t.name.clone(),
+                    sha256: sha256_digest(&t.sha256)?,
+                    roles: Roles::of(&t.roles),
+                })
+            })
+            .collect(),
+        certificates: raw
+            .certificates
+            .iter()
+            .map(|c| CertificateRule {
+                subject: c.subject.clone(),
+                roles: Roles::of(&c.roles),
+            })
+            .collect(),
+    }
+}
+
+/// The 32 bytes of a digest written as 64 hex digits.
+fn sha256_digest(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(digest)
+}
+
 mod tests;

@@ -64,6 +64,114 @@ pub struct FileConfig {
 
 /// `plugins:`
 #[derive(Debug, Default, Deserialize)]
+    /// TLS of the gRPC listener. By default, none: plaintext (allowed on loopback only, unless
+    /// `insecure: true`).
+    #[serde(default)]
+    pub tls: Option<ListenerTls>,
+    /// Who may call the gRPC API, by bearer token or client certificate. By default, anyone
+    /// who can connect (allowed on loopback only, unless `insecure: true`).
+    #[serde(default)]
+    pub auth: Option<ListenerAuth>,
+    /// Serve a non-loopback address without TLS and authentication (a warning is logged at
+    /// every start). By default, this is false: such a listener is refused.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// `tls:` of the gRPC listener. The files are re-read when they change (certificate rotation).
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (cert:, key:, client_ca:, client_auth:)"
+)]
+pub struct ListenerTls {
+    /// The server's certificate chain (PEM), relative to the config file.
+    pub cert: PathBuf,
+    /// The server's private key (PEM: PKCS#8, PKCS#1 or SEC1), relative to the config file.
+    pub key: PathBuf,
+    /// CA certificates (PEM) that sign client certificates. By default, none: clients
+    /// present no certificate.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// Whether clients must present a certificate signed by `client_ca`. By default,
+    /// `required` when `client_ca` is set; it needs `client_ca`.
+    #[serde(default)]
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// What the TLS handshake asks of a client's certificate.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", expecting = "required, optional or none")]
+pub enum ClientAuth {
+    /// No connection without a certificate signed by `client_ca`.
+    Required,
+    /// A certificate, when presented, must be signed by `client_ca`; clients without one
+    /// connect (and authenticate by token).
+    Optional,
+    /// Client certificates are not asked for.
+    None,
+}
+
+/// `auth:` of the gRPC listener: every call but health and reflection needs a credential
+/// with the role its method requires (README, "Security").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping (tokens:, certificates:)")]
+pub struct ListenerAuth {
+    /// Bearer tokens (`authorization: Bearer TOKEN`), by the SHA-256 of each.
+    #[serde(default)]
+    pub tokens: Vec<TokenEntry>,
+    /// Client certificates (with `tls.client_ca`), by subject.
+    #[serde(default)]
+    pub certificates: Vec<CertificateEntry>,
+}
+
+/// One entry of `auth.tokens:` (`dbmon token new NAME` prints one).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping (name:, sha256:, roles:)")]
+pub struct TokenEntry {
+    /// Unique name, used in logs and PERMISSION_DENIED messages (never the token).
+    pub name: String,
+    /// SHA-256 of the token, 64 hex digits.
+    pub sha256: String,
+    /// What the token may do.
+    pub roles: Vec<Role>,
+}
+
+/// One entry of `auth.certificates:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping (subject:, roles:)")]
+pub struct CertificateEntry {
+    /// The client certificate's subject: its common name alone (`ops`), or its whole subject
+    /// as RFC 4514 writes it (`CN=ops,O=example`: most specific first, no spaces).
+    pub subject: String,
+    /// What the certificate may do.
+    pub roles: Vec<Role>,
+}
+
+/// What a credential may do; every gRPC method requires one role.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case", expecting = "read, command, ingest or admin")]
+pub enum Role {
+    /// List connectors and clusters, read and watch reports, list collectors.
+    Read,
+    /// Run connector commands (`RunCommand`).
+    Command,
+    /// Push reports as a collector (`dbmon.ingest.v1.Ingest`).
+    Ingest,
+    /// Everything, including any other method.
+    Admin,
+}
+
+impl Role {
+    /// The name used in the YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Command => "command",
+            Role::Ingest => "ingest",
+            Role::Admin => "admin",
+        }
+    }
 #[serde(deny_unknown_fields, expecting = "a mapping (insecure:, allow:)")]
 pub struct PluginsConfig {
     /// Load plugin files and folders writable by group or others, or owned by another user.

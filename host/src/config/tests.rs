@@ -507,3 +507,103 @@ fn durations_beyond_a_year_are_refused() {
         .to_string();
     assert!(errors.contains("at most 365d"), "{errors}");
 }
+
+const CLUSTERS: &str = "clusters: [{id: a, connector: c}]\n";
+
+#[test]
+fn client_auth_without_client_ca_is_refused_where_it_is() {
+    let text = format!("tls:\n  cert: s.pem\n  key: k.pem\n  client_auth: required\n{CLUSTERS}");
+    let e = only_error(&text);
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:4:16: "), "{e}");
+    assert!(e.contains("tls.client_auth needs tls.client_ca"), "{e}");
+}
+
+#[test]
+fn a_missing_certificate_file_is_named_with_the_os_error() {
+    let e = only_error(&format!(
+        "tls: {{cert: nowhere.pem, key: k.pem}}\n{CLUSTERS}"
+    ));
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:1:13: "), "{e}");
+    assert!(
+        e.contains("cannot read /etc/dbmon/nowhere.pem: No such file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_certificate_file_without_pem_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    let text = format!(
+        "tls:\n  cert: {}\n  key: {}\n{CLUSTERS}",
+        cert.display(),
+        cert.display()
+    );
+    let e = only_error(&text);
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:2:9: "), "{e}");
+    assert!(e.contains("no PEM certificate found"), "{e}");
+}
+
+#[test]
+fn tls_paths_are_relative_to_the_config_file_and_client_auth_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dbmon.yaml");
+    let text = format!("tls: {{cert: s.pem, key: k.pem, client_ca: ca.pem}}\n{CLUSTERS}");
+    let (config, errors) = Config::parse_partial(&file, &text);
+    assert_eq!(errors.len(), 1, "the files do not exist: {errors:?}");
+    let tls = config.tls.expect("tls settings");
+    assert_eq!(tls.cert, dir.path().join("s.pem"));
+    assert_eq!(tls.client_ca, Some(dir.path().join("ca.pem")));
+    assert_eq!(tls.client_auth, ClientAuth::Required);
+}
+
+#[test]
+fn token_entries_are_checked_each_where_it_is() {
+    let digest = "ab".repeat(32);
+    let text = format!(
+        "auth:\n  tokens:\n    - {{name: ci, sha256: {digest}, roles: [read]}}\n    - {{name: ci, sha256: 12ab, roles: [read]}}\n{CLUSTERS}"
+    );
+    let errors = parse(&text).expect_err("bad tokens").0;
+    let texts: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 2, "{texts:?}");
+    assert!(
+        texts[0].starts_with("/etc/dbmon/dbmon.yaml:4:14: duplicate token name 'ci'"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[1].starts_with("/etc/dbmon/dbmon.yaml:4:26: '12ab' is not a SHA-256 digest"),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn an_unknown_role_is_refused_with_the_known_ones() {
+    let digest = "ab".repeat(32);
+    let text = format!(
+        "auth:\n  tokens:\n    - {{name: ci, sha256: {digest}, roles: [root]}}\n{CLUSTERS}"
+    );
+    let e = only_error(&text);
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:3:"), "{e}");
+    assert!(e.contains("one of read, command, ingest, admin"), "{e}");
+}
+
+#[test]
+fn certificates_without_a_client_ca_are_refused() {
+    let text = format!("auth:\n  certificates: [{{subject: ops, roles: [read]}}]\n{CLUSTERS}");
+    let e = only_error(&text);
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:2:17: "), "{e}");
+    assert!(e.contains("needs tls.client_ca"), "{e}");
+}
+
+#[test]
+fn valid_tokens_resolve_to_digests_and_roles() {
+    let digest = "0f".repeat(32);
+    let text = format!(
+        "auth: {{tokens: [{{name: ci, sha256: {digest}, roles: [read, ingest]}}]}}\n{CLUSTERS}"
+    );
+    let auth = parse(&text).unwrap().auth.expect("auth settings");
+    assert_eq!(auth.tokens[0].sha256, [0x0f; 32]);
+    assert!(auth.tokens[0].roles.allow(Role::Ingest));
+    assert!(!auth.tokens[0].roles.allow(Role::Command));
+}

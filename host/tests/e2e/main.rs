@@ -13,6 +13,7 @@ mod grpc;
 mod isolation;
 mod misbehave;
 mod prometheus;
+mod security;
 mod startup;
 mod stop;
 mod system;
