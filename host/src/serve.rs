@@ -117,7 +117,21 @@ pub async fn serve(
         interval: c.interval,
         timeout: c.timeout,
     });
-    let store = Arc::new(Store::new(infos, config.history));
+    let options = crate::store::Options {
+        path: config.store_path.clone(),
+        retention: crate::store::Retention {
+            history: config.history,
+            max_age: config.retention,
+        },
+    };
+    let store = match Store::open(&options, infos, false) {
+        Ok(store) => Arc::new(store),
+        Err(e) => {
+            eprintln!("dbmon: cannot open the report store: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    store.expire_by_age();
     let (stop, stopped) = watch::channel(false);
     let mut agents = Vec::new();
     for cluster in &config.clusters {

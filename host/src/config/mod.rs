@@ -86,6 +86,10 @@ pub struct Config {
     pub store_kind: StoreKind,
     /// Reports kept per cluster.
     pub history: usize,
+    /// The file store's folder (resolved against the config file's), with `StoreKind::File`.
+    pub store_path: Option<PathBuf>,
+    /// Reports older than this are dropped.
+    pub retention: Option<std::time::Duration>,
     /// Limits of the client API.
     pub api: Api,
     /// The clusters, in file order.
@@ -243,6 +247,15 @@ impl Config {
             },
             store_kind: raw.store.kind,
             history: raw.store.history,
+            store_path: (raw.store.kind == StoreKind::File).then(|| {
+                base.join(
+                    raw.store
+                        .path
+                        .as_deref()
+                        .unwrap_or(Path::new(model::DEFAULT_STORE_DIR)),
+                )
+            }),
+            retention: raw.store.retention.map(|p| p.0),
             api: Api {
                 max_message_bytes: raw.api.max_message_bytes,
                 max_streams_per_connection: u32::try_from(raw.api.max_streams_per_connection)
@@ -334,6 +347,25 @@ impl Config {
         let interval = entry
             .interval
         self.check_security(raw, errors);
+        self.check_store(raw, errors);
+    }
+
+    /// `store.path` without the file store, or naming a file rather than a folder.
+    fn check_store(&self, raw: &FileConfig, errors: &mut Vec<ConfigError>) {
+        if raw.store.kind == StoreKind::Memory && raw.store.path.is_some() {
+            let message = "store.path is for the file store: add kind: file, or remove path";
+            errors.push(self.error_at("store.path", message));
+        }
+        if let Some(path) = &self.store_path
+            && path.exists()
+            && !path.is_dir()
+        {
+            let message = format!(
+                "store.path '{}' is a file; the file store needs a folder",
+                path.display()
+            );
+            errors.push(self.error_at("store.path", message));
+        }
     }
 
     /// `tls:` files that cannot serve, and `auth:` entries that cannot match.

@@ -216,21 +216,36 @@ impl Isolation {
 
 /// `store:`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping (kind:, history:)")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (kind:, path:, history:, retention:)"
+)]
 pub struct StoreConfig {
-    /// Only `memory` for now.
+    /// `memory` (the default) or `file`.
     #[serde(default = "memory")]
     pub kind: StoreKind,
+    /// The file store's folder, relative to the config file. By default, `data` beside it.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
     /// Reports kept per cluster, at least 1. By default, this is 100.
     #[serde(default = "default_history", deserialize_with = "reports_kept")]
     pub history: usize,
+    /// Reports collected longer ago than this are dropped (with `history`: whichever limit
+    /// is reached first). By default, none: by count only.
+    #[serde(default)]
+    pub retention: Option<Period>,
 }
+
+/// The file store's folder when `store.path` is not set, beside the config file.
+pub const DEFAULT_STORE_DIR: &str = "data";
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             kind: StoreKind::Memory,
+            path: None,
             history: DEFAULT_HISTORY,
+            retention: None,
         }
     }
 }
@@ -372,10 +387,12 @@ fn at_least_one<'de, D: Deserializer<'de>>(
 
 /// Where reports are kept.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case", expecting = "memory")]
+#[serde(rename_all = "snake_case", expecting = "memory or file")]
 pub enum StoreKind {
     /// In the host's memory, lost on restart.
     Memory,
+    /// In memory, and durably in a database in `store.path` (survives kill -9).
+    File,
 }
 
 /// When a cluster is collected; every field may be set in `defaults:` or per cluster.

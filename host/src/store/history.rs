@@ -56,6 +56,25 @@ impl History {
         self.older.truncate(self.capacity - 1);
     }
 
+    /// Drops the reports collected before `cutoff` (the newest too, when it is that old).
+    pub fn drop_older_than(&mut self, cutoff: SystemTime) {
+        while self
+            .older
+            .back()
+            .is_some_and(|(r, _)| r.collected_at < cutoff)
+        {
+            self.older.pop_back();
+        }
+        if self.older.is_empty()
+            && self
+                .latest
+                .as_ref()
+                .is_some_and(|r| r.collected_at < cutoff)
+        {
+            self.latest = None;
+        }
+    }
+
     /// Up to `limit` reports (0: all), newest first, stopping at the first collected at or
     /// before `since`.
     pub fn newest(&self, limit: usize, since: Option<SystemTime>) -> Vec<Arc<Report>> {
@@ -117,11 +136,11 @@ impl History {
             .map(|(_, p)| p.clone())
             .collect();
         let head = self.older[steps - 1].0.clone();
-        Found::Packed(Unpack {
+        Found::Packed(Box::new(Unpack {
             newest: Arc::clone(latest),
             chain,
             head,
-        })
+        }))
     }
 
     /// About how many wire bytes the reports newer than sequence `after` take.
@@ -141,7 +160,7 @@ pub enum Found {
     /// The answer.
     Next(Next),
     /// A packed report.
-    Packed(Unpack),
+    Packed(Box<Unpack>),
 }
 
 impl Found {
@@ -149,11 +168,12 @@ impl Found {
     pub fn decode(self) -> Next {
         match self {
             Found::Next(next) => next,
-            Found::Packed(Unpack {
-                newest,
-                chain,
-                mut head,
-            }) => {
+            Found::Packed(unpack) => {
+                let Unpack {
+                    newest,
+                    chain,
+                    mut head,
+                } = *unpack;
                 let mut values = newest.values.clone();
                 for packed in &chain {
                     values = packed.unpack(&values);

@@ -9,6 +9,7 @@ mod report;
 mod schemas;
 mod slot;
 
+pub use disk::{FILE_NAME, OpenError, Retention};
 pub use history::{History, Next};
 pub use model::{Collected, LabelDef, MetricKind, NodeDef, SchemaParts, SeriesDef, Span};
 pub use report::{EMPTY_SCHEMA, Encoding, NodeView, Report, Schema};
@@ -17,11 +18,12 @@ pub use slot::{ClusterSlot, Collection, Origin, Outcome, Stats};
 use slot::Shared;
 use std::{
     collections::BTreeMap,
+    path::PathBuf,
     sync::{
         Arc, RwLock,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 use tokio::sync::broadcast;
 
@@ -76,29 +78,97 @@ pub enum StoreError {
     Closed,
 }
 
+/// Where and how long a store keeps reports.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The file store's folder; `None`: memory only.
+    pub path: Option<PathBuf>,
+    /// Reports kept per cluster, and for how long.
+    pub retention: Retention,
+}
+
 /// Every cluster's slot, and the feed of new reports.
 #[derive(Debug)]
 pub struct Store {
     clusters: RwLock<BTreeMap<Arc<str>, Arc<ClusterSlot>>>,
-    history: usize,
+    retention: Retention,
+    catalog: Option<Arc<disk::Catalog>>,
     shared: Arc<Shared>,
 }
 
 impl Store {
     /// A memory store for these clusters, keeping `history` reports each.
     pub fn new(clusters: impl IntoIterator<Item = ClusterInfo>, history: usize) -> Store {
-        let store = Store::empty(history, None);
+        let retention = Retention {
+            history,
+            max_age: None,
+        };
+        let store = Store::empty(retention, None, None);
         for info in clusters {
             store.add_cluster(info);
         }
         store
     }
 
-    fn empty(history: usize, journal: Option<disk::Journal>) -> Store {
+    /// The store `options` describe, for these configured clusters. The file store loads
+    /// every retained report of each back into memory (reads are served from memory), and
+    /// with `keep_unconfigured` also the clusters it holds that are not configured (a
+    /// server's, with their persisted info); others stay on disk untouched. A folder or
+    /// file that is not a store of this version is refused, never wiped. Reports older
+    /// than `options.retention.max_age` are dropped from then on (needs a tokio runtime).
+    pub fn open(
+        options: &Options,
+        clusters: impl IntoIterator<Item = ClusterInfo>,
+        keep_unconfigured: bool,
+    ) -> Result<Store, OpenError> {
+        let retention = options.retention;
+        let store = match &options.path {
+            None => Store::new(clusters, retention.history),
+            Some(dir) => {
+                let catalog = Arc::new(disk::Catalog::open(dir)?);
+                let journal = disk::Journal::start(&catalog, retention).map_err(|e| OpenError {
+                    path: dir.clone(),
+                    why: format!("cannot start the store's writer: {e}"),
+                })?;
+                let store = Store::empty(retention, Some(Arc::clone(&catalog)), Some(journal));
+                for (_, schema) in catalog.schemas() {
+                    store.shared.schemas.adopt(schema);
+                }
+                let mut infos: BTreeMap<Arc<str>, ClusterInfo> = clusters
+                    .into_iter()
+                    .map(|i| (Arc::clone(&i.id), i))
+                    .collect();
+                if keep_unconfigured {
+                    for info in catalog.stored_clusters() {
+                        infos
+                            .entry(Arc::clone(&info.id))
+                            .or_insert_with(|| info.clone());
+                    }
+                }
+                for info in infos.into_values() {
+                    store.load_cluster(info)?;
+                }
+                store
+            }
+        };
+        let store = store.with_retention(retention);
+        Ok(store)
+    }
+
+    fn with_retention(self, retention: Retention) -> Store {
+        Store { retention, ..self }
+    }
+
+    fn empty(
+        retention: Retention,
+        catalog: Option<Arc<disk::Catalog>>,
+        journal: Option<disk::Journal>,
+    ) -> Store {
         let (feed, _) = broadcast::channel(NOTICE_BUFFER);
         Store {
             clusters: RwLock::default(),
-            history,
+            retention,
+            catalog,
             shared: Arc::new(Shared {
                 schemas: schemas::SchemaPool::default(),
                 feed,
@@ -116,12 +186,77 @@ impl Store {
         if let Some(slot) = self.cluster(&info.id) {
             return slot;
         }
+        match self.load_cluster(info.clone()) {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::error!(
+                    "cluster '{}': its stored reports are not served: {e}",
+                    info.id
+                );
+                let last = self
+                    .catalog
+                    .as_ref()
+                    .map_or(0, |c| c.last_sequence(&info.id));
+                self.insert(info, History::new(self.retention.history), last)
+            }
+        }
+    }
+
+    /// The slot of `info.id`, its history read from disk when the file store has one.
+    fn load_cluster(&self, info: ClusterInfo) -> Result<Arc<ClusterSlot>, OpenError> {
+        if let Some(slot) = self.cluster(&info.id) {
+            return Ok(slot);
+        }
+        let (history, last) = match &self.catalog {
+            None => (History::new(self.retention.history), 0),
+            Some(catalog) => {
+                let history = catalog.load(&info, self.retention, &self.shared.encoded_bytes)?;
+                (history, catalog.last_sequence(&info.id))
+            }
+        };
+        Ok(self.insert(info, history, last))
+    }
+
+    fn insert(&self, info: ClusterInfo, history: History, last: u64) -> Arc<ClusterSlot> {
         let mut clusters = self.clusters.write().unwrap_or_else(|p| p.into_inner());
         let slot = clusters.entry(Arc::clone(&info.id)).or_insert_with(|| {
-            let history = History::new(self.history);
-            Arc::new(ClusterSlot::new(info, history, 0, Arc::clone(&self.shared)))
+            Arc::new(ClusterSlot::new(
+                info,
+                history,
+                last,
+                Arc::clone(&self.shared),
+            ))
         });
         Arc::clone(slot)
+    }
+
+    /// Drops what is older than `retention.max_age`, in memory and on disk, every so
+    /// often until the store is dropped; nothing when no age is set. Runs in its own task:
+    /// a collection never waits for it (the writer trims in the batch it commits anyway).
+    pub fn expire_by_age(self: &Arc<Self>) {
+        let Some(age) = self.retention.max_age else {
+            return;
+        };
+        let every = (age / 10).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        let store = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(store) = store.upgrade() else { break };
+                let Some(cutoff) = store.retention.cutoff(SystemTime::now()) else {
+                    break;
+                };
+                let slots = store.clusters();
+                for slot in &slots {
+                    slot.expire(cutoff);
+                }
+                if let Some(journal) = &store.shared.journal {
+                    journal
+                        .expire(slots.iter().map(|s| Arc::clone(&s.info.id)).collect())
+                        .await;
+                }
+            }
+        });
     }
 
     /// The slot of cluster `id`.

@@ -61,6 +61,30 @@ impl Packed {
     }
 }
 
+impl Packed {
+    /// The values of XOR bytes given the base they were packed against, or `None` when the
+    /// bytes do not fit it (bytes read back from disk are not trusted).
+    pub fn unpack_checked(bytes: &[u8], base: &[f64]) -> Option<Box<[f64]>> {
+        let (bitmap, mut rest) = bytes.split_at_checked(base.len().div_ceil(8))?;
+        let mut out: Box<[f64]> = base.into();
+        for (i, value) in out.iter_mut().enumerate() {
+            if bitmap[i / 8] & (1 << (i % 8)) == 0 {
+                continue;
+            }
+            let (&header, tail) = rest.split_first()?;
+            let lead = (header >> 4) as usize;
+            let trail = (header & 0x0f) as usize;
+            let n = 8usize.checked_sub(lead + trail)?;
+            let (bytes, tail) = tail.split_at_checked(n)?;
+            let mut le = [0u8; 8];
+            le[trail..8 - lead].copy_from_slice(bytes);
+            rest = tail;
+            *value = f64::from_bits(value.to_bits() ^ u64::from_le_bytes(le));
+        }
+        rest.is_empty().then_some(out)
+    }
+}
+
 #[cfg(test)]
 impl Packed {
     /// Bytes held.

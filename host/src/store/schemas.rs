@@ -38,4 +38,13 @@ impl SchemaPool {
         pool.insert(key, Arc::downgrade(&schema));
         schema
     }
+
+    /// Takes a schema read back from disk into the pool.
+    pub fn adopt(&self, schema: Arc<Schema>) {
+        let mut pool = self
+            .by_fingerprint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pool.insert(schema.fingerprint(), Arc::downgrade(&schema));
+    }
 }

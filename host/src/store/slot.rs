@@ -12,7 +12,7 @@ use dbmon_connector_api::Status;
 use std::{
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, SystemTime},
 };
@@ -93,6 +93,8 @@ pub struct ClusterSlot {
     last_sequence: AtomicU64,
     /// One record at a time while it is written (file store only).
     turn: tokio::sync::Mutex<()>,
+    /// Whether the file store has this run's `info` (written with the first report).
+    info_stored: AtomicBool,
     shared: Arc<Shared>,
 }
 
@@ -112,6 +114,7 @@ impl ClusterSlot {
             history: Mutex::new(history),
             last_sequence: AtomicU64::new(last_sequence),
             turn: tokio::sync::Mutex::new(()),
+            info_stored: AtomicBool::new(false),
             shared,
         }
     }
@@ -128,7 +131,12 @@ impl ClusterSlot {
         };
         let _turn = self.turn.lock().await;
         let report = Arc::new(self.build(c, self.lock().latest())?);
-        journal.write(Arc::clone(&report)).await?;
+        let info = (!self.info_stored.load(Ordering::Acquire)).then(|| self.info.clone());
+        let first = info.is_some();
+        journal.write(Arc::clone(&report), info).await?;
+        if first {
+            self.info_stored.store(true, Ordering::Release);
+        }
         self.publish(self.lock(), &report);
         Ok(report)
     }
@@ -255,6 +263,11 @@ impl ClusterSlot {
     /// Reports stored.
     pub fn stored(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Drops the reports collected before `cutoff` from memory.
+    pub(super) fn expire(&self, cutoff: SystemTime) {
+        self.lock().drop_older_than(cutoff);
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, History> {

@@ -16,6 +16,7 @@ mod prometheus;
 mod security;
 mod startup;
 mod stop;
+mod store;
 mod system;
 mod trust;
 mod watch;
