@@ -9,13 +9,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .codec_path("crate::codec::Prost")
         .file_descriptor_set_path(out.join("dbmon_descriptor.bin"))
-        .compile_protos(&["dbmon.proto"], &["."])?;
+        .compile_protos(&["dbmon.proto", "ingest.proto"], &["."])?;
     // The worker protocol: messages only, and outside the descriptor set reflection serves.
     tonic_prost_build::configure()
         .build_client(false)
         .build_server(false)
         .compile_protos(&["worker.proto"], &["."])?;
     println!("cargo:rerun-if-changed=dbmon.proto");
+    println!("cargo:rerun-if-changed=ingest.proto");
     println!("cargo:rerun-if-changed=worker.proto");
     Ok(())
 }

@@ -13,6 +13,33 @@ pub fn cluster_id_problem(id: &str) -> Option<String> {
     word_problem(id, MAX_CLUSTER_ID_BYTES).map(|p| format!("cluster id {}: {p}", quote(id)))
 }
 
+/// Why `id` cannot be a collector id (the cluster id rule), if it cannot.
+pub fn collector_id_problem(id: &str) -> Option<String> {
+    word_problem(id, MAX_CLUSTER_ID_BYTES).map(|p| format!("collector id {}: {p}", quote(id)))
+}
+
+/// This machine's host name, as a collector id: characters the id rule refuses become `-`.
+pub fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .take(MAX_CLUSTER_ID_BYTES)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "collector".into()
+    } else {
+        name
+    }
+}
+
 fn word_problem(word: &str, max: usize) -> Option<String> {
     if word.is_empty() {
         return Some("must not be empty".into());

@@ -4,6 +4,7 @@ use crate::{
     agent::Agent,
     api::{self, Monitor},
     config::{Cluster, Config, ConfigError, ConfigErrors, Isolation},
+    ingest::{Collector, Collectors, IngestService, Upstream},
     isolation::{Worker, WorkerSpec},
     listener::{self, Greeting},
     logging::LogFile,
@@ -42,6 +43,41 @@ pub struct ServeArgs {
     /// (status 0 when it is valid, 2 when not).
     #[arg(long)]
     pub check: bool,
+    /// What this process does: `all` collects its clusters and serves clients (and accepts
+    /// collectors); `collector` collects and pushes to `--upstream`; `server` accepts
+    /// collectors' pushes and serves clients.
+    #[arg(long, env = "DBMON_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+    /// The server a collector pushes to (overrides `collector.upstream:`).
+    #[arg(long, env = "DBMON_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// This collector's id on its server (overrides `collector.id:`; by default, the host
+    /// name).
+    #[arg(long, env = "DBMON_COLLECTOR_ID")]
+    pub collector_id: Option<String>,
+}
+
+/// What a `dbmon serve` process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Collects its clusters and serves clients, in one process (and accepts collectors).
+    All,
+    /// Collects its clusters and pushes the reports to a server.
+    Collector,
+    /// Accepts collectors' reports and serves clients; loads no connectors.
+    Server,
+}
+
+impl Role {
+    /// Whether it runs agents (and loads connectors).
+    fn collects(self) -> bool {
+        self != Role::Server
+    }
+
+    /// Whether it serves the client API and accepts collectors.
+    fn serves(self) -> bool {
+        self != Role::Collector
+    }
 }
 
 /// Runs the host; returns when it was asked to stop, or at once on a bad config. `log_level`
@@ -68,10 +104,23 @@ pub async fn serve(
     // After a file that could not be read (or held nothing valid), the machine's checks would
     // only judge defaults.
     let judge_machine = errors.is_empty() || !config.clusters.is_empty();
-    if judge_machine && let Err(e) = plugins_dir_problem(&config, plugins_dir_from_flag) {
+    let role = args.role;
+    if role == Role::Server && !config.clusters.is_empty() {
+        tracing::info!(
+            "role server: the {} clusters of {} are not collected here (a collector with this \
+             file collects them)",
+            config.clusters.len(),
+            config.file.display()
+        );
+        config.clusters.clear();
+    }
+    if judge_machine
+        && role.collects()
+        && let Err(e) = plugins_dir_problem(&config, plugins_dir_from_flag)
+    {
         errors.push(e);
     }
-    let (registry, refusals) = if judge_machine {
+    let (registry, refusals) = if judge_machine && role.collects() {
         Registry::load_dir(&config.plugins_dir, &config.trust)
     } else {
         (Registry::default(), Vec::new())
@@ -81,7 +130,17 @@ pub async fn serve(
         registry: &registry,
         refusals: &refusals,
     };
-    let listener = if judge_machine {
+    let upstream = match role {
+        Role::Collector => match upstream(&config, args.upstream, args.collector_id) {
+            Ok(upstream) => Some(upstream),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+        _ => None,
+    };
+    let listener = if judge_machine && role.serves() {
         match bind(&config, listen_from_flag).await {
             Ok(listener) => Some(listener),
             Err(e) => {
@@ -93,7 +152,7 @@ pub async fn serve(
         None
     };
     // After the file's own checks (which name a bad tls: file once): the safe-default rule.
-    let security = if errors.is_empty() {
+    let security = if errors.is_empty() && role.serves() {
         crate::security::ServerSecurity::from_config(&config).unwrap_or_else(|e| {
             errors.push(e);
             Default::default()
@@ -108,8 +167,6 @@ pub async fn serve(
         Ok(runners) => runners,
         Err(errors) => return Ok(refuse(&errors)),
     };
-    let listener = listener.expect("no error, so bound");
-
     let infos = config.clusters.iter().map(|c| ClusterInfo {
         id: c.id.as_str().into(),
         connector: c.connector.as_str().into(),
@@ -117,20 +174,27 @@ pub async fn serve(
         interval: c.interval,
         timeout: c.timeout,
     });
-    let options = crate::store::Options {
-        path: config.store_path.clone(),
-        retention: crate::store::Retention {
-            history: config.history,
-            max_age: config.retention,
-        },
-    };
-    let store = match Store::open(&options, infos, false) {
-        Ok(store) => Arc::new(store),
-        Err(e) => {
-            eprintln!("dbmon: cannot open the report store: {e}");
-            return Ok(ExitCode::from(2));
+    let store = Arc::new(match role {
+        // A collector keeps only what its forwarder has yet to read: the server keeps history.
+        Role::Collector => Store::new(infos, COLLECTOR_HISTORY),
+        Role::All | Role::Server => {
+            let options = crate::store::Options {
+                path: config.store_path.clone(),
+                retention: crate::store::Retention {
+                    history: config.history,
+                    max_age: config.retention,
+                },
+            };
+            // A server keeps the clusters its collectors pushed before the restart.
+            match Store::open(&options, infos, role == Role::Server) {
+                Ok(store) => store,
+                Err(e) => {
+                    eprintln!("dbmon: cannot open the report store: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
         }
-    };
+    });
     store.expire_by_age();
     let (stop, stopped) = watch::channel(false);
     let mut agents = Vec::new();
@@ -143,6 +207,10 @@ pub async fn serve(
         };
         agents.push(tokio::spawn(agent.run(stopped.clone())));
     }
+    if let Some(upstream) = upstream {
+        return collect_for(upstream, store, runners, registry, signals, stop, agents).await;
+    }
+    let listener = listener.expect("no error, so bound");
 
     let address = listener.local_addr()?;
     let watchers = Arc::new(api::Watchers::default());
@@ -154,7 +222,10 @@ pub async fn serve(
         config.api.watch_stall_timeout,
         stopped.clone(),
     ));
+    let collectors = Arc::new(Collectors::new(runners.keys().map(|id| id.as_str().into())));
+    let ingest = IngestService::new(Arc::clone(&store), Arc::clone(&collectors));
     let monitor = Monitor {
+        collectors,
         store,
         registry: Arc::clone(&registry),
         runners,
@@ -171,6 +242,7 @@ pub async fn serve(
     let incoming = listener::incoming(listener, greeting, connections, security.tls.clone());
     let server = grpc_server(
         monitor,
+        ingest,
         &config.api,
         health.clone(),
         stopped.clone(),
@@ -242,6 +314,7 @@ pub async fn serve(
 /// The gRPC services on one server: Monitor, health, reflection (v1 and v1alpha).
 async fn grpc_server(
     monitor: Monitor,
+    ingest: IngestService,
     limits: &crate::config::Api,
     health: tonic_health::server::HealthReporter,
     stopped: watch::Receiver<bool>,
@@ -265,6 +338,7 @@ async fn grpc_server(
     ])?);
     let max_message_bytes = limits.max_message_bytes;
     let monitor = api::MonitorService::new(monitor, max_message_bytes);
+    use proto::ingest::ingest_server::IngestServer;
     use tonic_health::pb::health_server::HealthServer;
     use tonic_reflection::pb::{v1, v1alpha};
     Ok(tonic::transport::Server::builder()
@@ -289,7 +363,100 @@ async fn grpc_server(
             )
             .max_decoding_message_size(max_message_bytes),
         )
-        .add_service(monitor))
+        .add_service(monitor)
+        .add_service(
+            IngestServer::new(ingest)
+                .max_decoding_message_size(max_message_bytes.max(MAX_PUSHED_REPORT_BYTES)),
+        ))
+}
+
+/// Reports a collector keeps in its own store: its forwarder reads each as it comes, and
+/// the server keeps the history.
+const COLLECTOR_HISTORY: usize = 4;
+/// Largest pushed report a server accepts (a report of a few thousand series, with room).
+const MAX_PUSHED_REPORT_BYTES: usize = 64 << 20;
+
+/// The collector role after the agents started: push until SIGTERM or SIGINT.
+async fn collect_for(
+    upstream: Upstream,
+    store: Arc<Store>,
+    runners: HashMap<String, Arc<Runner>>,
+    registry: Arc<Registry>,
+    signals: Signals,
+    stop: watch::Sender<bool>,
+    agents: Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<ExitCode> {
+    let (url, id) = (upstream.url.clone(), Arc::clone(&upstream.collector_id));
+    let clusters = runners.len();
+    let collector = Collector {
+        upstream,
+        store,
+        runners,
+        registry,
+    };
+    let pushing = tokio::spawn(collector.run(stop.subscribe()));
+    tracing::info!("collector '{id}': {clusters} clusters, pushing to {url}");
+    // Scripts and tests read this line.
+    println!("dbmon collector '{id}' pushing to {url}");
+    signals.stopped().await;
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(agents)).await;
+    let _ = pushing.await;
+    tracing::info!("stopped");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    std::process::exit(0)
+}
+
+/// Where and as whom a collector pushes: flags over `collector:`.
+fn upstream(
+    config: &Config,
+    url: Option<String>,
+    id: Option<String>,
+) -> Result<Upstream, ConfigError> {
+    let block = &config.collector;
+    let from_flag = url.is_some();
+    let Some(url) = url.or_else(|| block.upstream.clone()) else {
+        return Err(flag_error(
+            config,
+            "--role collector",
+            "a collector needs its server: --upstream https://HOST:PORT (or DBMON_UPSTREAM, \
+             or collector.upstream: in the file)"
+                .into(),
+        ));
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        let message = format!("'{url}' is not a server URL like https://server:4000");
+        return Err(if from_flag {
+            flag_error(config, "--upstream (or DBMON_UPSTREAM)", message)
+        } else {
+            config.error_at("collector.upstream", message)
+        });
+    }
+    let id = id
+        .or_else(|| block.id.clone())
+        .unwrap_or_else(crate::names::host_name);
+    if let Some(problem) = crate::names::collector_id_problem(&id) {
+        return Err(config.error_at("collector.id", problem));
+    }
+    let token = match &block.token_file {
+        Some(file) => Some(
+            crate::security::client::Token::from_file(file)
+                .map_err(|e| config.error_at("collector.token_file", e))?,
+        ),
+        None => None,
+    };
+    Ok(Upstream {
+        url,
+        security: crate::security::client::ClientSecurity {
+            ca: block.ca.clone(),
+            cert: block.cert.clone(),
+            key: block.key.clone(),
+            token,
+        },
+        collector_id: id.into(),
+        buffer_bytes: block.buffer_bytes,
+    })
 }
 
 /// The loaded connectors and the libraries that were refused, for error messages.

@@ -15,6 +15,16 @@ pub mod v1 {
 
 pub use v1::*;
 
+/// From collectors to servers (package `dbmon.ingest.v1`): the `Ingest` service.
+pub mod ingest {
+    /// Generated messages and the `Ingest` service.
+    pub mod v1 {
+        tonic::include_proto!("dbmon.ingest.v1");
+    }
+
+    pub use v1::*;
+}
+
 /// Between the host and its `dbmon worker` children (package `dbmon.worker.v1`): internal to
 /// one build, never served.
 pub mod worker {

@@ -46,7 +46,7 @@ pub struct Host {
     child: Option<Child>,
     stderr: Arc<Mutex<String>>,
     stderr_reader: Option<std::thread::JoinHandle<()>>,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`; empty for a collector, which serves nothing.
     pub url: String,
     /// The temp folder holding the config, the plugins folder and the log.
     pub dir: tempfile::TempDir,
@@ -86,20 +86,44 @@ impl Host {
         Self::launch(dir, config, TEST_LOG_LEVEL)
     }
 
+    /// Like [`start_in`](Self::start_in), with more `dbmon serve` flags (`--role server`).
+    pub fn start_in_with(
+        dir: tempfile::TempDir,
+        config: &str,
+        args: &[&str],
+    ) -> Result<Host, String> {
+        Self::launch_with(dir, config, TEST_LOG_LEVEL, args)
+    }
+
     fn launch(dir: tempfile::TempDir, config: &str, log_level: &str) -> Result<Host, String> {
+        Self::launch_with(dir, config, log_level, &[])
+    }
+
+    fn launch_with(
+        dir: tempfile::TempDir,
+        config: &str,
+        log_level: &str,
+        args: &[&str],
+    ) -> Result<Host, String> {
         let config_path = dir.path().join("dbmon.yaml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let log = dir.path().join("dbmon.log");
+        // A free port unless the caller names one (a restarted server keeps its address).
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(built_binary("dbmon"))
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
+            .args(listen)
             .arg("--log-file")
             .arg(&log)
             .arg("--log-level")
             .arg(log_level)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -122,6 +146,9 @@ impl Host {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("dbmon serving on ") {
                     let _ = tx.send(url.to_string());
+                } else if line.starts_with("dbmon collector ") {
+                    // A collector serves nothing: it is up once it says where it pushes.
+                    let _ = tx.send(String::new());
                 }
             }
         });

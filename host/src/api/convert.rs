@@ -1,6 +1,7 @@
 //! From the host's types to the wire's.
 
 use crate::{
+    ingest::Remote,
     plugins::Plugin,
     runner::Runner,
     store::{ClusterSlot, LabelDef, MetricKind, Report, Schema},
@@ -110,18 +111,45 @@ pub fn report(r: &Report) -> proto::Report {
         consecutive_failures: r.consecutive_failures,
         last_success: r.last_success.map(timestamp),
         labels: labels(schema, schema.report_labels()),
+        collector: r
+            .origin
+            .as_ref()
+            .map_or(String::new(), |o| o.collector.to_string()),
+        collector_sequence: r.origin.as_ref().map_or(0, |o| o.sequence),
     }
 }
 
-/// A cluster on the wire.
-pub fn cluster(slot: &ClusterSlot, runner: Option<&Runner>) -> proto::Cluster {
+/// A cluster on the wire: `runner` when this host collects it, `remote` when a collector does.
+pub fn cluster(
+    slot: &ClusterSlot,
+    runner: Option<&Runner>,
+    remote: Option<&Remote>,
+) -> proto::Cluster {
     let latest = slot.latest();
     let info = &slot.info;
     let stats = &slot.stats;
-    let stale = latest.as_ref().is_some_and(|r| {
-        let age = r.collected_at.elapsed().unwrap_or_default();
-        age > info.interval * 3 + info.timeout
-    });
+    let age = latest
+        .as_ref()
+        .map(|r| r.collected_at.elapsed().unwrap_or_default());
+    let stale = age.is_some_and(|age| age > info.interval * 3 + info.timeout);
+    let stale_reason = match (stale, remote) {
+        (false, _) => String::new(),
+        (true, Some(remote)) => remote_stale_reason(remote, age.unwrap_or_default()),
+        (true, None) => format!(
+            "no report for {}: its agent is stuck",
+            humantime::format_duration(whole_seconds(age.unwrap_or_default()))
+        ),
+    };
+    let isolation = match (runner, remote) {
+        (Some(runner), _) => runner.isolation().to_string(),
+        (None, Some(remote)) => remote.isolation.clone(),
+        (None, None) => String::new(),
+    };
+    let worker_restarts = match (runner, remote) {
+        (Some(runner), _) => runner.restarts(),
+        (None, Some(remote)) => remote.stats.worker_restarts,
+        (None, None) => 0,
+    };
     proto::Cluster {
         id: info.id.to_string(),
         connector: info.connector.to_string(),
@@ -143,12 +171,35 @@ pub fn cluster(slot: &ClusterSlot, runner: Option<&Runner>) -> proto::Cluster {
         failures: stats.failures.load(Ordering::Relaxed),
         timeouts: stats.timeouts.load(Ordering::Relaxed),
         panics: stats.panics.load(Ordering::Relaxed),
-        isolation: runner
-            .map(Runner::isolation)
-            .unwrap_or_default()
-            .to_string(),
-        worker_restarts: runner.map_or(0, Runner::restarts),
+        isolation,
+        worker_restarts,
+        collector: remote.map_or(String::new(), |r| r.collector.to_string()),
+        last_push: remote.and_then(|r| r.last_push).map(timestamp),
+        stale_reason,
     }
+}
+
+/// Why a remote cluster has no recent report: its collector is away, or it is connected and
+/// pushes nothing of it.
+fn remote_stale_reason(remote: &Remote, age: Duration) -> String {
+    let ago =
+        |t: SystemTime| humantime::format_duration(whole_seconds(t.elapsed().unwrap_or_default()));
+    let age = humantime::format_duration(whole_seconds(age));
+    match (remote.connected, remote.disconnected_at) {
+        (false, Some(at)) => format!(
+            "no report for {age}: collector '{}' disconnected {} ago",
+            remote.collector,
+            ago(at)
+        ),
+        _ => format!(
+            "no report for {age}: collector '{}' is connected but pushes no report of it",
+            remote.collector
+        ),
+    }
+}
+
+fn whole_seconds(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs())
 }
 
 /// A connector on the wire.

@@ -1,6 +1,7 @@
 //! The gRPC service `dbmon.v1.Monitor`, over the store and the loaded connectors.
 
-mod convert;
+pub mod command;
+pub(crate) mod convert;
 mod encodings;
 pub mod health;
 mod oversize;
@@ -9,8 +10,9 @@ mod service;
 mod watch;
 
 use crate::{
+    ingest::Collectors,
     names::{cluster_id_problem, quote},
-    plugins::{CollectError, Registry},
+    plugins::Registry,
     runner::Runner,
     store::Store,
 };
@@ -39,6 +41,8 @@ pub struct Monitor {
     pub watchers: Arc<Watchers>,
     /// Limits on what clients may ask.
     pub limits: crate::config::Api,
+    /// The collectors that push to this host, and the clusters they collect.
+    pub collectors: Arc<Collectors>,
 }
 
 #[cfg(test)]
@@ -52,6 +56,7 @@ impl Monitor {
             runners: Default::default(),
             shutdown: tokio::sync::watch::channel(false).1,
             watchers: Arc::new(Watchers::default()),
+            collectors: Arc::new(Collectors::new([])),
             limits: crate::config::Api {
                 max_message_bytes: 4 << 20,
                 max_streams_per_connection: 100,
@@ -149,11 +154,20 @@ impl proto::monitor_server::Monitor for Monitor {
         &self,
         _: Request<proto::ListConnectorsRequest>,
     ) -> Result<Response<proto::ListConnectorsResponse>, Status> {
-        let connectors = self
+        let mut connectors: Vec<proto::Connector> = self
             .registry
             .iter()
             .map(|p| convert::connector(p))
             .collect();
+        // And those the connected collectors loaded, unless the same library is loaded here.
+        for remote in self.collectors.connectors() {
+            if !connectors
+                .iter()
+                .any(|c| c.name == remote.name && c.sha256 == remote.sha256)
+            {
+                connectors.push(remote);
+            }
+        }
         Ok(Response::new(proto::ListConnectorsResponse { connectors }))
     }
 
@@ -165,7 +179,11 @@ impl proto::monitor_server::Monitor for Monitor {
             .store
             .clusters()
             .iter()
-            .map(|s| convert::cluster(s, self.runners.get(&*s.info.id).map(|r| &**r)))
+            .map(|s| {
+                let local = self.runners.get(&*s.info.id).map(|r| &**r);
+                let remote = self.collectors.remote(&s.info.id);
+                convert::cluster(s, local, remote.as_ref())
+            })
             .collect();
         Ok(Response::new(proto::ListClustersResponse { clusters }))
     }
@@ -196,6 +214,14 @@ impl proto::monitor_server::Monitor for Monitor {
         ))
     }
 
+    async fn list_collectors(
+        &self,
+        _: Request<proto::ListCollectorsRequest>,
+    ) -> Result<Response<proto::ListCollectorsResponse>, Status> {
+        let collectors = self.collectors.list();
+        Ok(Response::new(proto::ListCollectorsResponse { collectors }))
+    }
+
     async fn run_command(
         &self,
         request: Request<proto::RunCommandRequest>,
@@ -205,47 +231,33 @@ impl proto::monitor_server::Monitor for Monitor {
         if let Some(problem) = dbmon_connector_api::names::command_name_problem(&req.command) {
             return Err(Status::invalid_argument(problem));
         }
-        let runner = self.runners.get(&req.cluster_id).ok_or_else(|| {
-            Status::failed_precondition(format!(
-                "cluster {} has no connector to run commands",
-                quote(&req.cluster_id)
-            ))
-        })?;
-        let offered = self
-            .registry
-            .get(&slot.info.connector)
-            .map(|p| p.commands.iter().any(|(name, _)| *name == req.command))
-            .unwrap_or(false);
-        if !offered {
-            let names: Vec<String> = self
-                .registry
-                .get(&slot.info.connector)
-                .map(|p| p.commands.iter().map(|(n, _)| n.clone()).collect())
-                .unwrap_or_default();
-            return Err(Status::not_found(format!(
-                "connector '{}' has no command {}; commands: {}",
-                slot.info.connector,
-                quote(&req.command),
-                if names.is_empty() {
-                    "none".into()
-                } else {
-                    names.join(", ")
-                }
-            )));
-        }
         let timeout = slot.info.timeout;
-        match runner.run_command(&req.command, req.args, timeout).await {
-            Ok(output) => Ok(Response::new(proto::RunCommandResponse { output })),
-            Err(e) => {
-                let message = format!("{} on {}: {e}", req.command, req.cluster_id);
-                Err(match e {
-                    CollectError::Failed(_) => Status::failed_precondition(message),
-                    CollectError::Panicked(_) => Status::internal(message),
-                    CollectError::TimedOut(_) => Status::deadline_exceeded(message),
-                    CollectError::Unsupported(_) => Status::unimplemented(message),
-                    CollectError::BadInput(_) => Status::invalid_argument(message),
-                })
+        let output = match self.runners.get(&req.cluster_id) {
+            Some(runner) => {
+                let connector = &slot.info.connector;
+                let (cluster, name) = (&req.cluster_id, &req.command);
+                command::run(
+                    &self.registry,
+                    runner,
+                    connector,
+                    cluster,
+                    name,
+                    req.args,
+                    timeout,
+                )
+                .await
             }
-        }
+            None => self
+                .collectors
+                .run_command(&req.cluster_id, &req.command, req.args, timeout)
+                .await
+                .unwrap_or_else(|| {
+                    Err(Status::failed_precondition(format!(
+                        "cluster {} has no connector to run commands",
+                        quote(&req.cluster_id)
+                    )))
+                }),
+        }?;
+        Ok(Response::new(proto::RunCommandResponse { output }))
     }
 }

@@ -17,6 +17,7 @@ pub async fn run(
     match query {
         Query::Connectors => connectors(&mut client, json, out).await?,
         Query::Clusters => clusters(&mut client, json, out).await?,
+        Query::Collectors => collectors(&mut client, json, out).await?,
         Query::Reports {
             cluster,
             limit,
@@ -81,20 +82,28 @@ async fn clusters(client: &mut Client, json: bool, out: &mut impl Write) -> Resu
         }
         return Ok(());
     }
-    let header = [
-        "ID",
-        "CONNECTOR",
-        "STATUS",
-        "LAST_REPORT",
-        "REPORTS",
-        "FAILS",
-        "REASONS",
-    ];
-    let mut rows = vec![header.map(String::from).to_vec()];
+    // The collector column only where some cluster is collected elsewhere.
+    let remote = list.iter().any(|c| !c.collector.is_empty());
+    let mut header = vec!["ID", "CONNECTOR"];
+    if remote {
+        header.push("COLLECTOR");
+    }
+    header.extend(["STATUS", "LAST_REPORT", "REPORTS", "FAILS", "REASONS"]);
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     rows.extend(list.iter().map(|c| {
-        vec![
-            c.id.clone(),
-            c.connector.clone(),
+        let mut row = vec![c.id.clone(), c.connector.clone()];
+        if remote {
+            row.push(if c.collector.is_empty() {
+                "-".into()
+            } else {
+                c.collector.clone()
+            });
+        }
+        let mut reasons = c.reasons.clone();
+        if !c.stale_reason.is_empty() {
+            reasons.insert(0, c.stale_reason.clone());
+        }
+        row.extend([
             format!(
                 "{}{}",
                 render::status(c.status),
@@ -103,7 +112,56 @@ async fn clusters(client: &mut Client, json: bool, out: &mut impl Write) -> Resu
             render::time(c.last_report_at.as_ref()).unwrap_or_else(|| "-".into()),
             c.reports_stored.to_string(),
             c.consecutive_failures.to_string(),
-            c.reasons.join("; "),
+            reasons.join("; "),
+        ]);
+        row
+    }));
+    write!(out, "{}", render::table(&rows))?;
+    Ok(())
+}
+
+async fn collectors(client: &mut Client, json: bool, out: &mut impl Write) -> Result<(), Failure> {
+    let list = client
+        .list_collectors(proto::ListCollectorsRequest {})
+        .await?
+        .into_inner()
+        .collectors;
+    if json {
+        for c in &list {
+            writeln!(out, "{}", render::collector_json(c))?;
+        }
+        return Ok(());
+    }
+    let header = [
+        "ID",
+        "STATE",
+        "ADDRESS",
+        "SINCE",
+        "LAST_PUSH",
+        "CLUSTERS",
+        "BUFFERED",
+        "STORED",
+    ];
+    let mut rows = vec![header.map(String::from).to_vec()];
+    rows.extend(list.iter().map(|c| {
+        let (state, since) = if c.connected {
+            ("connected", c.connected_since.as_ref())
+        } else {
+            ("away", c.disconnected_at.as_ref())
+        };
+        vec![
+            c.id.clone(),
+            state.to_string(),
+            if c.address.is_empty() {
+                "-".into()
+            } else {
+                c.address.clone()
+            },
+            render::time(since).unwrap_or_else(|| "-".into()),
+            render::time(c.last_push.as_ref()).unwrap_or_else(|| "-".into()),
+            c.clusters.join(","),
+            c.buffered_reports.to_string(),
+            c.reports_stored.to_string(),
         ]
     }));
     write!(out, "{}", render::table(&rows))?;

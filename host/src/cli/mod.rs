@@ -19,6 +19,8 @@ pub enum Query {
     Connectors,
     /// Lists the clusters with their latest verdict.
     Clusters,
+    /// Lists the collectors that push to the server, and their clusters.
+    Collectors,
     /// Shows stored reports of a cluster, newest first.
     Reports {
         /// Cluster id.

@@ -155,6 +155,8 @@ pub fn report_json(r: &proto::Report) -> Value {
         "error": r.error,
         "consecutive_failures": r.consecutive_failures,
         "last_success": time(r.last_success.as_ref()),
+        "collector": r.collector,
+        "collector_sequence": r.collector_sequence,
     })
 }
 
@@ -176,6 +178,29 @@ pub fn cluster_json(c: &proto::Cluster) -> Value {
         "failures": c.failures,
         "timeouts": c.timeouts,
         "panics": c.panics,
+        "isolation": c.isolation,
+        "worker_restarts": c.worker_restarts,
+        "collector": c.collector,
+        "last_push": time(c.last_push.as_ref()),
+        "stale_reason": c.stale_reason,
+    })
+}
+
+/// A collector as one JSON object.
+pub fn collector_json(c: &proto::Collector) -> Value {
+    json!({
+        "id": c.id,
+        "connected": c.connected,
+        "address": c.address,
+        "connected_since": time(c.connected_since.as_ref()),
+        "disconnected_at": time(c.disconnected_at.as_ref()),
+        "last_push": time(c.last_push.as_ref()),
+        "clusters": c.clusters,
+        "buffered_reports": c.buffered_reports,
+        "dropped_reports": c.dropped_reports,
+        "reports_stored": c.reports_stored,
+        "duplicates": c.duplicates,
+        "identity": c.identity,
     })
 }
 

@@ -94,16 +94,37 @@ pub struct Config {
     pub api: Api,
     /// The clusters, in file order.
     pub clusters: Vec<Cluster>,
-    locations: Locations,
-}
-
-/// `api:` with every default applied.
     /// `tls:` of the gRPC listener, paths resolved.
     pub tls: Option<crate::security::TlsSettings>,
     /// `auth:` of the gRPC listener (the entries without errors).
     pub auth: Option<crate::security::AuthSettings>,
     /// `insecure:`: serve beyond loopback without TLS and authentication.
     pub insecure: bool,
+    /// `collector:` with paths resolved against the file's folder.
+    pub collector: Collector,
+    locations: Locations,
+}
+
+/// `collector:`: where a collector pushes and as whom (paths resolved).
+#[derive(Debug, Clone, Default)]
+pub struct Collector {
+    /// Its id on the server, when set.
+    pub id: Option<String>,
+    /// The server's URL, when set.
+    pub upstream: Option<String>,
+    /// CA certificate of the server's certificate.
+    pub ca: Option<PathBuf>,
+    /// Client certificate.
+    pub cert: Option<PathBuf>,
+    /// Its key.
+    pub key: Option<PathBuf>,
+    /// File holding the bearer token.
+    pub token_file: Option<PathBuf>,
+    /// Bytes of unacknowledged reports kept at most.
+    pub buffer_bytes: usize,
+}
+
+/// `api:` with every default applied.
 #[derive(Debug, Clone)]
 pub struct Api {
     /// Largest request message, in bytes.
@@ -272,6 +293,27 @@ impl Config {
                     .map_or(model::DEFAULT_SHUTDOWN_GRACE, |d| d.0),
             },
             clusters: Vec::new(),
+            tls: raw.tls.as_ref().map(|t| crate::security::TlsSettings {
+                cert: base.join(&t.cert),
+                key: base.join(&t.key),
+                client_ca: t.client_ca.as_ref().map(|p| base.join(p)),
+                client_auth: t.client_auth.unwrap_or(if t.client_ca.is_some() {
+                    ClientAuth::Required
+                } else {
+                    ClientAuth::None
+                }),
+            }),
+            auth: raw.auth.as_ref().map(security_auth),
+            insecure: raw.insecure,
+            collector: Collector {
+                id: raw.collector.id.clone(),
+                upstream: raw.collector.upstream.clone(),
+                ca: raw.collector.ca.as_ref().map(|p| base.join(p)),
+                cert: raw.collector.cert.as_ref().map(|p| base.join(p)),
+                key: raw.collector.key.as_ref().map(|p| base.join(p)),
+                token_file: raw.collector.token_file.as_ref().map(|p| base.join(p)),
+                buffer_bytes: raw.collector.buffer_bytes,
+            },
             locations,
         }
     }
@@ -291,61 +333,6 @@ impl Config {
             );
             errors.push(self.error_at("listen", message));
         }
-    }
-
-    /// Resolves every cluster entry; those with an error stay out.
-    fn add_clusters(&mut self, mut raw: FileConfig, errors: &mut Vec<ConfigError>) {
-        let base = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for entry in std::mem::take(&mut raw.clusters) {
-            let index = entry.index;
-            if let Some(first) = seen.insert(entry.id.clone(), index) {
-                let first_at = self.locations.get(&format!("clusters[{first}].id"));
-                let message = format!(
-                    "duplicate cluster id '{}' (first defined at line {})",
-                    entry.id, first_at.line
-                );
-                errors.push(self.error_at(&format!("clusters[{index}].id"), message));
-            tls: raw.tls.as_ref().map(|t| crate::security::TlsSettings {
-                cert: base.join(&t.cert),
-                key: base.join(&t.key),
-                client_ca: t.client_ca.as_ref().map(|p| base.join(p)),
-                client_auth: t.client_auth.unwrap_or(if t.client_ca.is_some() {
-                    ClientAuth::Required
-                } else {
-                    ClientAuth::None
-                }),
-            }),
-            auth: raw.auth.as_ref().map(security_auth),
-            insecure: raw.insecure,
-                continue;
-            }
-            let default_isolation = raw
-                .connectors
-                .get(&entry.connector)
-                .and_then(|c| c.isolation);
-            match self.resolve(entry, &raw.defaults, default_isolation, &base) {
-                Ok(cluster) => self.clusters.push(cluster),
-                Err(e) => errors.extend(e),
-            }
-        }
-    }
-
-    fn resolve(
-        &self,
-        entry: ClusterEntry,
-        defaults: &model::Schedule,
-        default_isolation: Option<Isolation>,
-        base: &Path,
-    ) -> Result<Cluster, Vec<ConfigError>> {
-        let index = entry.index;
-        let at = |field: &str| format!("clusters[{index}].{field}");
-        let mut errors = Vec::new();
-        if let Some(problem) = crate::names::cluster_id_problem(&entry.id) {
-            errors.push(self.error_at(&at("id"), problem));
-        }
-        let interval = entry
-            .interval
         self.check_security(raw, errors);
         self.check_store(raw, errors);
     }
@@ -416,6 +403,49 @@ impl Config {
                            or optional): without it no client presents a certificate";
             errors.push(self.error_at("auth.certificates", message));
         }
+    }
+
+    /// Resolves every cluster entry; those with an error stay out.
+    fn add_clusters(&mut self, mut raw: FileConfig, errors: &mut Vec<ConfigError>) {
+        let base = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for entry in std::mem::take(&mut raw.clusters) {
+            let index = entry.index;
+            if let Some(first) = seen.insert(entry.id.clone(), index) {
+                let first_at = self.locations.get(&format!("clusters[{first}].id"));
+                let message = format!(
+                    "duplicate cluster id '{}' (first defined at line {})",
+                    entry.id, first_at.line
+                );
+                errors.push(self.error_at(&format!("clusters[{index}].id"), message));
+                continue;
+            }
+            let default_isolation = raw
+                .connectors
+                .get(&entry.connector)
+                .and_then(|c| c.isolation);
+            match self.resolve(entry, &raw.defaults, default_isolation, &base) {
+                Ok(cluster) => self.clusters.push(cluster),
+                Err(e) => errors.extend(e),
+            }
+        }
+    }
+
+    fn resolve(
+        &self,
+        entry: ClusterEntry,
+        defaults: &model::Schedule,
+        default_isolation: Option<Isolation>,
+        base: &Path,
+    ) -> Result<Cluster, Vec<ConfigError>> {
+        let index = entry.index;
+        let at = |field: &str| format!("clusters[{index}].{field}");
+        let mut errors = Vec::new();
+        if let Some(problem) = crate::names::cluster_id_problem(&entry.id) {
+            errors.push(self.error_at(&at("id"), problem));
+        }
+        let interval = entry
+            .interval
             .or(defaults.interval)
             .map_or(DEFAULT_INTERVAL, |p| p.0);
         let timeout = entry
@@ -487,6 +517,45 @@ impl Config {
     }
 }
 
+/// `auth:` resolved: the entries whose digest reads.
+fn security_auth(raw: &model::ListenerAuth) -> crate::security::AuthSettings {
+    use crate::security::{Roles, auth::{CertificateRule, TokenRule}};
+    crate::security::AuthSettings {
+        tokens: raw
+            .tokens
+            .iter()
+            .filter_map(|t| {
+                Some(TokenRule {
+                    name: t.name.clone(),
+                    sha256: sha256_digest(&t.sha256)?,
+                    roles: Roles::of(&t.roles),
+                })
+            })
+            .collect(),
+        certificates: raw
+            .certificates
+            .iter()
+            .map(|c| CertificateRule {
+                subject: c.subject.clone(),
+                roles: Roles::of(&c.roles),
+            })
+            .collect(),
+    }
+}
+
+/// The 32 bytes of a digest written as 64 hex digits.
+fn sha256_digest(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(digest)
+}
+
 /// What an empty file is told.
 const EMPTY_FILE: &str = "the file is empty: add the clusters to monitor, for example \
                           `clusters: [{id: local, connector: system}]` (`dbmon connectors` lists \
@@ -549,43 +618,4 @@ fn cluster_entries(value: &Node, problems: &mut Vec<Problem>) -> Vec<ClusterEntr
 }
 
 #[cfg(test)]
-/// `auth:` resolved: the entries whose digest reads.
-fn security_auth(raw: &model::ListenerAuth) -> crate::security::AuthSettings {
-    use crate::security::{Roles, auth::{CertificateRule, TokenRule}};
-    crate::security::AuthSettings {
-        tokens: raw
-            .tokens
-            .iter()
-            .filter_map(|t| {
-                Some(TokenRule {
-                    name: t.name.clone(),
-                    sha256: sha256_digest(&t.sha256)?,
-                    roles: Roles::of(&t.roles),
-                })
-            })
-            .collect(),
-        certificates: raw
-            .certificates
-            .iter()
-            .map(|c| CertificateRule {
-                subject: c.subject.clone(),
-                roles: Roles::of(&c.roles),
-            })
-            .collect(),
-    }
-}
-
-/// The 32 bytes of a digest written as 64 hex digits.
-fn sha256_digest(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    if text.len() != 64 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut digest = [0u8; 32];
-    for (i, byte) in digest.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(digest)
-}
-
 mod tests;

@@ -51,6 +51,10 @@ pub struct FileConfig {
     /// Limits of the gRPC client API.
     #[serde(default)]
     pub api: ApiConfig,
+    /// How this host pushes its reports to a server when it runs as a collector
+    /// (`dbmon serve --role collector`); the other roles ignore it.
+    #[serde(default)]
+    pub collector: CollectorConfig,
     /// Defaults for every cluster.
     #[serde(default)]
     pub defaults: Schedule,
@@ -60,10 +64,6 @@ pub struct FileConfig {
     /// The clusters to monitor. Each entry is read on its own (`Config::parse_partial`).
     #[serde(default)]
     pub clusters: Vec<ClusterEntry>,
-}
-
-/// `plugins:`
-#[derive(Debug, Default, Deserialize)]
     /// TLS of the gRPC listener. By default, none: plaintext (allowed on loopback only, unless
     /// `insecure: true`).
     #[serde(default)]
@@ -172,6 +172,10 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+}
+
+/// `plugins:`
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping (insecure:, allow:)")]
 pub struct PluginsConfig {
     /// Load plugin files and folders writable by group or others, or owned by another user.
@@ -256,6 +260,60 @@ fn memory() -> StoreKind {
 
 fn default_history() -> usize {
     DEFAULT_HISTORY
+}
+
+/// Unacknowledged reports a collector keeps for its server, in bytes.
+pub const DEFAULT_COLLECTOR_BUFFER_BYTES: usize = 64 << 20;
+
+/// `collector:`: where a collector pushes and as whom.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (id:, upstream:, ca:, cert:, key:, token_file:, buffer_bytes:)"
+)]
+pub struct CollectorConfig {
+    /// Names this collector on its server. By default, the machine's host name.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The server's URL, `https://HOST:PORT` (or `http://` on loopback). `--upstream`
+    /// overrides it.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// CA certificate (PEM) that signs the server's certificate, relative to this file. By
+    /// default, the system's roots.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// The collector's client certificate (PEM), for a server that asks for one.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// A file holding the bearer token the collector sends (a token with the `ingest` role).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Bytes of unacknowledged reports kept while the server is away; when full, the oldest
+    /// are dropped (counted and logged). By default, this is 67108864 (64 MiB).
+    #[serde(default = "collector_buffer_bytes", deserialize_with = "bytes")]
+    pub buffer_bytes: usize,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            id: None,
+            upstream: None,
+            ca: None,
+            cert: None,
+            key: None,
+            token_file: None,
+            buffer_bytes: DEFAULT_COLLECTOR_BUFFER_BYTES,
+        }
+    }
+}
+
+fn collector_buffer_bytes() -> usize {
+    DEFAULT_COLLECTOR_BUFFER_BYTES
 }
 
 /// `api:`: what one client may ask of the gRPC API, and how long a stop waits for clients.

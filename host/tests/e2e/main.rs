@@ -14,6 +14,7 @@ mod isolation;
 mod misbehave;
 mod prometheus;
 mod security;
+mod split;
 mod startup;
 mod stop;
 mod store;
