@@ -607,3 +607,22 @@ fn valid_tokens_resolve_to_digests_and_roles() {
     assert!(auth.tokens[0].roles.allow(Role::Ingest));
     assert!(!auth.tokens[0].roles.allow(Role::Command));
 }
+
+#[test]
+fn the_file_store_defaults_to_data_beside_the_config_and_takes_a_retention() {
+    let c = parse("store: { kind: file, retention: 7d }\n").unwrap();
+    assert_eq!(c.store_kind, StoreKind::File);
+    let path = c.store_path.unwrap();
+    assert_eq!(path.file_name().unwrap(), "data");
+    assert_eq!(path.parent(), c.file.parent());
+    assert_eq!(c.retention, Some(std::time::Duration::from_secs(7 * 86400)));
+    let memory = parse("clusters: []\n").unwrap();
+    assert_eq!(memory.store_kind, StoreKind::Memory);
+    assert!(memory.store_path.is_none());
+}
+
+#[test]
+fn a_store_path_without_the_file_store_is_named_where_it_is() {
+    let e = only_error("store:\n  kind: memory\n  path: somewhere\n");
+    assert!(e.contains(":3:") && e.contains("store.path"), "{e}");
+}

@@ -103,3 +103,6 @@ fn check_folder(dir: &Path) -> Result<PathBuf, OpenError> {
     }
     Ok(dir.join(FILE_NAME))
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,7 +37,19 @@ enum Job {
 
 /// Where slots send their reports to be made durable.
 pub struct Journal {
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Journal {
+    /// Waits for the writer to finish what it was given and close the database, so that the
+    /// store can be opened again at once.
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -64,10 +76,13 @@ impl Journal {
             chains: HashMap::new(),
             keys,
         };
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer.run(queue))?;
-        Ok(Journal { jobs })
+        Ok(Journal {
+            jobs: Some(jobs),
+            writer: Some(writer),
+        })
     }
 
     /// Returns once `report` is on disk (with `info`, when given).
@@ -78,13 +93,16 @@ impl Journal {
     ) -> Result<(), StoreError> {
         let (done, answer) = oneshot::channel();
         let job = Job::Write { report, info, done };
-        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
+        jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Asks the writer to drop these clusters' reports older than retention allows.
     pub async fn expire(&self, clusters: Vec<Arc<str>>) {
-        let _ = self.jobs.send(Job::Expire { clusters }).await;
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Job::Expire { clusters }).await;
+        }
     }
 }
 
