@@ -41,7 +41,12 @@ struct Cli {
     #[arg(long, global = true, env = "DBMON_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// File holding the bearer token (a trailing newline is ignored).
-    #[arg(long, global = true, env = "DBMON_TOKEN_FILE", conflicts_with = "token")]
+    #[arg(
+        long,
+        global = true,
+        env = "DBMON_TOKEN_FILE",
+        conflicts_with = "token"
+    )]
     token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,

@@ -162,7 +162,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// A TLS failure somewhere in `e`'s chain, in words that say what to fix; `None` when the
 /// chain holds no TLS error.
 pub fn describe(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    use rustls::{AlertDescription, CertificateError, Error};
+    use rustls::{CertificateError, Error};
     let mut next = Some(e);
     while let Some(error) = next {
         let tls = error.downcast_ref::<Error>().or_else(|| {
@@ -186,25 +186,31 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> Option<String> {
                 Error::InvalidCertificate(
                     CertificateError::Expired | CertificateError::ExpiredContext { .. },
                 ) => "the server's certificate has expired".into(),
-                Error::AlertReceived(AlertDescription::CertificateRequired)
-                | Error::AlertReceived(AlertDescription::HandshakeFailure) => {
-                    "the server requires a client certificate (--cert and --key)".into()
-                }
-                Error::AlertReceived(AlertDescription::UnknownCA)
-                | Error::AlertReceived(AlertDescription::BadCertificate) => {
-                    "the server refused the client certificate (signed by a CA it does not \
-                     trust)"
-                        .into()
-                }
-                Error::AlertReceived(AlertDescription::CertificateExpired) => {
-                    "the server refused the client certificate: it has expired".into()
-                }
+                Error::AlertReceived(alert) => alert_words(&format!("{alert:?}")),
                 other => format!("TLS: {other}"),
             });
+        }
+        // Some layers keep only the words of rustls' error.
+        if let Some((_, alert)) = error.to_string().split_once("received fatal alert: ") {
+            return Some(alert_words(alert.trim()));
         }
         next = error.source();
     }
     None
+}
+
+/// What the server's TLS alert `name` (rustls' `AlertDescription` as printed) means.
+fn alert_words(name: &str) -> String {
+    match name {
+        "CertificateRequired" | "HandshakeFailure" => {
+            "the server requires a client certificate (--cert and --key)".into()
+        }
+        "UnknownCA" | "BadCertificate" | "DecryptError" => {
+            "the server refused the client certificate (signed by a CA it does not trust)".into()
+        }
+        "CertificateExpired" => "the server refused the client certificate: it has expired".into(),
+        other => format!("the server ended the TLS handshake ({other})"),
+    }
 }
 
 /// A refused call in words: UNAUTHENTICATED and PERMISSION_DENIED say what to pass, a TLS
@@ -218,9 +224,44 @@ pub fn describe_status(status: &tonic::Status) -> String {
             status.message()
         ),
         tonic::Code::PermissionDenied => format!("permission denied: {}", status.message()),
-        _ => status
-            .source()
-            .and_then(describe)
-            .unwrap_or_else(|| status.message().to_string()),
+        _ => status.source().and_then(describe).unwrap_or_else(|| {
+            if chain(status).contains("connection closed") {
+                "the server closed the connection: with TLS it may require a client certificate \
+                 (--cert and --key) or refuse the one given, and it needs an https:// URL; its \
+                 log says why"
+                    .to_string()
+            } else {
+                status.message().to_string()
+            }
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let security = ClientSecurity {
+            token: Some(Token::new("s3cret-token\n")),
+            ..ClientSecurity::default()
+        };
+        let printed = format!("{security:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("***"), "{printed}");
+        let interceptor = BearerInterceptor::new(security.token.as_ref()).unwrap();
+        assert!(!format!("{interceptor:?}").contains("s3cret"));
+        assert_eq!(security.token.unwrap().secret(), "s3cret-token");
+    }
+
+    #[tokio::test]
+    async fn certificate_flags_need_an_https_url() {
+        let security = ClientSecurity {
+            ca: Some("ca.pem".into()),
+            ..ClientSecurity::default()
+        };
+        let e = connect("http://127.0.0.1:1", &security).await.unwrap_err();
+        assert!(e.contains("use an https:// server URL"), "{e}");
     }
 }
