@@ -394,13 +394,19 @@ async fn collect_for(
         runners,
         registry,
     };
-    let pushing = tokio::spawn(collector.run(stop.subscribe()));
+    // Its own stop: after the agents', so that their last reports are pushed too.
+    let (drain, draining) = watch::channel(false);
+    let pushing = tokio::spawn(collector.run(draining));
     tracing::info!("collector '{id}': {clusters} clusters, pushing to {url}");
     // Scripts and tests read this line.
     println!("dbmon collector '{id}' pushing to {url}");
     signals.stopped().await;
     let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(agents)).await;
+    let agents = futures::future::join_all(agents);
+    if tokio::time::timeout(Duration::from_secs(5), agents).await.is_err() {
+        tracing::warn!("a collection was still running 5s after the stop");
+    }
+    let _ = drain.send(true);
     let _ = pushing.await;
     tracing::info!("stopped");
     use std::io::Write as _;

@@ -626,3 +626,27 @@ fn a_store_path_without_the_file_store_is_named_where_it_is() {
     let e = only_error("store:\n  kind: memory\n  path: somewhere\n");
     assert!(e.contains(":3:") && e.contains("store.path"), "{e}");
 }
+
+#[test]
+fn the_collector_block_is_resolved_and_its_errors_are_named_where_they_are() {
+    let config = parse(
+        "collector:\n  id: edge-1\n  upstream: https://server:4000\n  ca: pki/ca.crt\n  token_file: c1.token\nclusters: []\n",
+    )
+    .unwrap();
+    let c = &config.collector;
+    assert_eq!(c.id.as_deref(), Some("edge-1"));
+    assert_eq!(c.upstream.as_deref(), Some("https://server:4000"));
+    assert_eq!(c.ca.as_deref(), Some(Path::new("/etc/dbmon/pki/ca.crt")));
+    assert_eq!(c.token_file.as_deref(), Some(Path::new("/etc/dbmon/c1.token")));
+    assert_eq!(c.buffer_bytes, 64 << 20);
+    let error = only_error("collector:\n  upstream: https://s:4000\n  buffer: 10\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:3:3:") && error.contains("buffer"),
+        "{error}"
+    );
+    let error = only_error("collector:\n  buffer_bytes: 0\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:2:17:") && error.contains("1 or more"),
+        "{error}"
+    );
+}

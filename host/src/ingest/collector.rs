@@ -20,7 +20,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 use tokio::sync::{broadcast::error::RecvError, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -32,6 +32,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Encoded messages handed to the connection and not yet written by it.
 const SEND_QUEUE: usize = 16;
+/// How long a stopping collector goes on pushing what it holds.
+const DRAIN: Duration = Duration::from_secs(5);
+/// How often a draining session looks whether the server acknowledged everything.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
 /// Largest message the server may send (commands' answers go the other way).
 const MAX_SERVER_MESSAGE: usize = 4 << 20;
 const PUSH: &str = "/dbmon.ingest.v1.Ingest/Push";
@@ -68,19 +72,18 @@ impl Collector {
         let incarnation = incarnation();
         let buffer = Arc::new(Buffer::new(collector.upstream.buffer_bytes));
         let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(forward(
+        // The forwarder outlives the agents' stop, so that their last reports are pushed too.
+        let forwarder = tokio::spawn(forward(
             Arc::clone(&collector),
             Arc::clone(&buffer),
             Arc::clone(&dropped),
-            stopped.clone(),
         ));
+        let _forwarder = AbortOnDrop(forwarder);
         let mut failures = 0u32;
         loop {
-            let session = collector.session(incarnation, &buffer, stopped.clone());
-            let ended = tokio::select! {
-                ended = session => ended,
-                _ = stopped.wait_for(|s| *s) => return,
-            };
+            let ended = collector
+                .session(incarnation, &buffer, stopped.clone())
+                .await;
             match ended {
                 Ended::Stopped => return,
                 Ended::AfterWelcome(why) => {
@@ -122,34 +125,20 @@ impl Collector {
         stopped: watch::Receiver<bool>,
     ) -> Ended {
         let upstream = &self.upstream;
-        let (channel, interceptor) = match connect(&upstream.url, &upstream.security).await {
-            Ok(connected) => connected,
-            Err(e) => return Ended::BeforeWelcome(e),
-        };
-        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(channel, interceptor))
-            .max_decoding_message_size(MAX_SERVER_MESSAGE);
-        if let Err(e) = grpc.ready().await {
-            return Ended::BeforeWelcome(format!("not ready: {e}"));
+        let mut stopped = stopped;
+        if *stopped.borrow() {
+            return Ended::Stopped;
         }
-        let (send, outgoing) = mpsc::channel::<Arc<[u8]>>(SEND_QUEUE);
-        let _ = send.try_send(self.hello(incarnation));
-        let codec = PreEncoded::<ingest::ServerMessage, Arc<[u8]>>::default();
-        let request = tonic::Request::new(ReceiverStream::new(outgoing));
-        let path = PathAndQuery::from_static(PUSH);
-        let mut incoming = match grpc.streaming(request, path, codec).await {
-            Ok(response) => response.into_inner(),
-            Err(status) => {
-                return Ended::BeforeWelcome(crate::security::client::describe_status(&status));
-            }
+        let connecting = async {
+            let (channel, interceptor) = connect(&upstream.url, &upstream.security).await?;
+            self.open(channel, interceptor, incarnation).await
         };
-        let welcome = match incoming.message().await {
-            Ok(Some(ingest::ServerMessage {
-                message: Some(ingest::server_message::Message::Welcome(welcome)),
-            })) => welcome,
-            Ok(_) => return Ended::BeforeWelcome("the server did not welcome the Hello".into()),
-            Err(status) => {
-                return Ended::BeforeWelcome(crate::security::client::describe_status(&status));
-            }
+        let (send, incoming, welcome) = tokio::select! {
+            opened = connecting => match opened {
+                Ok(opened) => opened,
+                Err(why) => return Ended::BeforeWelcome(why),
+            },
+            _ = stopped.wait_for(|s| *s) => return Ended::Stopped,
         };
         buffer.restart(&welcome.stored);
         tracing::info!(
@@ -162,11 +151,28 @@ impl Collector {
         // acknowledgements must not stall the reports, nor the reverse.
         let reader =
             tokio::spawn(Arc::clone(self).read(incoming, Arc::clone(buffer), send.clone()));
-        let mut stopped = stopped;
+        // After a stop, what is buffered still goes, for a while.
+        let mut drain_until: Option<Instant> = None;
         let ended = loop {
+            if let Some(deadline) = drain_until {
+                let left = buffer.held().reports;
+                if left == 0 {
+                    break Ended::Stopped;
+                }
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        "stopping with {left} reports the server has not acknowledged; they are lost"
+                    );
+                    break Ended::Stopped;
+                }
+            }
             let entry = tokio::select! {
                 entry = buffer.next() => entry,
-                _ = stopped.wait_for(|s| *s) => break Ended::Stopped,
+                _ = stopped.wait_for(|s| *s), if drain_until.is_none() => {
+                    drain_until = Some(Instant::now() + DRAIN);
+                    continue;
+                }
+                _ = tokio::time::sleep(DRAIN_POLL), if drain_until.is_some() => continue,
             };
             if send.send(entry.bytes).await.is_err() {
                 break Ended::AfterWelcome("the connection closed".into());
@@ -184,6 +190,42 @@ impl Collector {
                 reader.abort();
                 other
             }
+        }
+    }
+
+    /// Opens the Push stream on `channel`: sends the Hello, waits for the Welcome.
+    async fn open(
+        &self,
+        channel: tonic::transport::Channel,
+        interceptor: crate::security::client::BearerInterceptor,
+        incarnation: u64,
+    ) -> Result<
+        (
+            mpsc::Sender<Arc<[u8]>>,
+            tonic::Streaming<ingest::ServerMessage>,
+            ingest::Welcome,
+        ),
+        String,
+    > {
+        let describe = crate::security::client::describe_status;
+        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(channel, interceptor))
+            .max_decoding_message_size(MAX_SERVER_MESSAGE);
+        grpc.ready().await.map_err(|e| format!("not ready: {e}"))?;
+        let (send, outgoing) = mpsc::channel::<Arc<[u8]>>(SEND_QUEUE);
+        let _ = send.try_send(self.hello(incarnation));
+        let codec = PreEncoded::<ingest::ServerMessage, Arc<[u8]>>::default();
+        let request = tonic::Request::new(ReceiverStream::new(outgoing));
+        let path = PathAndQuery::from_static(PUSH);
+        let mut incoming = grpc
+            .streaming(request, path, codec)
+            .await
+            .map_err(|s| describe(&s))?
+            .into_inner();
+        match incoming.message().await.map_err(|s| describe(&s))? {
+            Some(ingest::ServerMessage {
+                message: Some(ingest::server_message::Message::Welcome(welcome)),
+            }) => Ok((send, incoming, welcome)),
+            _ => Err("the server did not welcome the Hello".into()),
         }
     }
 
@@ -305,25 +347,27 @@ enum Ended {
     AfterWelcome(String),
 }
 
-/// Turns every new report of the store into a buffered message, in order per cluster.
-async fn forward(
-    collector: Arc<Collector>,
-    buffer: Arc<Buffer>,
-    dropped: Arc<AtomicU64>,
-    mut stopped: watch::Receiver<bool>,
-) {
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Turns every new report of the store into a buffered message, in order per cluster, until
+/// aborted.
+async fn forward(collector: Arc<Collector>, buffer: Arc<Buffer>, dropped: Arc<AtomicU64>) {
     let store = &collector.store;
     let mut notices = store.subscribe();
     let mut forwarded: HashMap<Arc<str>, u64> = HashMap::new();
     loop {
-        let cluster = tokio::select! {
-            notice = notices.recv() => match notice {
-                Ok(notice) => Some(notice.cluster),
-                // Fell behind the feed: look at every cluster.
-                Err(RecvError::Lagged(_)) => None,
-                Err(RecvError::Closed) => return,
-            },
-            _ = stopped.wait_for(|s| *s) => return,
+        let cluster = match notices.recv().await {
+            Ok(notice) => Some(notice.cluster),
+            // Fell behind the feed: look at every cluster.
+            Err(RecvError::Lagged(_)) => None,
+            Err(RecvError::Closed) => return,
         };
         let slots = match cluster {
             Some(id) => store.cluster(&id).into_iter().collect(),

@@ -183,6 +183,14 @@ async fn a_collector_pushes_over_mutual_tls_with_a_token_and_commands_run_throug
     assert_eq!(c1["identity"], "token 'c1'", "{c1}");
     assert!(c1["reports_stored"].as_u64().unwrap() >= 3);
 
+    // The server loads no connector; it lists those its collectors loaded.
+    let connectors = cli_json(&server.url, &flags, &["connectors"]).await;
+    let names: Vec<&str> = connectors
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["misbehave"], "{connectors:?}");
+
     // The table shows who collects the cluster.
     let mut table = flags.clone();
     table.push("clusters".into());
