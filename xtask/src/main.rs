@@ -3,7 +3,9 @@
 //! - `cargo xtask serve [ARGS]`: builds the host and the bundled connectors (release), installs
 //!   the connector libraries into `plugins.d/`, and runs `dbmon serve --config dbmon.yaml`.
 //! - `cargo xtask test [ARGS]`: builds every crate (the integration tests load the connector
-//!   libraries and run the `dbmon` binary), then runs `cargo test --workspace [ARGS]`.
+//!   libraries and run the `dbmon` binary), then runs every test: `cargo nextest run
+//!   --workspace [ARGS]` and the doc tests where cargo-nextest is installed, else `cargo test
+//!   --workspace [ARGS]`.
 
 use anyhow::{Context, Result, bail};
 use std::{
@@ -167,12 +169,35 @@ fn test(root: &Path, rest: &[String]) -> Result<ExitCode> {
     // unify (a plain `build --workspace` resolves them apart, and `test` then built everything
     // a second time: twice the disk and the time).
     cargo(root, &["build", "--workspace", "--all-targets"])?;
-    // Every test binary runs even after a failure, so one run shows every failing test.
-    let mut args = vec!["test", "--workspace", "--no-fail-fast"];
-    args.extend(rest.iter().map(String::as_str));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo).args(&args).current_dir(root).status()?;
-    Ok(if status.success() {
+    let run = |args: &[&str]| -> Result<bool> {
+        Ok(Command::new(&cargo)
+            .args(args)
+            .current_dir(root)
+            .status()?
+            .success())
+    };
+    // cargo-nextest runs the tests of all binaries side by side (cargo test runs one binary
+    // at a time); doc tests are cargo test's alone. Every test runs even after a failure, so
+    // one run shows every failing test.
+    let nextest = Command::new(&cargo)
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let passed = if nextest {
+        let mut args = vec!["nextest", "run", "--workspace", "--no-fail-fast"];
+        args.extend(rest.iter().map(String::as_str));
+        let tests = run(&args)?;
+        let docs = run(&["test", "--workspace", "--doc"])?;
+        tests && docs
+    } else {
+        let mut args = vec!["test", "--workspace", "--no-fail-fast"];
+        args.extend(rest.iter().map(String::as_str));
+        run(&args)?
+    };
+    Ok(if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
