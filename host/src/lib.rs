@@ -9,6 +9,7 @@ pub mod api;
 pub mod author;
 pub mod cli;
 pub mod config;
+pub mod coordination;
 pub mod ingest;
 pub mod isolation;
 pub mod listener;

@@ -102,7 +102,27 @@ pub struct Config {
     pub insecure: bool,
     /// `collector:` with paths resolved against the file's folder.
     pub collector: Collector,
+    /// `coordination:` resolved (secrets read), when set and valid.
+    pub coordination: Option<Coordination>,
+    /// Whether the file has a `coordination:` section (valid or not), for the pins' check.
+    coordination_section: bool,
     locations: Locations,
+}
+
+/// `coordination:`: collectors that share the file share its clusters through etcd
+/// (`crate::coordination`).
+#[derive(Debug, Clone)]
+pub struct Coordination {
+    /// etcd's client URLs, `http://` or `https://`, without a trailing `/`.
+    pub endpoints: Vec<String>,
+    /// TLS to etcd (paths resolved).
+    pub tls: Option<TlsConfig>,
+    /// etcd user and password (resolved; its `Debug` never prints the password).
+    pub auth: Option<AuthConfig>,
+    /// The lease's time to live, whole seconds, at least 2 s.
+    pub lease_ttl: Duration,
+    /// Key prefix, starting with `/`, without a trailing `/`.
+    pub prefix: String,
 }
 
 /// `collector:`: where a collector pushes and as whom (paths resolved).
@@ -122,6 +142,8 @@ pub struct Collector {
     pub token_file: Option<PathBuf>,
     /// Bytes of unacknowledged reports kept at most.
     pub buffer_bytes: usize,
+    /// Its share of the clusters relative to the other collectors' (with coordination).
+    pub weight: u32,
 }
 
 /// `api:` with every default applied.
@@ -163,6 +185,8 @@ pub struct Cluster {
     pub initial_delay: Duration,
     /// Where the connector runs.
     pub isolation: Isolation,
+    /// With coordination, the only collector that may collect it (`collector:`).
+    pub collector: Option<String>,
     tls: Option<TlsConfig>,
     auth: Option<AuthConfig>,
     options: serde_json::Value,
@@ -237,6 +261,7 @@ impl Config {
             })
             .collect();
         config.check_settings(&raw, &mut errors);
+        config.add_coordination(&raw, &mut errors);
         config.add_clusters(raw, &mut errors);
         errors.sort_by_key(|e| e.position);
         (config, errors)
@@ -313,7 +338,10 @@ impl Config {
                 key: raw.collector.key.as_ref().map(|p| base.join(p)),
                 token_file: raw.collector.token_file.as_ref().map(|p| base.join(p)),
                 buffer_bytes: raw.collector.buffer_bytes,
+                weight: raw.collector.weight,
             },
+            coordination: None,
+            coordination_section: raw.coordination.is_some(),
             locations,
         }
     }
@@ -405,6 +433,82 @@ impl Config {
         }
     }
 
+    /// Resolves `coordination:` into `self.coordination`; with an error it stays unset.
+    fn add_coordination(&mut self, raw: &FileConfig, errors: &mut Vec<ConfigError>) {
+        let Some(c) = &raw.coordination else { return };
+        // The only kind, for now.
+        let model::CoordinationKind::Etcd = c.kind;
+        let base = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let before = errors.len();
+        let mut endpoints = Vec::new();
+        if c.endpoints.is_empty() {
+            let message = "coordination.endpoints: name at least one etcd client URL, like \
+                           http://127.0.0.1:2379";
+            errors.push(self.error_at("coordination.endpoints", message));
+        }
+        for (i, url) in c.endpoints.iter().enumerate() {
+            let trimmed = url.trim().trim_end_matches('/');
+            let rest = trimmed
+                .strip_prefix("http://")
+                .or_else(|| trimmed.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains('/')) {
+                let message = format!(
+                    "'{url}' is not an etcd client URL like http://127.0.0.1:2379 or \
+                     https://etcd-1:2379"
+                );
+                errors.push(self.error_at(&format!("coordination.endpoints[{i}]"), message));
+            }
+            endpoints.push(trimmed.to_string());
+        }
+        let lease_ttl = c.lease_ttl.map_or(model::DEFAULT_LEASE_TTL, |p| p.0);
+        if lease_ttl < Duration::from_secs(2) || lease_ttl.subsec_nanos() != 0 {
+            let message = format!(
+                "lease_ttl {} must be whole seconds, at least 2s (etcd grants leases in \
+                 seconds)",
+                humantime::format_duration(lease_ttl)
+            );
+            errors.push(self.error_at("coordination.lease_ttl", message));
+        }
+        let prefix = c
+            .prefix
+            .as_deref()
+            .unwrap_or(model::DEFAULT_COORDINATION_PREFIX)
+            .trim_end_matches('/');
+        if !c.prefix.as_deref().unwrap_or("/").starts_with('/') || prefix.contains("//") {
+            let message = "prefix: a key prefix like /dbmon (starting with /)";
+            errors.push(self.error_at("coordination.prefix", message));
+        }
+        let tls = c.tls.clone().map(|t| TlsConfig {
+            ca: t.ca.map(|p| base.join(p)),
+            cert: t.cert.map(|p| base.join(p)),
+            key: t.key.map(|p| base.join(p)),
+            insecure_skip_verify: t.insecure_skip_verify,
+        });
+        let auth = match c.auth.clone().map(|a| secrets::resolve(a, &base)) {
+            Some(Ok(auth)) if auth.username.is_some() != auth.password.is_some() => {
+                let message = "coordination.auth needs both username and password (or \
+                               password_file)";
+                errors.push(self.error_at("coordination.auth", message));
+                None
+            }
+            Some(Ok(auth)) => Some(auth),
+            Some(Err((field, message))) => {
+                errors.push(self.error_at(&format!("coordination.auth.{field}"), message));
+                None
+            }
+            None => None,
+        };
+        if errors.len() == before {
+            self.coordination = Some(Coordination {
+                endpoints,
+                tls,
+                auth,
+                lease_ttl,
+                prefix: prefix.to_string(),
+            });
+        }
+    }
+
     /// Resolves every cluster entry; those with an error stay out.
     fn add_clusters(&mut self, mut raw: FileConfig, errors: &mut Vec<ConfigError>) {
         let base = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -464,6 +568,17 @@ impl Config {
             .or(defaults.initial_delay)
             .map(|d| d.0)
             .unwrap_or_default();
+        if let Some(pin) = &entry.collector {
+            if let Some(problem) = crate::names::collector_id_problem(pin) {
+                errors.push(self.error_at(&at("collector"), problem));
+            } else if !self.coordination_section {
+                let message = format!(
+                    "collector: '{pin}' pins the cluster to one collector, which needs a \
+                     coordination: section (without it every collector collects every cluster)"
+                );
+                errors.push(self.error_at(&at("collector"), message));
+            }
+        }
         if timeout > interval {
             let field = if entry.timeout.is_some() {
                 at("timeout")
@@ -510,6 +625,7 @@ impl Config {
             jitter,
             initial_delay,
             isolation: entry.isolation.or(default_isolation).unwrap_or_default(),
+            collector: entry.collector,
             tls,
             auth,
             options,

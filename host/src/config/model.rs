@@ -55,6 +55,10 @@ pub struct FileConfig {
     /// (`dbmon serve --role collector`); the other roles ignore it.
     #[serde(default)]
     pub collector: CollectorConfig,
+    /// How collectors that share this file share its clusters (through etcd). By default,
+    /// none: a collector collects every cluster.
+    #[serde(default)]
+    pub coordination: Option<CoordinationConfig>,
     /// Defaults for every cluster.
     #[serde(default)]
     pub defaults: Schedule,
@@ -269,7 +273,8 @@ pub const DEFAULT_COLLECTOR_BUFFER_BYTES: usize = 64 << 20;
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping (id:, upstream:, ca:, cert:, key:, token_file:, buffer_bytes:)"
+    expecting = "a mapping (id:, upstream:, ca:, cert:, key:, token_file:, buffer_bytes:, \
+                 weight:)"
 )]
 pub struct CollectorConfig {
     /// Names this collector on its server. By default, the machine's host name.
@@ -296,6 +301,10 @@ pub struct CollectorConfig {
     /// are dropped (counted and logged). By default, this is 67108864 (64 MiB).
     #[serde(default = "collector_buffer_bytes", deserialize_with = "bytes")]
     pub buffer_bytes: usize,
+    /// This collector's share of the clusters relative to the others' (`coordination:`): a
+    /// collector of weight 2 gets about twice the clusters of one of weight 1. By default, 1.
+    #[serde(default = "collector_weight", deserialize_with = "weight")]
+    pub weight: u32,
 }
 
 impl Default for CollectorConfig {
@@ -308,12 +317,64 @@ impl Default for CollectorConfig {
             key: None,
             token_file: None,
             buffer_bytes: DEFAULT_COLLECTOR_BUFFER_BYTES,
+            weight: 1,
         }
     }
 }
 
 fn collector_buffer_bytes() -> usize {
     DEFAULT_COLLECTOR_BUFFER_BYTES
+}
+
+fn collector_weight() -> u32 {
+    1
+}
+
+/// A collector's weight: 1 to 10000 (a bound that keeps every share meaningful).
+fn weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    at_least_one(deserializer, "a whole number from 1 to 10000", 10_000).map(|n| n as u32)
+}
+
+/// Time a collector's etcd lease lives without a keep-alive, unless `lease_ttl:` says.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+/// The keys of the collectors sharing a file live under this, unless `prefix:` says.
+pub const DEFAULT_COORDINATION_PREFIX: &str = "/dbmon";
+
+/// `coordination:`: collectors with the same file share its clusters through etcd (README,
+/// "Sharding collectors (etcd)").
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (kind:, endpoints:, tls:, auth:, lease_ttl:, prefix:)"
+)]
+pub struct CoordinationConfig {
+    /// `etcd`, the only kind.
+    pub kind: CoordinationKind,
+    /// etcd's client URLs (`http://HOST:2379` or `https://`), at least one.
+    pub endpoints: Vec<String>,
+    /// TLS to etcd, as a cluster's `tls:` (paths relative to this file).
+    #[serde(default)]
+    pub tls: Option<TlsEntry>,
+    /// etcd user and password, as a cluster's `auth:` (`${env:VAR}` or `password_file`).
+    #[serde(default)]
+    pub auth: Option<AuthEntry>,
+    /// A collector that has not renewed its lease for this long has left: its clusters go to
+    /// the others; renewed every third of it. Whole seconds, at least 2s (etcd grants no
+    /// shorter lease). By default, 10s.
+    #[serde(default)]
+    pub lease_ttl: Option<Period>,
+    /// The key prefix under which the collectors register (`PREFIX/collectors/ID`). By
+    /// default, `/dbmon`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// What coordinates collectors.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", expecting = "etcd")]
+pub enum CoordinationKind {
+    /// An etcd v3 cluster, through its JSON gateway.
+    Etcd,
 }
 
 /// `api:`: what one client may ask of the gRPC API, and how long a stop waits for clients.
@@ -514,6 +575,10 @@ pub struct ClusterEntry {
     /// host's process.
     #[serde(default)]
     pub isolation: Option<Isolation>,
+    /// With `coordination:`, the id of the only collector that collects this cluster
+    /// (nobody collects it while that collector is away). By default, any.
+    #[serde(default)]
+    pub collector: Option<String>,
     /// Connector-specific options; the connector validates them.
     #[serde(default)]
     pub options: serde_json::Value,
