@@ -6,12 +6,14 @@ use crate::{
     store::{ClusterSlot, Collection},
 };
 use std::{
+    collections::{HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant, SystemTime},
 };
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 /// When and how one cluster is collected.
+#[derive(Clone)]
 pub struct Agent {
     /// Where reports go.
     pub slot: Arc<ClusterSlot>,
@@ -24,8 +26,12 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Collects until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Collects until `shutdown` (the host's stop) or `released` (this agent's) turns true.
+    pub async fn run(
+        self,
+        mut shutdown: watch::Receiver<bool>,
+        mut released: watch::Receiver<bool>,
+    ) {
         let info = &self.slot.info;
         let spread = self.jitter.mul_f64(offset_fraction(&info.id));
         let first = tokio::time::Instant::now() + self.initial_delay + spread;
@@ -37,7 +43,8 @@ impl Agent {
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = shutdown.changed() => break,
+                _ = shutdown.wait_for(|s| *s) => break,
+                _ = released.wait_for(|s| *s) => break,
             }
             sequence += 1;
             let started_at = SystemTime::now();
@@ -60,6 +67,83 @@ impl Agent {
             }
         }
         tracing::debug!(cluster = %info.id, "agent stopped");
+    }
+}
+
+/// The agents of the clusters this process collects now: every cluster of its file, or (for a
+/// collector that shares its clusters with others) its share, started and stopped as the
+/// share changes. A stopped agent finishes the collection it is in, then ends.
+pub struct Agents {
+    agents: HashMap<Arc<str>, Agent>,
+    shutdown: watch::Receiver<bool>,
+    running: HashMap<Arc<str>, Running>,
+    stopped: Vec<tokio::task::JoinHandle<()>>,
+}
+
+struct Running {
+    task: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Agents {
+    /// The agents that may run, none running yet; all stop when `shutdown` turns true.
+    pub fn new(agents: impl IntoIterator<Item = Agent>, shutdown: watch::Receiver<bool>) -> Agents {
+        Agents {
+            shutdown,
+            agents: agents
+                .into_iter()
+                .map(|a| (Arc::clone(&a.slot.info.id), a))
+                .collect(),
+            running: HashMap::new(),
+            stopped: Vec::new(),
+        }
+    }
+
+    /// Every cluster.
+    pub fn ids(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.agents.keys()
+    }
+
+    /// Runs exactly the agents of `clusters` (ids it does not know are ignored): starts the
+    /// new ones, stops the others.
+    pub fn run_only<'a>(&mut self, clusters: impl IntoIterator<Item = &'a Arc<str>>) {
+        let wanted: HashSet<&Arc<str>> = clusters
+            .into_iter()
+            .filter(|id| self.agents.contains_key(*id))
+            .collect();
+        let leaving: Vec<Arc<str>> = self
+            .running
+            .keys()
+            .filter(|id| !wanted.contains(id))
+            .cloned()
+            .collect();
+        for id in leaving {
+            let running = self.running.remove(&id).expect("listed");
+            let _ = running.stop.send(true);
+            self.stopped.push(running.task);
+        }
+        for id in wanted {
+            if self.running.contains_key(id) {
+                continue;
+            }
+            let (stop, released) = watch::channel(false);
+            let agent = self.agents[id].clone();
+            let task = tokio::spawn(agent.run(self.shutdown.clone(), released));
+            self.running.insert(Arc::clone(id), Running { task, stop });
+        }
+        self.stopped.retain(|t| !t.is_finished());
+    }
+
+    /// Clusters whose agents run now.
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Stops every agent; false when some were still collecting at `deadline`.
+    pub async fn stop(mut self, deadline: tokio::time::Instant) -> bool {
+        self.run_only(std::iter::empty());
+        let all = futures::future::join_all(self.stopped);
+        tokio::time::timeout_at(deadline, all).await.is_ok()
     }
 }
 

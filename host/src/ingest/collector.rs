@@ -43,8 +43,9 @@ const PUSH: &str = "/dbmon.ingest.v1.Ingest/Push";
 /// Where and as whom a collector pushes.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// The server's URL (`https://server:4000`).
-    pub url: String,
+    /// The servers' URLs (`https://server:4000`), in the order tried: a collector pushes to
+    /// one, and goes on to the next when it fails.
+    pub urls: Vec<String>,
     /// How the collector proves who it is.
     pub security: ClientSecurity,
     /// The collector's id.
@@ -63,7 +64,13 @@ pub struct Collector {
     pub runners: HashMap<String, Arc<Runner>>,
     /// The loaded connectors.
     pub registry: Arc<Registry>,
+    /// The clusters it collects now, when it shares its clusters with other collectors
+    /// (`None`: every cluster of its store).
+    pub share: Option<watch::Receiver<Share>>,
 }
+
+/// The clusters a collector collects now.
+pub type Share = Arc<std::collections::BTreeSet<Arc<str>>>;
 
 impl Collector {
     /// Pushes until `stopped` turns true.
@@ -79,39 +86,43 @@ impl Collector {
             Arc::clone(&dropped),
         ));
         let _forwarder = AbortOnDrop(forwarder);
+        let urls = &collector.upstream.urls;
+        // Failed attempts in a row; every server is tried once before the collector waits.
         let mut failures = 0u32;
+        let mut next = 0;
         loop {
+            let url = &urls[next % urls.len()];
             let ended = collector
-                .session(incarnation, &buffer, stopped.clone())
+                .session(url, incarnation, &buffer, stopped.clone())
                 .await;
             match ended {
                 Ended::Stopped => return,
                 Ended::AfterWelcome(why) => {
                     failures = 1;
                     tracing::warn!(
-                        "the session with {} ended: {why}; {} reports wait to be sent again",
-                        collector.upstream.url,
+                        "the session with {url} ended: {why}; {} reports wait to be sent again",
                         buffer.held().reports
                     );
                 }
                 Ended::BeforeWelcome(why) => {
                     failures = failures.saturating_add(1);
-                    // The first failure in a row is worth a warning; the others only while
-                    // debugging, so a long outage does not flood the log.
-                    if failures <= 1 {
-                        tracing::warn!(
-                            "cannot push to {}: {why}; retrying",
-                            collector.upstream.url
-                        );
+                    // The first failure of each server in a row is worth a warning; the others
+                    // only while debugging, so a long outage does not flood the log.
+                    if failures as usize <= urls.len() {
+                        tracing::warn!("cannot push to {url}: {why}; retrying");
                     } else {
-                        tracing::debug!("cannot push to {}: {why}", collector.upstream.url);
+                        tracing::debug!("cannot push to {url}: {why}");
                     }
                 }
             }
-            let wait = backoff(failures);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stopped.wait_for(|s| *s) => return,
+            next += 1;
+            // The next server at once, unless every one failed in this round.
+            let rounds = failures / urls.len() as u32;
+            if rounds > 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff(rounds)) => {}
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
             }
         }
     }
@@ -120,6 +131,7 @@ impl Collector {
     /// commands in, until either side ends it.
     async fn session(
         self: &Arc<Self>,
+        url: &str,
         incarnation: u64,
         buffer: &Arc<Buffer>,
         stopped: watch::Receiver<bool>,
@@ -130,7 +142,7 @@ impl Collector {
             return Ended::Stopped;
         }
         let connecting = async {
-            let (channel, interceptor) = connect(&upstream.url, &upstream.security).await?;
+            let (channel, interceptor) = connect(url, &upstream.security).await?;
             self.open(channel, interceptor, incarnation).await
         };
         let (send, incoming, welcome) = tokio::select! {
@@ -142,11 +154,15 @@ impl Collector {
         };
         buffer.restart(&welcome.stored);
         tracing::info!(
-            "pushing to {} as collector '{}': {} reports to send",
-            upstream.url,
+            "pushing to {url} as collector '{}': {} reports to send",
             upstream.collector_id,
             buffer.held().reports
         );
+        let mut share = self.share.clone();
+        if let Some(share) = &mut share {
+            // The Hello listed the share as it was; a change from now on is sent.
+            share.mark_unchanged();
+        }
         // Reading apart from writing: a server that waits for the collector to read its
         // acknowledgements must not stall the reports, nor the reverse.
         let reader =
@@ -166,15 +182,16 @@ impl Collector {
                     break Ended::Stopped;
                 }
             }
-            let entry = tokio::select! {
-                entry = buffer.next() => entry,
+            let bytes = tokio::select! {
+                entry = buffer.next() => entry.bytes,
+                Ok(()) = changed(&mut share) => self.cluster_set(),
                 _ = stopped.wait_for(|s| *s), if drain_until.is_none() => {
                     drain_until = Some(Instant::now() + DRAIN);
                     continue;
                 }
                 _ = tokio::time::sleep(DRAIN_POLL), if drain_until.is_some() => continue,
             };
-            if send.send(entry.bytes).await.is_err() {
+            if send.send(bytes).await.is_err() {
                 break Ended::AfterWelcome("the connection closed".into());
             }
             if reader.is_finished() {
@@ -302,10 +319,37 @@ impl Collector {
     }
 
     fn hello(&self, incarnation: u64) -> Arc<[u8]> {
-        let clusters = self
-            .store
+        let connectors = self
+            .registry
+            .iter()
+            .map(|p| api::convert::connector(p))
+            .collect();
+        encode(ingest::collector_message::Message::Hello(ingest::Hello {
+            collector_id: self.upstream.collector_id.to_string(),
+            incarnation,
+            clusters: self.clusters(),
+            connectors,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            coordinated: self.share.is_some(),
+        }))
+    }
+
+    /// The clusters it collects now, for the server.
+    fn cluster_set(&self) -> Arc<[u8]> {
+        encode(ingest::collector_message::Message::Clusters(
+            ingest::ClusterSet {
+                clusters: self.clusters(),
+            },
+        ))
+    }
+
+    /// Its share, or every cluster of its store.
+    fn clusters(&self) -> Vec<ingest::CollectedCluster> {
+        let share = self.share.as_ref().map(|s| Arc::clone(&s.borrow()));
+        self.store
             .clusters()
             .iter()
+            .filter(|slot| share.as_ref().is_none_or(|s| s.contains(&slot.info.id)))
             .map(|slot| {
                 let info = &slot.info;
                 ingest::CollectedCluster {
@@ -321,19 +365,17 @@ impl Collector {
                         .to_string(),
                 }
             })
-            .collect();
-        let connectors = self
-            .registry
-            .iter()
-            .map(|p| api::convert::connector(p))
-            .collect();
-        encode(ingest::collector_message::Message::Hello(ingest::Hello {
-            collector_id: self.upstream.collector_id.to_string(),
-            incarnation,
-            clusters,
-            connectors,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        }))
+            .collect()
+    }
+}
+
+/// When the share changes; never without one.
+async fn changed(
+    share: &mut Option<watch::Receiver<Share>>,
+) -> Result<(), watch::error::RecvError> {
+    match share {
+        Some(share) => share.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -243,46 +243,10 @@ impl Collectors {
     ) -> Result<(u64, oneshot::Receiver<()>), Status> {
         let id: Arc<str> = hello.collector_id.as_str().into();
         let mut state = self.lock();
-        for cluster in &hello.clusters {
-            if self.local.contains(cluster.id.as_str()) {
-                return Err(Status::failed_precondition(format!(
-                    "cluster {} is collected by this server itself; remove it from one of the two",
-                    quote(&cluster.id)
-                )));
-            }
-            if let Some(owner) = state.owners.get(cluster.id.as_str())
-                && owner.collector != id
-                && state
-                    .collectors
-                    .get(&owner.collector)
-                    .is_some_and(|e| e.session.is_some())
-            {
-                return Err(Status::failed_precondition(format!(
-                    "cluster {} is collected by collector {}, which is connected",
-                    quote(&cluster.id),
-                    quote(&owner.collector)
-                )));
-            }
-        }
+        self.check_claims(&state, &id, &hello.clusters, hello.coordinated)?;
         let number = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (replaced_tx, replaced) = oneshot::channel();
-        let clusters: Vec<Arc<str>> = hello
-            .clusters
-            .iter()
-            .map(|c| c.id.as_str().into())
-            .collect();
-        for cluster in &hello.clusters {
-            let previous = state.owners.get(cluster.id.as_str());
-            let owner = Owner {
-                collector: Arc::clone(&id),
-                isolation: cluster.isolation.clone(),
-                last_push: previous
-                    .filter(|p| p.collector == id)
-                    .and_then(|p| p.last_push),
-                stats: previous.map(|p| p.stats).unwrap_or_default(),
-            };
-            state.owners.insert(cluster.id.as_str().into(), owner);
-        }
+        let clusters = claim(&mut state, &id, &hello.clusters);
         let entry = Entry {
             session: Some(Session {
                 number,
@@ -317,6 +281,60 @@ impl Collectors {
             }
         }
         Ok((number, replaced))
+    }
+
+    /// The clusters of `collector` from now on (its share changed), taken over from their
+    /// previous collectors when `coordinated`.
+    pub(super) fn reclaim(
+        &self,
+        collector: &str,
+        clusters: &[ingest::CollectedCluster],
+        coordinated: bool,
+    ) -> Result<(), Status> {
+        let id: Arc<str> = collector.into();
+        let mut state = self.lock();
+        self.check_claims(&state, &id, clusters, coordinated)?;
+        let claimed = claim(&mut state, &id, clusters);
+        if let Some(entry) = state.collectors.get_mut(collector) {
+            entry.clusters = claimed;
+        }
+        Ok(())
+    }
+
+    /// Refuses a claim of a cluster this server collects, or (unless `coordinated`) one that
+    /// another connected collector has.
+    fn check_claims(
+        &self,
+        state: &State,
+        id: &Arc<str>,
+        clusters: &[ingest::CollectedCluster],
+        coordinated: bool,
+    ) -> Result<(), Status> {
+        for cluster in clusters {
+            if self.local.contains(cluster.id.as_str()) {
+                return Err(Status::failed_precondition(format!(
+                    "cluster {} is collected by this server itself; remove it from one of the two",
+                    quote(&cluster.id)
+                )));
+            }
+            if coordinated {
+                continue;
+            }
+            if let Some(owner) = state.owners.get(cluster.id.as_str())
+                && owner.collector != *id
+                && state
+                    .collectors
+                    .get(&owner.collector)
+                    .is_some_and(|e| e.session.is_some())
+            {
+                return Err(Status::failed_precondition(format!(
+                    "cluster {} is collected by collector {}, which is connected",
+                    quote(&cluster.id),
+                    quote(&owner.collector)
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The session `number` of `collector` ended: its pending commands fail.
@@ -389,6 +407,39 @@ impl Collectors {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Makes `id` the owner of `clusters`; their ids. A cluster taken over from another collector
+/// leaves that collector's list.
+fn claim(state: &mut State, id: &Arc<str>, clusters: &[ingest::CollectedCluster]) -> Vec<Arc<str>> {
+    let mut claimed = Vec::with_capacity(clusters.len());
+    for cluster in clusters {
+        let cluster_id: Arc<str> = cluster.id.as_str().into();
+        let previous = state.owners.get(&cluster_id);
+        if let Some(previous) = previous.filter(|p| p.collector != *id) {
+            tracing::info!(
+                cluster = %cluster_id,
+                "moved from collector '{}' to collector '{id}'",
+                previous.collector
+            );
+            let from = Arc::clone(&previous.collector);
+            if let Some(entry) = state.collectors.get_mut(&from) {
+                entry.clusters.retain(|c| *c != cluster_id);
+            }
+        }
+        let previous = state.owners.get(&cluster_id);
+        let owner = Owner {
+            collector: Arc::clone(id),
+            isolation: cluster.isolation.clone(),
+            last_push: previous
+                .filter(|p| p.collector == *id)
+                .and_then(|p| p.last_push),
+            stats: previous.map(|p| p.stats).unwrap_or_default(),
+        };
+        state.owners.insert(Arc::clone(&cluster_id), owner);
+        claimed.push(cluster_id);
+    }
+    claimed
 }
 
 fn whole_seconds(since: SystemTime) -> Duration {

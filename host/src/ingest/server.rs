@@ -103,7 +103,8 @@ impl ingest::ingest_server::Ingest for IngestService {
             collectors: Arc::clone(&self.collectors),
             collector: hello.collector_id.as_str().into(),
             incarnation: hello.incarnation,
-            clusters: hello.clusters.iter().map(|c| c.id.clone()).collect(),
+            clusters: std::sync::Mutex::new(hello.clusters.iter().map(|c| c.id.clone()).collect()),
+            coordinated: hello.coordinated,
             outbox,
         };
         tokio::spawn(session.run(inbound, number, replaced));
@@ -115,8 +116,13 @@ fn check_hello(hello: &ingest::Hello) -> Result<(), Status> {
     if let Some(problem) = collector_id_problem(&hello.collector_id) {
         return Err(Status::invalid_argument(problem));
     }
+    check_clusters(&hello.clusters)
+}
+
+/// The clusters of a Hello or a ClusterSet: valid ids, each once, with their schedule.
+pub(super) fn check_clusters(clusters: &[ingest::CollectedCluster]) -> Result<(), Status> {
     let mut seen = HashSet::new();
-    for cluster in &hello.clusters {
+    for cluster in clusters {
         if let Some(problem) = cluster_id_problem(&cluster.id) {
             return Err(Status::invalid_argument(problem));
         }
@@ -148,7 +154,8 @@ fn positive(
         })
 }
 
-fn info(cluster: &ingest::CollectedCluster) -> ClusterInfo {
+/// A checked cluster's info.
+pub(super) fn info(cluster: &ingest::CollectedCluster) -> ClusterInfo {
     ClusterInfo {
         id: cluster.id.as_str().into(),
         connector: cluster.connector.as_str().into(),

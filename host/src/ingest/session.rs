@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     names::quote,
-    store::{ClusterSlot, Collection, Origin, Store},
+    store::{ClusterSlot, Collection, Origin, Store, StoreError},
 };
 use dbmon_proto::ingest;
 use futures::stream::FuturesUnordered;
@@ -32,7 +32,10 @@ pub(super) struct SessionTask {
     pub(super) collectors: Arc<Collectors>,
     pub(super) collector: Arc<str>,
     pub(super) incarnation: u64,
-    pub(super) clusters: HashSet<String>,
+    /// The clusters it collected in this session (the Hello's, and each ClusterSet's).
+    pub(super) clusters: std::sync::Mutex<HashSet<String>>,
+    /// Whether its clusters move between collectors (it may take one over).
+    pub(super) coordinated: bool,
     pub(super) outbox: Outbox,
 }
 
@@ -114,11 +117,30 @@ impl SessionTask {
                 self.collectors.answered(&self.collector, result);
                 Ok(())
             }
+            Some(Message::Clusters(set)) => self.take_clusters(set),
             Some(Message::Hello(_)) => {
                 Err(Status::invalid_argument("a second Hello in one session"))
             }
             None => Ok(()),
         }
+    }
+
+    /// The collector's clusters changed: new ones get a slot. Reports of those it gave up are
+    /// still taken (made before it stopped them, they are history all the same).
+    fn take_clusters(&self, set: ingest::ClusterSet) -> Result<(), Status> {
+        super::server::check_clusters(&set.clusters)?;
+        for cluster in &set.clusters {
+            self.store.add_cluster(super::server::info(cluster));
+        }
+        self.collectors
+            .reclaim(&self.collector, &set.clusters, self.coordinated)?;
+        let ids = set.clusters.iter().map(|c| c.id.clone());
+        self.clusters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(ids);
+        tracing::info!(collector = %self.collector, "collects {} clusters now", set.clusters.len());
+        Ok(())
     }
 
     /// The cluster of a pushed report, which the Hello must have listed.
@@ -128,7 +150,12 @@ impl SessionTask {
                 "a PushedReport without its report",
             ));
         };
-        if !self.clusters.contains(&report.cluster_id) {
+        let listed = self
+            .clusters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&report.cluster_id);
+        if !listed {
             return Err(Status::invalid_argument(format!(
                 "a report of cluster {}, which the Hello did not list",
                 quote(&report.cluster_id)
@@ -157,7 +184,7 @@ impl SessionTask {
             .store
             .cluster(cluster)
             .expect("every cluster of the Hello has a slot");
-        let fresh = self.is_new(&slot, pushed.sequence);
+        let mut fresh = self.is_new(&slot, pushed.sequence);
         if fresh {
             let read = wire::pushed(report).map_err(|e| {
                 Status::invalid_argument(format!("report {} of {}: {e}", pushed.sequence, cluster))
@@ -173,14 +200,18 @@ impl SessionTask {
                     sequence: pushed.sequence,
                 }),
             };
-            if let Err(e) = slot.record(collection).await {
-                // Not acknowledged: the collector keeps it and sends it again.
-                tracing::error!(collector = %self.collector, cluster, "cannot store a pushed report: {e}");
-                return Err(Status::unavailable(format!(
-                    "the server cannot store reports: {e}"
-                )));
+            match slot.record(collection).await {
+                Ok(_) => copy_stats(&slot, pushed.stats.unwrap_or_default()),
+                // The shared store has it (another server stored it before a failover).
+                Err(StoreError::Duplicate { .. }) => fresh = false,
+                Err(e) => {
+                    // Not acknowledged: the collector keeps it and sends it again.
+                    tracing::error!(collector = %self.collector, cluster, "cannot store a pushed report: {e}");
+                    return Err(Status::unavailable(format!(
+                        "the server cannot store reports: {e}"
+                    )));
+                }
             }
-            copy_stats(&slot, pushed.stats.unwrap_or_default());
         }
         self.collectors
             .pushed(&self.collector, cluster, &pushed, fresh);

@@ -204,3 +204,70 @@ async fn a_report_of_a_cluster_the_hello_did_not_list_ends_the_session() {
     assert_eq!(end.code(), Code::InvalidArgument);
     assert!(end.message().contains("'other'"), "{}", end.message());
 }
+
+fn coordinated(mut hello: ingest::CollectorMessage) -> ingest::CollectorMessage {
+    if let Some(Message::Hello(h)) = &mut hello.message {
+        h.coordinated = true;
+    }
+    hello
+}
+
+fn cluster_set(clusters: &[&str]) -> ingest::CollectorMessage {
+    let Some(Message::Hello(hello)) = hello("x", 0, clusters).message else {
+        unreachable!()
+    };
+    ingest::CollectorMessage {
+        message: Some(Message::Clusters(ingest::ClusterSet {
+            clusters: hello.clusters,
+        })),
+    }
+}
+
+#[tokio::test]
+async fn a_coordinated_collector_takes_a_cluster_over_and_its_share_can_change() {
+    let (url, store, collectors) = server().await;
+    let (c1, mut answers1) = open(&url, coordinated(hello("c1", 1, &["a", "b"])))
+        .await
+        .unwrap();
+    welcome(&mut answers1).await;
+    // c2 joins and takes b: the coordinator moved it (and stopped it on c1 first).
+    let (c2, mut answers2) = open(&url, coordinated(hello("c2", 1, &["b"])))
+        .await
+        .unwrap();
+    welcome(&mut answers2).await;
+    assert_eq!(&*collectors.remote("b").unwrap().collector, "c2");
+    let listed = collectors.list();
+    assert_eq!(listed[0].clusters, ["a"], "b left c1's list");
+    // c1's share shrinks to a, then grows by c: c gets a slot on the server.
+    c1.send(cluster_set(&["a", "c"])).await.unwrap();
+    c1.send(report("c", 1, 5.0)).await.unwrap();
+    assert_eq!(ack(&mut answers1).await, ("c".to_string(), 1));
+    assert_eq!(store.cluster("c").unwrap().stored(), 1);
+    assert_eq!(&*collectors.remote("c").unwrap().collector, "c1");
+    // A late report of b from c1 (made before it stopped b) is still history.
+    c1.send(report("b", 1, 1.0)).await.unwrap();
+    assert_eq!(ack(&mut answers1).await, ("b".to_string(), 1));
+    c2.send(report("b", 1, 2.0)).await.unwrap();
+    assert_eq!(ack(&mut answers2).await, ("b".to_string(), 1));
+    assert_eq!(store.cluster("b").unwrap().stored(), 2);
+}
+
+#[tokio::test]
+async fn without_coordination_a_cluster_set_may_not_take_a_connected_collectors_cluster() {
+    let (url, _, _) = server().await;
+    let (_c1, mut answers1) = open(&url, hello("c1", 1, &["a"])).await.unwrap();
+    welcome(&mut answers1).await;
+    let (c2, mut answers2) = open(&url, hello("c2", 1, &["b"])).await.unwrap();
+    welcome(&mut answers2).await;
+    c2.send(cluster_set(&["a", "b"])).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), answers2.message())
+        .await
+        .unwrap()
+        .expect_err("the session ends with a status");
+    assert_eq!(end.code(), Code::FailedPrecondition);
+    assert!(
+        end.message().contains("collector 'c1'"),
+        "{}",
+        end.message()
+    );
+}

@@ -407,3 +407,38 @@ fn a_collector_needs_an_upstream_and_says_where_to_set_it() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_collector_with_two_upstreams_fails_over_when_its_server_dies() {
+    let first = server("clusters: []\n", 0);
+    let second = server("clusters: []\n", 0);
+    let collector = collector(&format!(
+        "collector: {{id: c1, upstream: ['{}', '{}']}}\n{CLUSTER}",
+        first.url, second.url
+    ));
+    let flags: Vec<String> = Vec::new();
+    clusters_when(
+        &first.url,
+        &flags,
+        Duration::from_secs(20),
+        || first.log(),
+        |c| c.len() == 1 && reports_of(&c[0]) >= 2,
+    )
+    .await;
+    let before = collector_sequences(&first.url, &flags).await;
+    kill9(&first);
+    drop(first);
+    // The second server gets the collector, and every report the first did not acknowledge.
+    let log = || format!("server:\n{}\ncollector:\n{}", second.log(), collector.log());
+    let clusters = clusters_when(&second.url, &flags, Duration::from_secs(15), log, |c| {
+        c.len() == 1 && reports_of(&c[0]) >= 3
+    })
+    .await;
+    assert_eq!(clusters[0]["collector"], "c1");
+    let after = collector_sequences(&second.url, &flags).await;
+    // What the first acknowledged stays there (its memory store went with it); the second
+    // takes over from there, without a gap.
+    assert!(after[0] > before[0], "{before:?} then {after:?}");
+    let expected: Vec<u64> = (after[0]..=*after.last().unwrap()).collect();
+    assert_eq!(after, expected, "no gap, no repeat on the second server");
+}
