@@ -3,10 +3,11 @@
 //! ([`HttpServer`]) or HTTPS with certificates from a CA made in the test ([`TestCa`],
 //! [`HttpServer::start_tls`]). For connector tests: lookups on a collected report
 //! ([`ReportExt`]), the example.yaml and README checks ([`docs`]), and nodes that never answer
-//! for the conformance kit ([`SilentHttpNodes`]).
+//! for the conformance kit ([`SilentHttpNodes`]). Real etcd clusters ([`etcd`]).
 
 mod conformance;
 pub mod docs;
+pub mod etcd;
 mod host;
 mod http;
 mod process;

@@ -650,3 +650,120 @@ fn the_collector_block_is_resolved_and_its_errors_are_named_where_they_are() {
         "{error}"
     );
 }
+
+#[test]
+fn coordination_is_resolved_with_weights_and_pins() {
+    let text = "coordination:\n  kind: etcd\n  endpoints: [http://127.0.0.1:2379/, https://etcd-2:2379]\n  lease_ttl: 6s\n  prefix: /dbmon/edge/\ncollector:\n  id: c1\n  weight: 3\nclusters:\n  - id: a\n    connector: system\n    collector: c1\n  - id: b\n    connector: system\n";
+    let c = parse(text).unwrap();
+    let co = c.coordination.as_ref().expect("coordination");
+    assert_eq!(
+        co.endpoints,
+        ["http://127.0.0.1:2379", "https://etcd-2:2379"]
+    );
+    assert_eq!(co.lease_ttl, Duration::from_secs(6));
+    assert_eq!(co.prefix, "/dbmon/edge");
+    assert_eq!(c.collector.weight, 3);
+    assert_eq!(c.clusters[0].collector.as_deref(), Some("c1"));
+    assert_eq!(c.clusters[1].collector, None);
+    let defaults =
+        parse("coordination: {kind: etcd, endpoints: [http://e:2379]}\nclusters: []\n").unwrap();
+    let co = defaults.coordination.unwrap();
+    assert_eq!(
+        (co.lease_ttl, co.prefix.as_str()),
+        (Duration::from_secs(10), "/dbmon")
+    );
+    assert_eq!(defaults.collector.weight, 1);
+    assert!(parse("clusters: []\n").unwrap().coordination.is_none());
+}
+
+#[test]
+fn coordination_errors_are_named_where_they_are() {
+    let e = only_error(
+        "coordination:\n  kind: zookeeper\n  endpoints: [http://e:2379]\nclusters: []\n",
+    );
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:2:"), "{e}");
+    let e = only_error("coordination:\n  kind: etcd\n  endpoints: [e:2379]\nclusters: []\n");
+    assert!(
+        e.starts_with("/etc/dbmon/dbmon.yaml:3:") && e.contains("not an etcd client URL"),
+        "{e}"
+    );
+    let e = only_error("coordination:\n  kind: etcd\n  endpoints: []\nclusters: []\n");
+    assert!(e.contains("at least one etcd client URL"), "{e}");
+    let e = only_error(
+        "coordination:\n  kind: etcd\n  endpoints: [http://e:2379]\n  lease_ttl: 1500ms\nclusters: []\n",
+    );
+    assert!(
+        e.starts_with("/etc/dbmon/dbmon.yaml:4:") && e.contains("at least 2s"),
+        "{e}"
+    );
+    let e = only_error(
+        "coordination:\n  kind: etcd\n  endpoints: [http://e:2379]\n  auth: {username: u, password: \"${env:DBMON_TEST_SURELY_UNSET_ETCD}\"}\nclusters: []\n",
+    );
+    assert!(
+        e.contains("coordination.auth") || e.contains("DBMON_TEST_SURELY_UNSET_ETCD"),
+        "{e}"
+    );
+    let e = only_error("collector:\n  weight: 0\nclusters: []\n");
+    assert!(
+        e.starts_with("/etc/dbmon/dbmon.yaml:2:") && e.contains("1 to 10000"),
+        "{e}"
+    );
+    let e = only_error("clusters:\n  - id: a\n    connector: system\n    collector: c1\n");
+    assert!(
+        e.starts_with("/etc/dbmon/dbmon.yaml:4:") && e.contains("coordination:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn coordination_password_is_never_in_debug() {
+    let text = "coordination:\n  kind: etcd\n  endpoints: [http://e:2379]\n  auth: {username: u, password: hunter2-secret}\nclusters: []\n";
+    let c = parse(text).unwrap();
+    let debug = format!("{:?}", c.coordination);
+    assert!(!debug.contains("hunter2-secret"), "{debug}");
+}
+
+#[test]
+fn the_shared_store_takes_a_redis_url_with_tls_and_auth_from_the_environment() {
+    // SAFETY: no other test reads or writes this variable.
+    unsafe { std::env::set_var("DBMON_TEST_REDIS_STORE_PW", "pw-123") };
+    let c = parse(
+        "store:\n  kind: redis\n  url: rediss://r1:6380\n  cluster: true\n  history: 50\n  \
+         tls: {ca: ca.pem}\n  auth: {password: '${env:DBMON_TEST_REDIS_STORE_PW}'}\n",
+    )
+    .unwrap();
+    assert_eq!(c.store_kind, StoreKind::Redis);
+    assert_eq!(c.history, 50);
+    assert!(c.store_path.is_none());
+    let shared = c.shared_store.unwrap();
+    assert_eq!(shared.url, "rediss://r1:6380");
+    assert!(shared.cluster);
+    assert!(shared.tls.unwrap().ca.unwrap().ends_with("ca.pem"));
+    let debug = format!("{:?}", shared.auth);
+    assert!(!debug.contains("pw-123"), "{debug}");
+    assert_eq!(shared.auth.unwrap().password.as_deref(), Some("pw-123"));
+    let plain = parse("store: {kind: redis, url: 'redis://127.0.0.1:6390/2'}\n").unwrap();
+    assert!(!plain.shared_store.unwrap().cluster);
+}
+
+#[test]
+fn shared_store_mistakes_are_named_where_they_are() {
+    let e = only_error("store:\n  kind: redis\n");
+    assert!(e.contains(":1:") && e.contains("store.url"), "{e}");
+    let e = only_error("store:\n  kind: redis\n  url: http://x:1\n");
+    assert!(e.contains(":3:") && e.contains("not a Redis URL"), "{e}");
+    let e = only_error("store:\n  kind: redis\n  url: 'redis://x:port'\n");
+    assert!(e.contains(":3:") && e.contains("not a Redis URL"), "{e}");
+    let e = only_error("store:\n  kind: file\n  url: redis://x:1\n");
+    assert!(e.contains(":3:") && e.contains("store.url is for the shared store"), "{e}");
+    let e = only_error("store:\n  kind: redis\n  url: redis://x:1\n  tls: {}\n");
+    assert!(e.contains(":4:") && e.contains("rediss://"), "{e}");
+    let e = only_error("store:\n  kind: redis\n  url: redis://x:1\n  path: data\n");
+    assert!(e.contains(":4:") && e.contains("store.path"), "{e}");
+    let e = only_error(
+        "store:\n  kind: redis\n  url: redis://x:1\n  auth:\n    password_file: /nonexistent/pw\n",
+    );
+    assert!(e.contains(":5:") && e.contains("store.auth.password_file"), "{e}");
+    let e = only_error("store:\n  kind: redis\n  url: redis://x:1\n  auth: {username: u}\n");
+    assert!(e.contains("store.auth needs a password"), "{e}");
+}

@@ -57,7 +57,10 @@ mod session;
 use crate::config;
 use std::{
     collections::BTreeSet,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 use tokio::sync::{oneshot, watch};
@@ -169,6 +172,7 @@ pub struct Coordinator {
     shared: Arc<Mutex<session::Shared>>,
     leave: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    aborted: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -208,6 +212,7 @@ impl Coordinator {
         )));
         let (leave_tx, leave_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = oneshot::channel();
+        let aborted = Arc::new(AtomicBool::new(false));
         let run = session::Run {
             client: Arc::new(client),
             prefix: format!("{}/collectors/", settings.prefix),
@@ -217,6 +222,7 @@ impl Coordinator {
             ttl: settings.lease_ttl.max(Duration::from_secs(1)),
             owned_tx,
             shared: shared.clone(),
+            aborted: aborted.clone(),
         };
         let task = tokio::spawn(run.run(leave_rx, ready_tx));
         let _ = tokio::time::timeout(settings.lease_ttl, ready_rx).await;
@@ -225,6 +231,7 @@ impl Coordinator {
             shared,
             leave: Some(leave_tx),
             task: Some(task),
+            aborted,
         })
     }
 
@@ -254,6 +261,7 @@ impl Coordinator {
 impl Drop for Coordinator {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
+            self.aborted.store(true, Ordering::SeqCst);
             task.abort();
         }
     }

@@ -10,7 +10,10 @@ use super::{
 use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 use tokio::{
@@ -121,6 +124,8 @@ pub struct Run {
     pub ttl: Duration,
     pub owned_tx: watch::Sender<Owned>,
     pub shared: Arc<Mutex<Shared>>,
+    /// Set when the coordinator is dropped without leaving: nothing is revoked then.
+    pub aborted: Arc<AtomicBool>,
 }
 
 /// How a session ended.
@@ -258,7 +263,7 @@ impl Run {
         let _revoke = RevokeOnDrop {
             client: client.clone(),
             lease,
-            armed: true,
+            aborted: self.aborted.clone(),
         };
         let value = serde_json::to_vec(&registration).expect("a registration serializes");
         if let Err(e) = client.put(&key, &value, lease, call).await {
@@ -498,21 +503,17 @@ impl Run {
 struct RevokeOnDrop {
     client: Arc<Client>,
     lease: i64,
-    armed: bool,
+    aborted: Arc<AtomicBool>,
 }
 
 impl Drop for RevokeOnDrop {
     fn drop(&mut self) {
-        if !self.armed {
+        // A dropped coordinator is a crash: its lease is left to expire.
+        if self.aborted.load(Ordering::SeqCst) || std::thread::panicking() {
             return;
         }
         let client = self.client.clone();
         let lease = self.lease;
-        // Not in a runtime being shut down (a dropped coordinator aborts its task: a crash
-        // leaves the lease to expire, so nothing is revoked then).
-        if std::thread::panicking() {
-            return;
-        }
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 let _ = client.revoke(lease, Duration::from_secs(2)).await;

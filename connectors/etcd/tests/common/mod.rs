@@ -2,7 +2,8 @@
 //! servers, the connector built as the host builds it, and collections with a deadline.
 #![allow(dead_code)] // each test file uses its own part of this module
 
-pub mod etcd;
+#[allow(unused_imports)] // the tests that start no etcd
+pub use dbmon_test_support::etcd;
 pub mod fake;
 
 use dbmon_connector_api::{

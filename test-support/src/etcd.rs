@@ -1,5 +1,6 @@
 //! Real etcd members on free loopback ports in a temp dir, killed (and waited for) when
-//! dropped, even when the test fails.
+//! dropped, even when the test fails: for the etcd connector's tests and the host's
+//! coordination tests. Needs Debian's `etcd` (package etcd-server) on the PATH.
 
 use dbmon_scrape::reqwest;
 use std::{
@@ -21,6 +22,9 @@ pub struct Member {
     /// `http://127.0.0.1:PORT`.
     pub client_url: String,
     child: Option<Child>,
+    /// How it was started, to start it again on the same data dir.
+    command: Vec<std::ffi::OsString>,
+    log: std::path::PathBuf,
 }
 
 impl Member {
@@ -30,6 +34,32 @@ impl Member {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Whether it runs (it was not stopped).
+    pub fn running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Starts a stopped member again on its data dir (it rejoins its cluster); returns at
+    /// once, without waiting for it to be healthy.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            return;
+        }
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.log)
+            .expect("the member's log");
+        let child = Command::new("etcd")
+            .args(&self.command)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("etcd starts again");
+        self.child = Some(child);
     }
 }
 
@@ -75,19 +105,31 @@ impl Cluster {
             let name = format!("{prefix}{}", i + 1);
             let client_url = format!("http://127.0.0.1:{client}");
             let peer_url = format!("http://127.0.0.1:{peer}");
-            let log = File::create(dir.path().join(format!("{name}.log"))).unwrap();
+            let log_path = dir.path().join(format!("{name}.log"));
+            let log = File::create(&log_path).unwrap();
+            let mut command: Vec<std::ffi::OsString> = Vec::new();
+            let mut arg = |a: &dyn AsRef<std::ffi::OsStr>| command.push(a.as_ref().to_owned());
+            arg(&"--name");
+            arg(&name);
+            arg(&"--data-dir");
+            arg(&dir.path().join(&name));
+            for (flag, value) in [
+                ("--listen-client-urls", &client_url),
+                ("--advertise-client-urls", &client_url),
+                ("--listen-peer-urls", &peer_url),
+                ("--initial-advertise-peer-urls", &peer_url),
+                ("--initial-cluster", &initial.join(",")),
+                ("--initial-cluster-token", &token),
+                ("--initial-cluster-state", &"new".to_string()),
+            ] {
+                arg(&flag);
+                arg(value);
+            }
+            for a in extra {
+                arg(a);
+            }
             let child = Command::new("etcd")
-                .args(["--name", &name])
-                .arg("--data-dir")
-                .arg(dir.path().join(&name))
-                .args(["--listen-client-urls", &client_url])
-                .args(["--advertise-client-urls", &client_url])
-                .args(["--listen-peer-urls", &peer_url])
-                .args(["--initial-advertise-peer-urls", &peer_url])
-                .args(["--initial-cluster", &initial.join(",")])
-                .args(["--initial-cluster-token", &token])
-                .args(["--initial-cluster-state", "new"])
-                .args(extra)
+                .args(&command)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
@@ -97,6 +139,8 @@ impl Cluster {
                 name,
                 client_url,
                 child: Some(child),
+                command,
+                log: log_path,
             });
         }
         let cluster = Cluster { members, dir };
@@ -171,6 +215,20 @@ impl Cluster {
         let members = list["members"].as_array().expect("members");
         let member = members.iter().find(|m| m["name"] == name).expect("listed");
         member["ID"].as_str().expect("an ID string").to_string()
+    }
+
+    /// Waits until every running member says it is healthy (after a restart); panics with
+    /// the logs after `within`.
+    pub async fn wait_healthy(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        for m in self.members.iter().filter(|m| m.running()) {
+            while !healthy(&m.client_url).await {
+                if Instant::now() > deadline {
+                    panic!("{} not healthy in {within:?}:\n{}", m.name, self.logs());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 
