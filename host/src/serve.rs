@@ -1,9 +1,10 @@
 //! `dbmon serve`: config → plugins → agents → store → gRPC, until SIGINT or SIGTERM.
 
 use crate::{
-    agent::Agent,
+    agent::{Agent, Agents},
     api::{self, Monitor},
     config::{Cluster, Config, ConfigError, ConfigErrors, Isolation},
+    coordination::{Candidate, Coordinator},
     ingest::{Collector, Collectors, IngestService, Upstream},
     isolation::{Worker, WorkerSpec},
     listener::{self, Greeting},
@@ -12,7 +13,7 @@ use crate::{
     runner::Runner,
     store::{ClusterInfo, Store},
 };
-use dbmon_proto as proto;
+use dbmon_proto::{self as proto, ingest};
 use std::{
     collections::HashMap,
     path::PathBuf,
@@ -48,9 +49,10 @@ pub struct ServeArgs {
     /// collectors' pushes and serves clients.
     #[arg(long, env = "DBMON_ROLE", value_enum, default_value_t = Role::All)]
     pub role: Role,
-    /// The server a collector pushes to (overrides `collector.upstream:`).
-    #[arg(long, env = "DBMON_UPSTREAM")]
-    pub upstream: Option<String>,
+    /// The server a collector pushes to, or several, comma-separated, tried in turn
+    /// (overrides `collector.upstream:`).
+    #[arg(long, env = "DBMON_UPSTREAM", value_delimiter = ',')]
+    pub upstream: Vec<String>,
     /// This collector's id on its server (overrides `collector.id:`; by default, the host
     /// name).
     #[arg(long, env = "DBMON_COLLECTOR_ID")]
@@ -186,7 +188,12 @@ pub async fn serve(
                 },
             };
             // A server keeps the clusters its collectors pushed before the restart.
-            match Store::open(&options, infos, role == Role::Server) {
+            let keep = role == Role::Server;
+            let opened = match &config.shared_store {
+                Some(shared) => Store::open_shared(shared, options.retention, infos, keep).await,
+                None => Store::open(&options, infos, keep),
+            };
+            match opened {
                 Ok(store) => store,
                 Err(e) => {
                     eprintln!("dbmon: cannot open the report store: {e}");
@@ -196,20 +203,34 @@ pub async fn serve(
         }
     });
     store.expire_by_age();
+    store.follow_shared();
+    let store_health = store.shared_health();
     let (stop, stopped) = watch::channel(false);
-    let mut agents = Vec::new();
-    for cluster in &config.clusters {
-        let agent = Agent {
-            slot: store.cluster(&cluster.id).expect("a slot per cluster"),
-            runner: Arc::clone(&runners[&cluster.id]),
-            jitter: cluster.jitter,
-            initial_delay: cluster.initial_delay,
-        };
-        agents.push(tokio::spawn(agent.run(stopped.clone())));
-    }
+    let agents = config.clusters.iter().map(|cluster| Agent {
+        slot: store.cluster(&cluster.id).expect("a slot per cluster"),
+        runner: Arc::clone(&runners[&cluster.id]),
+        jitter: cluster.jitter,
+        initial_delay: cluster.initial_delay,
+    });
+    let mut agents = Agents::new(agents, stopped.clone());
     if let Some(upstream) = upstream {
-        return collect_for(upstream, store, runners, registry, signals, stop, agents).await;
+        let coordination = config.coordination.clone().map(|settings| Coordination {
+            settings,
+            weight: config.collector.weight,
+            candidates: config.clusters.iter().map(Candidate::of).collect(),
+        });
+        let collector = Collector {
+            upstream,
+            store,
+            runners,
+            registry,
+            share: None,
+            share_status: None,
+        };
+        return collect_for(collector, coordination, signals, stop, agents).await;
     }
+    let every: Vec<Arc<str>> = agents.ids().cloned().collect();
+    agents.run_only(&every);
     let listener = listener.expect("no error, so bound");
 
     let address = listener.local_addr()?;
@@ -235,6 +256,9 @@ pub async fn serve(
     };
     let grace = config.api.shutdown_grace;
     let health = tonic_health::server::HealthReporter::new();
+    if let Some(changes) = store_health {
+        api::health::follow_store(&health, changes).await;
+    }
     let greeting = match security.tls {
         Some(_) => Greeting::grpc_tls(address),
         None => Greeting::grpc(address),
@@ -296,11 +320,7 @@ pub async fn serve(
             deadline
         }
     };
-    let agents = futures::future::join_all(agents);
-    if tokio::time::timeout_at(deadline.into(), agents)
-        .await
-        .is_err()
-    {
+    if !agents.stop(deadline.into()).await {
         tracing::warn!("a collection was still running at the end of the grace period");
     }
     tracing::info!("stopped");
@@ -378,33 +398,72 @@ const MAX_PUSHED_REPORT_BYTES: usize = 64 << 20;
 
 /// The collector role after the agents started: push until SIGTERM or SIGINT.
 async fn collect_for(
-    upstream: Upstream,
-    store: Arc<Store>,
-    runners: HashMap<String, Arc<Runner>>,
-    registry: Arc<Registry>,
+    mut collector: Collector,
+    coordination: Option<Coordination>,
     signals: Signals,
     stop: watch::Sender<bool>,
-    agents: Vec<tokio::task::JoinHandle<()>>,
+    mut agents: Agents,
 ) -> anyhow::Result<ExitCode> {
-    let (url, id) = (upstream.url.clone(), Arc::clone(&upstream.collector_id));
-    let clusters = runners.len();
-    let collector = Collector {
-        upstream,
-        store,
-        runners,
-        registry,
+    let upstream = &collector.upstream;
+    let (urls, id) = (upstream.urls.join(", "), Arc::clone(&upstream.collector_id));
+    let clusters = agents.ids().count();
+    let coordinator = match coordination {
+        Some(c) => Some(
+            Coordinator::join(&c.settings, &id, c.weight, c.candidates)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        None => None,
+    };
+    let (status_tx, status_rx) = watch::channel(ingest::ShareStatus::default());
+    let following = match &coordinator {
+        // Only the clusters of its share, as the share changes.
+        Some(coordinator) => {
+            collector.share = Some(coordinator.owned());
+            collector.share_status = Some(status_rx);
+            tokio::spawn(follow_share(agents, coordinator.owned(), stop.subscribe()))
+        }
+        None => {
+            let every: Vec<Arc<str>> = agents.ids().cloned().collect();
+            agents.run_only(&every);
+            tokio::spawn(async move { agents })
+        }
     };
     // Its own stop: after the agents', so that their last reports are pushed too.
     let (drain, draining) = watch::channel(false);
     let pushing = tokio::spawn(collector.run(draining));
-    tracing::info!("collector '{id}': {clusters} clusters, pushing to {url}");
+    let shared = if coordinator.is_some() {
+        ", shared through etcd"
+    } else {
+        ""
+    };
+    tracing::info!("collector '{id}': {clusters} clusters{shared}, pushing to {urls}");
     // Scripts and tests read this line.
-    println!("dbmon collector '{id}' pushing to {url}");
-    signals.stopped().await;
+    println!("dbmon collector '{id}' pushing to {urls}");
+    let stopped = signals.stopped();
+    tokio::pin!(stopped);
+    let mut every = tokio::time::interval(SHARE_STATUS_EVERY);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = every.tick() => {
+                if let Some(coordinator) = &coordinator {
+                    status_tx.send_replace(share_status(&coordinator.status()));
+                }
+            }
+        }
+    }
     let _ = stop.send(true);
-    let agents = futures::future::join_all(agents);
-    if tokio::time::timeout(Duration::from_secs(5), agents).await.is_err() {
+    let agents = following.await?;
+    if !agents
+        .stop(tokio::time::Instant::now() + Duration::from_secs(5))
+        .await
+    {
         tracing::warn!("a collection was still running 5s after the stop");
+    }
+    // Its clusters go to the others at once.
+    if let Some(coordinator) = coordinator {
+        coordinator.leave().await;
     }
     let _ = drain.send(true);
     let _ = pushing.await;
@@ -414,15 +473,62 @@ async fn collect_for(
     std::process::exit(0)
 }
 
+/// How often a coordinated collector tells its server how its share stands.
+const SHARE_STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// A collector's coordination settings with what it brings to the share.
+struct Coordination {
+    settings: crate::config::Coordination,
+    weight: u32,
+    candidates: Vec<Candidate>,
+}
+
+/// Runs the agents of the share, as it changes, until the stop; then hands them back.
+async fn follow_share(
+    mut agents: Agents,
+    mut share: watch::Receiver<crate::coordination::Owned>,
+    mut stopped: watch::Receiver<bool>,
+) -> Agents {
+    loop {
+        let owned = Arc::clone(&share.borrow_and_update());
+        agents.run_only(owned.iter());
+        tracing::debug!("collecting {} clusters of the share", agents.running());
+        tokio::select! {
+            changed = share.changed() => if changed.is_err() { break },
+            _ = stopped.wait_for(|s| *s) => break,
+        }
+    }
+    agents
+}
+
+/// The coordinator's status as the server hears it.
+fn share_status(s: &crate::coordination::Status) -> ingest::ShareStatus {
+    ingest::ShareStatus {
+        weight: s.weight,
+        members: s.members.len() as u32,
+        owned: s.owned as u32,
+        assigned: s.assigned as u32,
+        clusters: s.clusters as u32,
+        moves_last_hour: s.moves_last_hour as u64,
+        overlaps: s.overlaps,
+        why_nothing: s.why_nothing.clone().unwrap_or_default(),
+    }
+}
+
 /// Where and as whom a collector pushes: flags over `collector:`.
 fn upstream(
     config: &Config,
-    url: Option<String>,
+    urls: Vec<String>,
     id: Option<String>,
 ) -> Result<Upstream, ConfigError> {
     let block = &config.collector;
-    let from_flag = url.is_some();
-    let Some(url) = url.or_else(|| block.upstream.clone()) else {
+    let from_flag = !urls.is_empty();
+    let urls = if from_flag {
+        urls
+    } else {
+        block.upstream.clone().unwrap_or_default()
+    };
+    if urls.is_empty() {
         return Err(flag_error(
             config,
             "--role collector",
@@ -430,14 +536,18 @@ fn upstream(
              or collector.upstream: in the file)"
                 .into(),
         ));
-    };
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        let message = format!("'{url}' is not a server URL like https://server:4000");
-        return Err(if from_flag {
-            flag_error(config, "--upstream (or DBMON_UPSTREAM)", message)
-        } else {
-            config.error_at("collector.upstream", message)
-        });
+    }
+    for (i, url) in urls.iter().enumerate() {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            let message = format!("'{url}' is not a server URL like https://server:4000");
+            return Err(if from_flag {
+                flag_error(config, "--upstream (or DBMON_UPSTREAM)", message)
+            } else if block.upstream.as_ref().is_some_and(|u| u.len() > 1) {
+                config.error_at(&format!("collector.upstream[{i}]"), message)
+            } else {
+                config.error_at("collector.upstream", message)
+            });
+        }
     }
     let id = id
         .or_else(|| block.id.clone())
@@ -453,7 +563,7 @@ fn upstream(
         None => None,
     };
     Ok(Upstream {
-        url,
+        urls,
         security: crate::security::client::ClientSecurity {
             ca: block.ca.clone(),
             cert: block.cert.clone(),

@@ -103,6 +103,9 @@ async fn clusters(client: &mut Client, json: bool, out: &mut impl Write) -> Resu
         if !c.stale_reason.is_empty() {
             reasons.insert(0, c.stale_reason.clone());
         }
+        if !c.store_note.is_empty() {
+            reasons.insert(0, c.store_note.clone());
+        }
         row.extend([
             format!(
                 "{}{}",
@@ -132,7 +135,9 @@ async fn collectors(client: &mut Client, json: bool, out: &mut impl Write) -> Re
         }
         return Ok(());
     }
-    let header = [
+    // The share columns only where some collector shares its clusters through etcd.
+    let shared = list.iter().any(|c| c.coordinated);
+    let mut header = vec![
         "ID",
         "STATE",
         "ADDRESS",
@@ -142,14 +147,22 @@ async fn collectors(client: &mut Client, json: bool, out: &mut impl Write) -> Re
         "BUFFERED",
         "STORED",
     ];
-    let mut rows = vec![header.map(String::from).to_vec()];
+    if shared {
+        header.extend(["WEIGHT", "MOVES_1H", "NOTE"]);
+    }
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     rows.extend(list.iter().map(|c| {
         let (state, since) = if c.connected {
             ("connected", c.connected_since.as_ref())
         } else {
             ("away", c.disconnected_at.as_ref())
         };
-        vec![
+        let clusters = if shared {
+            c.clusters.len().to_string()
+        } else {
+            c.clusters.join(",")
+        };
+        let mut row = vec![
             c.id.clone(),
             state.to_string(),
             if c.address.is_empty() {
@@ -159,10 +172,18 @@ async fn collectors(client: &mut Client, json: bool, out: &mut impl Write) -> Re
             },
             render::time(since).unwrap_or_else(|| "-".into()),
             render::time(c.last_push.as_ref()).unwrap_or_else(|| "-".into()),
-            c.clusters.join(","),
+            clusters,
             c.buffered_reports.to_string(),
             c.reports_stored.to_string(),
-        ]
+        ];
+        if shared {
+            row.extend([
+                c.weight.to_string(),
+                c.moves_last_hour.to_string(),
+                c.why_nothing.clone(),
+            ]);
+        }
+        row
     }));
     write!(out, "{}", render::table(&rows))?;
     Ok(())

@@ -183,6 +183,7 @@ pub fn cluster_json(c: &proto::Cluster) -> Value {
         "collector": c.collector,
         "last_push": time(c.last_push.as_ref()),
         "stale_reason": c.stale_reason,
+        "store_note": c.store_note,
     })
 }
 
@@ -201,6 +202,13 @@ pub fn collector_json(c: &proto::Collector) -> Value {
         "reports_stored": c.reports_stored,
         "duplicates": c.duplicates,
         "identity": c.identity,
+        "coordinated": c.coordinated,
+        "weight": c.weight,
+        "members": c.members,
+        "assigned": c.assigned,
+        "moves_last_hour": c.moves_last_hour,
+        "overlaps": c.overlaps,
+        "why_nothing": c.why_nothing,
     })
 }
 

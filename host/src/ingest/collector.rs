@@ -67,6 +67,8 @@ pub struct Collector {
     /// The clusters it collects now, when it shares its clusters with other collectors
     /// (`None`: every cluster of its store).
     pub share: Option<watch::Receiver<Share>>,
+    /// How its share stands, for the server (with `share`).
+    pub share_status: Option<watch::Receiver<ingest::ShareStatus>>,
 }
 
 /// The clusters a collector collects now.
@@ -163,6 +165,11 @@ impl Collector {
             // The Hello listed the share as it was; a change from now on is sent.
             share.mark_unchanged();
         }
+        // The share's status at once, then each change.
+        let mut share_status = self.share_status.clone();
+        if let Some(status) = &mut share_status {
+            status.mark_changed();
+        }
         // Reading apart from writing: a server that waits for the collector to read its
         // acknowledgements must not stall the reports, nor the reverse.
         let reader =
@@ -185,6 +192,10 @@ impl Collector {
             let bytes = tokio::select! {
                 entry = buffer.next() => entry.bytes,
                 Ok(()) = changed(&mut share) => self.cluster_set(),
+                Ok(()) = changed(&mut share_status) => {
+                    let status = share_status.as_ref().expect("changed").borrow().clone();
+                    encode(ingest::collector_message::Message::Share(status))
+                }
                 _ = stopped.wait_for(|s| *s), if drain_until.is_none() => {
                     drain_until = Some(Instant::now() + DRAIN);
                     continue;
@@ -369,12 +380,10 @@ impl Collector {
     }
 }
 
-/// When the share changes; never without one.
-async fn changed(
-    share: &mut Option<watch::Receiver<Share>>,
-) -> Result<(), watch::error::RecvError> {
-    match share {
-        Some(share) => share.changed().await,
+/// When the value changes; never without a receiver.
+async fn changed<T>(value: &mut Option<watch::Receiver<T>>) -> Result<(), watch::error::RecvError> {
+    match value {
+        Some(value) => value.changed().await,
         None => std::future::pending().await,
     }
 }

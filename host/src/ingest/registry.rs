@@ -58,6 +58,8 @@ struct Entry {
     dropped: u64,
     stored: u64,
     duplicates: u64,
+    coordinated: bool,
+    share: Option<ingest::ShareStatus>,
 }
 
 #[derive(Debug)]
@@ -135,6 +137,16 @@ impl Collectors {
                 duplicates: e.duplicates,
                 disconnected_at: time(e.disconnected_at),
                 identity: e.identity.clone(),
+                coordinated: e.coordinated,
+                weight: e.share.as_ref().map_or(0, |s| s.weight),
+                members: e.share.as_ref().map_or(0, |s| s.members),
+                assigned: e.share.as_ref().map_or(0, |s| s.assigned),
+                moves_last_hour: e.share.as_ref().map_or(0, |s| s.moves_last_hour),
+                overlaps: e.share.as_ref().map_or(0, |s| s.overlaps),
+                why_nothing: e
+                    .share
+                    .as_ref()
+                    .map_or(String::new(), |s| s.why_nothing.clone()),
             })
             .collect()
     }
@@ -265,6 +277,8 @@ impl Collectors {
             dropped: 0,
             stored: 0,
             duplicates: 0,
+            coordinated: hello.coordinated,
+            share: None,
         };
         match state.collectors.get_mut(&id) {
             Some(old) => {
@@ -335,6 +349,13 @@ impl Collectors {
             }
         }
         Ok(())
+    }
+
+    /// How the share of `collector` stands, as it says.
+    pub(super) fn share(&self, collector: &str, share: ingest::ShareStatus) {
+        if let Some(entry) = self.lock().collectors.get_mut(collector) {
+            entry.share = Some(share);
+        }
     }
 
     /// The session `number` of `collector` ended: its pending commands fail.

@@ -62,7 +62,14 @@ impl SessionTask {
                     Some(Ok(m)) => this.take(m, &mut waiting, &mut queued, &mut storing),
                 },
                 Some((cluster, stored)) = storing.next(), if !storing.is_empty() => {
-                    match waiting.get_mut(&cluster).and_then(VecDeque::pop_front) {
+                    // After a store error the cluster's next report must not be stored (and
+                    // acknowledged) ahead of the one that failed: the session ends below and
+                    // the collector sends both again, in order.
+                    let next = match stored {
+                        Ok(()) => waiting.get_mut(&cluster).and_then(VecDeque::pop_front),
+                        Err(_) => None,
+                    };
+                    match next {
                         Some(next) => {
                             queued -= 1;
                             storing.push(Box::pin(Arc::clone(&this).store(cluster, next)));
@@ -118,6 +125,10 @@ impl SessionTask {
                 Ok(())
             }
             Some(Message::Clusters(set)) => self.take_clusters(set),
+            Some(Message::Share(share)) => {
+                self.collectors.share(&self.collector, share);
+                Ok(())
+            }
             Some(Message::Hello(_)) => {
                 Err(Status::invalid_argument("a second Hello in one session"))
             }

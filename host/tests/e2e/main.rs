@@ -14,6 +14,8 @@ mod isolation;
 mod misbehave;
 mod prometheus;
 mod security;
+mod sharding;
+mod shared_store;
 mod split;
 mod startup;
 mod stop;
