@@ -3,7 +3,8 @@
 //! ([`HttpServer`]) or HTTPS with certificates from a CA made in the test ([`TestCa`],
 //! [`HttpServer::start_tls`]). For connector tests: lookups on a collected report
 //! ([`ReportExt`]), the example.yaml and README checks ([`docs`]), and nodes that never answer
-//! for the conformance kit ([`SilentHttpNodes`]). Real etcd clusters ([`etcd`]).
+//! for the conformance kit ([`SilentHttpNodes`]). Real etcd clusters ([`etcd`]). redis-server processes, standalone or a six-node
+//! Redis Cluster ([`redis`]).
 
 mod conformance;
 pub mod docs;
@@ -12,6 +13,7 @@ mod host;
 mod http;
 mod process;
 pub mod readme_kinds;
+pub mod redis;
 mod report;
 mod tls;
 

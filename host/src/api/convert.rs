@@ -176,6 +176,7 @@ pub fn cluster(
         collector: remote.map_or(String::new(), |r| r.collector.to_string()),
         last_push: remote.and_then(|r| r.last_push).map(timestamp),
         stale_reason,
+        store_note: slot.store_note().unwrap_or_default(),
     }
 }
 

@@ -15,6 +15,30 @@ use tonic_health::{
     server::{HealthReporter, HealthService},
 };
 
+/// The service whose status says whether the shared store (`store: {kind: redis}`) answers:
+/// NOT_SERVING while it does not (the server serves what it holds, and stores nothing).
+pub const STORE_SERVICE: &str = "dbmon.store";
+
+/// Sets [`STORE_SERVICE`]'s status now and follows the store's availability from then on.
+pub async fn follow_store(
+    reporter: &HealthReporter,
+    mut changes: tokio::sync::watch::Receiver<Option<String>>,
+) {
+    let status = |why: &Option<String>| match why {
+        None => tonic_health::ServingStatus::Serving,
+        Some(_) => tonic_health::ServingStatus::NotServing,
+    };
+    let now = status(&changes.borrow_and_update());
+    reporter.set_service_status(STORE_SERVICE, now).await;
+    let reporter = reporter.clone();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let now = status(&changes.borrow_and_update());
+            reporter.set_service_status(STORE_SERVICE, now).await;
+        }
+    });
+}
+
 /// The health service over tonic-health's reporter.
 pub struct Checks {
     inner: HealthService,

@@ -102,6 +102,8 @@ pub struct Config {
     pub insecure: bool,
     /// `collector:` with paths resolved against the file's folder.
     pub collector: Collector,
+    /// `store:` with `kind: redis`, resolved (secrets read), when valid.
+    pub shared_store: Option<crate::store::SharedOptions>,
     /// `coordination:` resolved (secrets read), when set and valid.
     pub coordination: Option<Coordination>,
     /// Whether the file has a `coordination:` section (valid or not), for the pins' check.
@@ -262,6 +264,7 @@ impl Config {
             .collect();
         config.check_settings(&raw, &mut errors);
         config.add_coordination(&raw, &mut errors);
+        config.add_shared_store(&raw, &mut errors);
         config.add_clusters(raw, &mut errors);
         errors.sort_by_key(|e| e.position);
         (config, errors)
@@ -340,6 +343,7 @@ impl Config {
                 buffer_bytes: raw.collector.buffer_bytes,
                 weight: raw.collector.weight,
             },
+            shared_store: None,
             coordination: None,
             coordination_section: raw.coordination.is_some(),
             locations,
@@ -365,11 +369,27 @@ impl Config {
         self.check_store(raw, errors);
     }
 
-    /// `store.path` without the file store, or naming a file rather than a folder.
+    /// `store.path` without the file store, or naming a file rather than a folder; the shared
+    /// store's settings in another kind of store.
     fn check_store(&self, raw: &FileConfig, errors: &mut Vec<ConfigError>) {
-        if raw.store.kind == StoreKind::Memory && raw.store.path.is_some() {
+        if raw.store.kind != StoreKind::File && raw.store.path.is_some() {
             let message = "store.path is for the file store: add kind: file, or remove path";
             errors.push(self.error_at("store.path", message));
+        }
+        if raw.store.kind != StoreKind::Redis {
+            let store = &raw.store;
+            let set = [
+                ("url", store.url.is_some()),
+                ("cluster", store.cluster.is_some()),
+                ("tls", store.tls.is_some()),
+                ("auth", store.auth.is_some()),
+            ];
+            for (field, _) in set.iter().filter(|(_, set)| *set) {
+                let message = format!(
+                    "store.{field} is for the shared store: add kind: redis, or remove {field}"
+                );
+                errors.push(self.error_at(&format!("store.{field}"), message));
+            }
         }
         if let Some(path) = &self.store_path
             && path.exists()
@@ -430,6 +450,79 @@ impl Config {
             let message = "auth.certificates needs tls.client_ca (and tls.client_auth: required \
                            or optional): without it no client presents a certificate";
             errors.push(self.error_at("auth.certificates", message));
+        }
+    }
+
+    /// Resolves `store:` of `kind: redis` into `self.shared_store`; with an error it stays
+    /// unset.
+    fn add_shared_store(&mut self, raw: &FileConfig, errors: &mut Vec<ConfigError>) {
+        let store = &raw.store;
+        if store.kind != StoreKind::Redis {
+            return;
+        }
+        let before = errors.len();
+        let base = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let url = store.url.as_deref().map(str::trim).unwrap_or_default();
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            _ if url.is_empty() => {
+                let message = "store.url: the shared store needs the address of its Redis, \
+                               like redis://127.0.0.1:6379 (or rediss:// for TLS)";
+                errors.push(self.error_at("store", message));
+            }
+            Some("redis" | "rediss") if redis_url_host(url).is_some() => {}
+            _ => {
+                let message = format!(
+                    "store.url '{url}' is not a Redis URL like redis://HOST:PORT[/DB] or \
+                     rediss://HOST:PORT[/DB]"
+                );
+                errors.push(self.error_at("store.url", message));
+            }
+        }
+        if store.tls.is_some() && scheme.as_deref() == Some("redis") {
+            let message = "store.tls: a tls: block needs a rediss:// url (redis:// is plaintext)";
+            errors.push(self.error_at("store.tls", message));
+        }
+        if store.cluster == Some(true) && url.contains("://") {
+            let path = url.split_once("://").map_or("", |(_, rest)| rest);
+            if path.split_once('/').is_some_and(|(_, db)| !db.is_empty() && db != "0") {
+                let message = "store.url: a Redis Cluster has only database 0";
+                errors.push(self.error_at("store.url", message));
+            }
+        }
+        let tls = store.tls.clone().map(|t| TlsConfig {
+            ca: t.ca.map(|p| base.join(p)),
+            cert: t.cert.map(|p| base.join(p)),
+            key: t.key.map(|p| base.join(p)),
+            insecure_skip_verify: t.insecure_skip_verify,
+        });
+        if let Some(t) = &tls
+            && t.cert.is_some() != t.key.is_some()
+        {
+            let message = "store.tls: a client certificate needs both cert and key";
+            errors.push(self.error_at("store.tls", message));
+        }
+        let auth = match store.auth.clone().map(|a| secrets::resolve(a, &base)) {
+            Some(Ok(auth)) if auth.password.is_none() => {
+                let message = "store.auth needs a password (or password_file); the username \
+                               is optional (Redis ACL users)";
+                errors.push(self.error_at("store.auth", message));
+                None
+            }
+            Some(Ok(auth)) => Some(auth),
+            Some(Err((field, message))) => {
+                errors.push(self.error_at(&format!("store.auth.{field}"), message));
+                None
+            }
+            None => None,
+        };
+        if errors.len() == before {
+            self.shared_store = Some(crate::store::SharedOptions {
+                url: url.to_string(),
+                cluster: store.cluster.unwrap_or(false),
+                tls,
+                auth,
+            });
         }
     }
 
@@ -731,6 +824,21 @@ fn cluster_entries(value: &Node, problems: &mut Vec<Problem>) -> Vec<ClusterEntr
         entry.map(|entry| ClusterEntry { index: i, ..entry })
     });
     entries.collect()
+}
+
+/// The host of a `redis://` or `rediss://` URL, when it names one.
+fn redis_url_host(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if !port.contains(']') => {
+            port.parse::<u16>().ok()?;
+            h
+        }
+        _ => host,
+    };
+    (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]

@@ -226,10 +226,10 @@ impl Isolation {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping (kind:, path:, history:, retention:)"
+    expecting = "a mapping (kind:, path:, url:, cluster:, tls:, auth:, history:, retention:)"
 )]
 pub struct StoreConfig {
-    /// `memory` (the default) or `file`.
+    /// `memory` (the default), `file` or `redis`.
     #[serde(default = "memory")]
     pub kind: StoreKind,
     /// The file store's folder, relative to the config file. By default, `data` beside it.
@@ -238,6 +238,18 @@ pub struct StoreConfig {
     /// Reports kept per cluster, at least 1. By default, this is 100.
     #[serde(default = "default_history", deserialize_with = "reports_kept")]
     pub history: usize,
+    /// The shared store's server: `redis://HOST:PORT[/DB]` or `rediss://...` (TLS).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The shared store is a Redis Cluster (`url` names one of its nodes).
+    #[serde(default)]
+    pub cluster: Option<bool>,
+    /// TLS of the shared store's connections (as a cluster's `tls:`).
+    #[serde(default)]
+    pub tls: Option<TlsEntry>,
+    /// Credentials of the shared store (as a cluster's `auth:`).
+    #[serde(default)]
+    pub auth: Option<AuthEntry>,
     /// Reports collected longer ago than this are dropped (with `history`: whichever limit
     /// is reached first). By default, none: by count only.
     #[serde(default)]
@@ -255,6 +267,10 @@ impl Default for StoreConfig {
             history: DEFAULT_HISTORY,
             retention: None,
         }
+            url: None,
+            cluster: None,
+            tls: None,
+            auth: None,
     }
 }
 
@@ -506,7 +522,7 @@ fn at_least_one<'de, D: Deserializer<'de>>(
 
 /// Where reports are kept.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case", expecting = "memory or file")]
+#[serde(rename_all = "snake_case", expecting = "memory, file or redis")]
 pub enum StoreKind {
     /// In the host's memory, lost on restart.
     Memory,
@@ -541,6 +557,8 @@ pub struct Schedule {
 #[serde(
     deny_unknown_fields,
     expecting = "a cluster: a mapping with id:, connector: and its settings"
+    /// In memory, and in a Redis (or Redis Cluster) that several servers share.
+    Redis,
 )]
 pub struct ClusterEntry {
     /// Its position in `clusters:` (the entries with errors are left out of the list).

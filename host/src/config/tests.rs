@@ -749,7 +749,7 @@ fn the_shared_store_takes_a_redis_url_with_tls_and_auth_from_the_environment() {
 #[test]
 fn shared_store_mistakes_are_named_where_they_are() {
     let e = only_error("store:\n  kind: redis\n");
-    assert!(e.contains(":1:") && e.contains("store.url"), "{e}");
+    assert!(e.contains(":2:3:") && e.contains("store.url"), "{e}");
     let e = only_error("store:\n  kind: redis\n  url: http://x:1\n");
     assert!(e.contains(":3:") && e.contains("not a Redis URL"), "{e}");
     let e = only_error("store:\n  kind: redis\n  url: 'redis://x:port'\n");
@@ -763,7 +763,7 @@ fn shared_store_mistakes_are_named_where_they_are() {
     let e = only_error(
         "store:\n  kind: redis\n  url: redis://x:1\n  auth:\n    password_file: /nonexistent/pw\n",
     );
-    assert!(e.contains(":5:") && e.contains("store.auth.password_file"), "{e}");
+    assert!(e.contains(":5:20:") && e.contains("cannot read /nonexistent/pw"), "{e}");
     let e = only_error("store:\n  kind: redis\n  url: redis://x:1\n  auth: {username: u}\n");
     assert!(e.contains("store.auth needs a password"), "{e}");
 }

@@ -24,6 +24,11 @@ impl History {
         }
     }
 
+    /// Reports kept at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// The newest report.
     pub fn latest(&self) -> Option<&Arc<Report>> {
         self.latest.as_ref()

@@ -5,6 +5,7 @@ mod disk;
 mod history;
 mod model;
 mod packed;
+mod redis;
 mod report;
 mod schemas;
 mod slot;
@@ -12,6 +13,7 @@ mod slot;
 pub use disk::{FILE_NAME, OpenError, Retention};
 pub use history::{History, Next};
 pub use model::{Collected, LabelDef, MetricKind, NodeDef, SchemaParts, SeriesDef, Span};
+pub use redis::SharedOptions;
 pub use report::{EMPTY_SCHEMA, Encoding, NodeView, Report, Schema};
 pub use slot::{ClusterSlot, Collection, Origin, Outcome, Stats};
 
@@ -76,6 +78,12 @@ pub enum StoreError {
     /// The file store's writer has stopped.
     #[error("the report store is closed")]
     Closed,
+    /// The shared store holds this report already: its collector sent it again.
+    #[error("cluster '{cluster}': the shared store holds this report already")]
+    Duplicate {
+        /// The cluster.
+        cluster: Arc<str>,
+    },
 }
 
 /// Where and how long a store keeps reports.
@@ -155,6 +163,49 @@ impl Store {
         Ok(store)
     }
 
+    /// The shared store (`store: {kind: redis}`) for these configured clusters: connects,
+    /// then reads every retained report of each into memory (with `keep_unconfigured` also
+    /// the other clusters the store holds, with their stored info). Call
+    /// [`Store::follow_shared`] once the store is in an `Arc` to follow what other servers
+    /// store. A store that cannot be reached is an error.
+    pub async fn open_shared(
+        options: &SharedOptions,
+        retention: Retention,
+        clusters: impl IntoIterator<Item = ClusterInfo>,
+        keep_unconfigured: bool,
+    ) -> Result<Store, OpenError> {
+        let refuse = |why: String| OpenError {
+            path: PathBuf::from(redis::redacted(&options.url)),
+            why,
+        };
+        let backend = redis::Backend::connect(options, retention, keep_unconfigured)
+            .await
+            .map_err(|e| refuse(format!("cannot reach the shared store: {e}")))?;
+        let mut store = Store::empty(retention, None, None);
+        let shared = Arc::get_mut(&mut store.shared).expect("no slot yet");
+        shared.redis = Some(Arc::new(backend));
+        for info in clusters {
+            store.add_cluster(info);
+        }
+        let backend = Arc::clone(store.shared.redis.as_ref().expect("set above"));
+        redis::load(&store, &backend)
+            .await
+            .map_err(|e| refuse(format!("cannot read the shared store: {e}")))?;
+        Ok(store)
+    }
+
+    /// Follows the shared store until the store is dropped (reports other servers store
+    /// reach this one's history); nothing for the other stores. Needs a tokio runtime.
+    pub fn follow_shared(self: &Arc<Self>) {
+        redis::follow(self);
+    }
+
+    /// Changes of the shared store's availability (`Some(why)` while it does not answer);
+    /// `None` for the other stores.
+    pub fn shared_health(&self) -> Option<tokio::sync::watch::Receiver<Option<String>>> {
+        self.shared.redis.as_ref().map(|r| r.health())
+    }
+
     fn with_retention(self, retention: Retention) -> Store {
         Store { retention, ..self }
     }
@@ -175,6 +226,7 @@ impl Store {
                 published: AtomicU64::new(0),
                 encoded_bytes: Arc::new(AtomicUsize::new(0)),
                 journal,
+                redis: None,
             }),
         }
     }

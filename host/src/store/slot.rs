@@ -79,6 +79,8 @@ pub(super) struct Shared {
     pub published: AtomicU64,
     pub encoded_bytes: Arc<AtomicUsize>,
     pub journal: Option<super::disk::Journal>,
+    /// The shared store, when reports go to Redis (then it numbers them).
+    pub redis: Option<Arc<super::redis::Backend>>,
 }
 
 /// One cluster's slot in the store.
@@ -123,6 +125,10 @@ impl ClusterSlot {
     /// memory store: at once) and only then keeps and announces it. On a write error nothing
     /// is published. A sequence not above every one recorded before is refused.
     pub async fn record(&self, c: Collection) -> Result<Arc<Report>, StoreError> {
+        if let Some(redis) = &self.shared.redis {
+            // The shared store numbers the report (other servers store this cluster too).
+            return redis.record(self, c).await;
+        }
         let Some(journal) = &self.shared.journal else {
             let history = self.lock();
             let report = Arc::new(self.build(c, history.latest())?);
@@ -156,6 +162,12 @@ impl ClusterSlot {
                 last,
             });
         }
+        Ok(self.build_unchecked(c, previous))
+    }
+
+    /// The report of a collection, following `previous`, with the collection's sequence as
+    /// it is (the shared store numbers it itself).
+    pub(super) fn build_unchecked(&self, c: Collection, previous: Option<&Arc<Report>>) -> Report {
         let stats = &self.stats;
         stats.collections.fetch_add(1, Ordering::Relaxed);
         let finished = c.started_at + c.duration;
@@ -215,11 +227,11 @@ impl ClusterSlot {
             report.reasons = vec![error.clone()];
             report.error = Some(error);
         }
-        Ok(report)
+        report
     }
 
     /// Keeps the report and announces it.
-    fn publish(&self, mut history: MutexGuard<'_, History>, report: &Arc<Report>) {
+    pub(super) fn publish(&self, mut history: MutexGuard<'_, History>, report: &Arc<Report>) {
         history.push(Arc::clone(report));
         self.last_sequence.store(report.sequence, Ordering::Release);
         drop(history);
@@ -268,6 +280,23 @@ impl ClusterSlot {
     /// Drops the reports collected before `cutoff` from memory.
     pub(super) fn expire(&self, cutoff: SystemTime) {
         self.lock().drop_older_than(cutoff);
+    }
+
+    /// Empties the history (the shared store's mirror, at a gap: watchers behind it are told
+    /// what they missed).
+    pub(super) fn reset_history(&self) {
+        let mut history = self.lock();
+        *history = History::new(history.capacity());
+    }
+
+    /// What every slot of the store shares.
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Why the shared store does not answer now, when it does not (other stores: `None`).
+    pub fn store_note(&self) -> Option<String> {
+        self.shared.redis.as_ref().and_then(|r| r.unavailable())
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, History> {

@@ -3,7 +3,7 @@
 //! builds it, and collections with a deadline.
 #![allow(dead_code)] // each test file uses its own part of this module
 
-pub mod servers;
+pub use dbmon_test_support::redis as servers;
 
 #[allow(unused_imports)] // not every test file starts a cluster
 pub use servers::{Cluster, NODE_TIMEOUT_MS, Server};

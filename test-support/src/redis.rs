@@ -1,5 +1,7 @@
 //! redis-server processes for tests: each on free loopback ports in its own temp dir, killed
-//! (SIGKILL) and waited for when dropped, so that a failing test leaves nothing behind.
+//! (SIGKILL) and waited for when dropped, so that a failing test leaves nothing behind. A
+//! server can be killed and started again on the same port and folder ([`Server::restart`]),
+//! to test what survives with its append-only file.
 
 use std::{
     io::{Read, Write},
@@ -10,7 +12,8 @@ use std::{
 
 /// A free loopback port: bound, then released.
 pub fn free_port() -> u16 {
-    super::closed_port()
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("local addr").port()
 }
 
 /// One redis-server.
@@ -18,8 +21,11 @@ pub struct Server {
     child: Child,
     /// The port it serves on (the TLS port for a TLS server).
     pub port: u16,
-    /// Its working directory (nodes.conf, log).
+    /// Its working directory (nodes.conf, log, append-only file).
     pub dir: tempfile::TempDir,
+    /// Its arguments after the fixed ones, for [`Server::restart`].
+    args: Vec<String>,
+    ping: bool,
 }
 
 impl Drop for Server {
@@ -50,26 +56,53 @@ impl Server {
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("temp dir");
             let port = free_port();
-            let log = dir.path().join("redis.log");
-            let child = Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(dir.path())
-                .arg("--logfile")
-                .arg(&log)
-                .args(args(port))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server must be installed (Debian package redis-server)");
-            let mut server = Server { child, port, dir };
+            let args = args(port);
+            let child = spawn(&dir, &args);
+            let mut server = Server {
+                child,
+                port,
+                dir,
+                args,
+                ping,
+            };
             match server.wait_ready(ping) {
                 Ok(()) => return server,
                 Err(e) => last = e,
             }
         }
         panic!("redis-server did not start: {last}");
+    }
+
+    /// A plain server on a free port with an append-only file (`appendonly yes`,
+    /// `appendfsync always`), as a durable shared store runs.
+    pub fn start_durable() -> Server {
+        Server::start(&["--appendonly", "yes", "--appendfsync", "always"])
+    }
+
+    /// Kills it (SIGKILL) if it runs and starts it again on the same port, in the same folder
+    /// and with the same arguments (what it kept in its append-only file comes back).
+    pub fn restart(&mut self) {
+        self.kill();
+        let started = Instant::now();
+        loop {
+            self.child = spawn(&self.dir, &self.args);
+            match self.wait_ready(self.ping) {
+                Ok(()) => return,
+                // The port may linger a moment after the kill.
+                Err(e) if started.elapsed() > Duration::from_secs(20) => {
+                    panic!("redis-server did not start again: {e}")
+                }
+                Err(_) => {
+                    self.kill();
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    /// Whether it runs now (not killed, not exited).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     fn wait_ready(&mut self, ping: bool) -> Result<(), String> {
@@ -116,12 +149,12 @@ impl Server {
     }
 
     /// A blocking connection for setting the server up; `password` for a protected one.
-    pub fn conn(&self, password: Option<&str>) -> redis::Connection {
+    pub fn conn(&self, password: Option<&str>) -> ::redis::Connection {
         let url = match password {
             Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
             None => format!("redis://127.0.0.1:{}/", self.port),
         };
-        let client = redis::Client::open(url).expect("client");
+        let client = ::redis::Client::open(url).expect("client");
         let conn = client
             .get_connection_with_timeout(Duration::from_secs(5))
             .expect("connect for setup");
@@ -132,18 +165,34 @@ impl Server {
 
     /// Runs one command on it (blocking) and returns the reply as text.
     pub fn run(&self, password: Option<&str>, args: &[&str]) -> String {
-        let mut cmd = redis::cmd(args[0]);
+        let mut cmd = ::redis::cmd(args[0]);
         for a in &args[1..] {
             cmd.arg(*a);
         }
-        let value: redis::Value = cmd.query(&mut self.conn(password)).expect("setup command");
+        let value: ::redis::Value = cmd.query(&mut self.conn(password)).expect("setup command");
         match value {
-            redis::Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
-            redis::Value::SimpleString(s) => s,
-            redis::Value::Int(n) => n.to_string(),
+            ::redis::Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+            ::redis::Value::SimpleString(s) => s,
+            ::redis::Value::Int(n) => n.to_string(),
             other => format!("{other:?}"),
         }
     }
+}
+
+fn spawn(dir: &tempfile::TempDir, args: &[String]) -> Child {
+    let log = dir.path().join("redis.log");
+    Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--logfile")
+        .arg(&log)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (Debian package redis-server)")
 }
 
 /// A six-node Redis Cluster: three masters with one replica each.
@@ -159,18 +208,26 @@ impl Cluster {
     /// Starts six servers in cluster mode, creates the cluster and waits until it is ok and
     /// every master has its replica online.
     pub fn start() -> Cluster {
+        Cluster::start_with(&[])
+    }
+
+    /// [`Cluster::start`] with these extra arguments for every node (e.g. an append-only
+    /// file).
+    pub fn start_with(extra: &[&str]) -> Cluster {
         let nodes: Vec<Server> = (0..6)
             .map(|_| {
                 Server::launch(
                     &|port| {
                         let bus = free_port();
-                        format!(
+                        let mut args: Vec<String> = format!(
                             "--port {port} --cluster-enabled yes --cluster-config-file nodes.conf \
                          --cluster-node-timeout {NODE_TIMEOUT_MS} --cluster-port {bus}"
                         )
                         .split(' ')
                         .map(String::from)
-                        .collect()
+                        .collect();
+                        args.extend(extra.iter().map(|s| s.to_string()));
+                        args
                     },
                     true,
                 )
@@ -197,6 +254,14 @@ impl Cluster {
             },
         );
         cluster
+    }
+
+    /// `redis://127.0.0.1:PORT` of every node, for a cluster client's seeds.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://{}", n.address()))
+            .collect()
     }
 
     /// Indexes (into `nodes`) of the masters, as node 0 sees them.
