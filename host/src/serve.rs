@@ -226,6 +226,7 @@ pub async fn serve(
             registry,
             share: None,
             share_status: None,
+            agents_runtime: tokio::runtime::Handle::current(),
         };
         return collect_for(collector, coordination, signals, stop, agents).await;
     }
@@ -363,6 +364,10 @@ async fn grpc_server(
     use tonic_reflection::pb::{v1, v1alpha};
     Ok(tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_streams_per_connection)
+        // Collectors push reports of hundreds of KB: a window of a few reports keeps a push
+        // stream moving between two reads of the server's connection task.
+        .initial_stream_window_size(Some(PUSH_STREAM_WINDOW))
+        .initial_connection_window_size(Some(PUSH_CONNECTION_WINDOW))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .layer(api::OversizeLayer)
@@ -393,6 +398,10 @@ async fn grpc_server(
 /// Reports a collector keeps in its own store: its forwarder reads each as it comes, and
 /// the server keeps the history.
 const COLLECTOR_HISTORY: usize = 4;
+/// HTTP/2 flow-control window of one stream (a push) on the server.
+const PUSH_STREAM_WINDOW: u32 = 8 << 20;
+/// HTTP/2 flow-control window of one connection on the server.
+const PUSH_CONNECTION_WINDOW: u32 = 16 << 20;
 /// Largest pushed report a server accepts (a report of a few thousand series, with room).
 const MAX_PUSHED_REPORT_BYTES: usize = 64 << 20;
 
@@ -431,7 +440,7 @@ async fn collect_for(
     };
     // Its own stop: after the agents', so that their last reports are pushed too.
     let (drain, draining) = watch::channel(false);
-    let pushing = tokio::spawn(collector.run(draining));
+    let pushing = tokio::spawn(collector.run_apart(draining));
     let shared = if coordinator.is_some() {
         ", shared through etcd"
     } else {

@@ -69,12 +69,38 @@ pub struct Collector {
     pub share: Option<watch::Receiver<Share>>,
     /// How its share stands, for the server (with `share`).
     pub share_status: Option<watch::Receiver<ingest::ShareStatus>>,
+    /// The runtime its agents and connectors run on, where commands run too.
+    pub agents_runtime: tokio::runtime::Handle,
 }
 
 /// The clusters a collector collects now.
 pub type Share = Arc<std::collections::BTreeSet<Arc<str>>>;
 
 impl Collector {
+    /// Pushes until `stopped` turns true, on a thread of its own: the push (the forwarder's
+    /// conversions, the HTTP/2 connection and its flow control) must not wait behind agents
+    /// whose connectors keep the host's workers busy, or the stream stalls while the buffer
+    /// fills and drops reports (BENCHMARKS.md §11). Returns when the thread has ended.
+    pub async fn run_apart(self, stopped: watch::Receiver<bool>) {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("dbmon-push".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the push");
+                runtime.block_on(self.run(stopped));
+                let _ = done.send(());
+            });
+        match thread {
+            Ok(_) => {
+                let _ = finished.await;
+            }
+            Err(e) => tracing::error!("cannot start the push thread: {e}"),
+        }
+    }
+
     /// Pushes until `stopped` turns true.
     pub async fn run(self, mut stopped: watch::Receiver<bool>) {
         let collector = Arc::new(self);
@@ -276,7 +302,9 @@ impl Collector {
                 Some(Message::Command(command)) => {
                     let collector = Arc::clone(&self);
                     let send = send.clone();
-                    tokio::spawn(async move {
+                    // On the agents' runtime, where connectors run (this session's runtime is
+                    // the push's own).
+                    self.agents_runtime.spawn(async move {
                         let result = collector.run_command(command).await;
                         let _ = send.send(result).await;
                     });
