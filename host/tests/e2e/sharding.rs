@@ -225,3 +225,140 @@ async fn collectors_share_the_clusters_and_move_them_when_one_crashes_leaves_or_
         }
     }
 }
+
+/// A server of the shared Redis store at `url`.
+fn shared_server(url: &str) -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("store: {{kind: redis, url: '{url}', history: 1000}}\nclusters: []\n");
+    Host::start_in_with(dir, &config, &["--role", "server"]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every report of every cluster on `client`'s server, oldest first, by cluster.
+async fn histories(
+    client: &mut MonitorClient<tonic::transport::Channel>,
+) -> BTreeMap<String, Vec<proto::Report>> {
+    let clusters = client
+        .list_clusters(proto::ListClustersRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .clusters;
+    let mut all = BTreeMap::new();
+    for cluster in clusters {
+        let mut reports = client
+            .get_reports(proto::GetReportsRequest {
+                cluster_id: cluster.id.clone(),
+                limit: 0,
+                since: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .reports;
+        reports.reverse();
+        all.insert(cluster.id, reports);
+    }
+    all
+}
+
+/// No gap and no repeat: the server's sequences of each cluster go 1, 2, 3, ... and each
+/// collector's own sequences of it go up by one.
+fn assert_whole(histories: &BTreeMap<String, Vec<proto::Report>>) {
+    for (cluster, reports) in histories {
+        let sequences: Vec<u64> = reports.iter().map(|r| r.sequence).collect();
+        let expected: Vec<u64> = (1..=sequences.len() as u64).collect();
+        assert_eq!(sequences, expected, "{cluster}: server sequences");
+        let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in reports {
+            if let Some(previous) = last.insert(&r.collector, r.collector_sequence) {
+                assert_eq!(
+                    r.collector_sequence,
+                    previous + 1,
+                    "{cluster}: collector {} skipped or repeated a report",
+                    r.collector
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_servers_on_one_redis_and_three_sharing_collectors_lose_nothing_when_a_server_dies() {
+    let mut etcd = etcd::Cluster::start("topology", 3, &[]).await;
+    let redis = dbmon_test_support::redis::Server::start_durable();
+    let url = format!("redis://{}", redis.address());
+    let a = shared_server(&url);
+    let b = shared_server(&url);
+    let config = config(&etcd, &a.url).replace(
+        &format!("upstream: '{}'", a.url),
+        &format!("upstream: ['{}', '{}']", a.url, b.url),
+    );
+    let _collectors: Vec<Host> = ["x", "y", "z"]
+        .iter()
+        .map(|id| collector(&config, id))
+        .collect();
+    let mut on_b = MonitorClient::connect(b.url.clone()).await.unwrap();
+    let log = || format!("server a:\n{}\nserver b:\n{}", a.log(), b.log());
+
+    // Server b serves what the collectors push to a: one collector per cluster, even shares.
+    let start = SystemTime::now();
+    let owners = settled(
+        &mut on_b,
+        start,
+        &["x", "y", "z"],
+        Duration::from_secs(40),
+        log,
+    )
+    .await;
+    for (collector, share) in shares(&owners) {
+        assert!(
+            (80..=120).contains(&share),
+            "{collector}: {share} of {CLUSTERS}"
+        );
+    }
+
+    // One etcd member away: nothing moves.
+    let name = etcd.members[0].name.clone();
+    etcd.member(&name).stop();
+    tokio::time::sleep(INTERVAL * 3).await;
+    let stopped = SystemTime::now();
+    let same = settled(
+        &mut on_b,
+        stopped,
+        &["x", "y", "z"],
+        Duration::from_secs(10),
+        log,
+    )
+    .await;
+    assert_eq!(same, owners, "a lost etcd member moved clusters");
+
+    // Server a dies: the collectors go on to b, and b's history of every cluster is whole.
+    kill9(&a);
+    let killed = SystemTime::now();
+    tokio::time::sleep(INTERVAL * 4).await;
+    let after = settled(
+        &mut on_b,
+        killed,
+        &["x", "y", "z"],
+        Duration::from_secs(20),
+        || b.log(),
+    )
+    .await;
+    assert_eq!(
+        after, owners,
+        "a server's death moved clusters between collectors"
+    );
+    let all = histories(&mut on_b).await;
+    assert_eq!(all.len(), CLUSTERS);
+    assert_whole(&all);
+    let collectors = on_b
+        .list_collectors(proto::ListCollectorsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .collectors;
+    assert!(
+        collectors.iter().filter(|c| c.connected).count() == 3,
+        "every collector pushes to b now: {collectors:?}"
+    );
+}
