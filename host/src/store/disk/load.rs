@@ -14,6 +14,15 @@ use std::{
     time::SystemTime,
 };
 
+/// redb's page cache (its default is 1 GiB). Reads are served from memory, so the cache
+/// only holds the pages the writer changes; at the default, reading a full store back at
+/// startup kept up to a GiB of pages that were already decoded into the histories.
+#[cfg(not(test))]
+const CACHE_BYTES: usize = 64 << 20;
+/// Small in tests, so that a test store outgrows it.
+#[cfg(test)]
+pub(super) const CACHE_BYTES: usize = 1 << 20;
+
 /// The open database and what it holds besides reports.
 #[derive(Debug)]
 pub struct Catalog {
@@ -35,11 +44,14 @@ impl Catalog {
                 .map(|m| m.len() == 0)
                 .unwrap_or(false);
         let refuse = |why: String| OpenError::new(&file, why);
-        let db = Database::create(&file).map_err(|e| {
-            refuse(format!(
-                "not a dbmon store, or a damaged one ({e}); it was left as it is"
-            ))
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&file)
+            .map_err(|e| {
+                refuse(format!(
+                    "not a dbmon store, or a damaged one ({e}); it was left as it is"
+                ))
+            })?;
         if fresh {
             let txn = db.begin_write().map_err(|e| refuse(e.to_string()))?;
             {

@@ -166,3 +166,46 @@ fn a_foreign_file_or_database_is_refused() {
     let err = open(newer.path(), 10, &["a"], false).unwrap_err();
     assert!(err.to_string().contains("format 99"), "{err}");
 }
+
+#[tokio::test]
+async fn the_writer_hashes_a_schema_once_not_per_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 10, &["a", "b"], false).unwrap();
+    let values: Vec<f64> = (0..500).map(f64::from).collect();
+    for id in ["a", "b"] {
+        let slot = store.cluster(id).unwrap();
+        for seq in 1..=30 {
+            slot.record(collection(seq, &values)).await.unwrap();
+        }
+    }
+    let journal = store.shared.journal.as_ref().unwrap();
+    // Once per cluster for its first report; each later one has its previous report's
+    // schema, and hashing a schema of thousands of series cost more than writing the report.
+    assert_eq!(journal.fingerprints(), 2);
+    let slot = store.cluster("a").unwrap();
+    slot.record(collection(31, &values[..10])).await.unwrap();
+    assert_eq!(journal.fingerprints(), 3, "a new schema is hashed");
+}
+
+#[tokio::test]
+async fn reading_a_store_back_keeps_only_a_bounded_page_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 40, &["a"], false).unwrap();
+    let slot = store.cluster("a").unwrap();
+    for seq in 1..=40u64 {
+        let v: Vec<f64> = (0..3000).map(|i| (seq * 7919 + i) as f64 / 3.0).collect();
+        slot.record(collection(seq, &v)).await.unwrap();
+    }
+    drop((slot, store));
+    let file = std::fs::metadata(dir.path().join(super::FILE_NAME)).unwrap();
+    assert!(
+        file.len() > 2 * super::load::CACHE_BYTES as u64,
+        "{}",
+        file.len()
+    );
+    // redb's default cache (1 GiB) kept every page read back; the store's bound evicts.
+    let again = open(dir.path(), 40, &["a"], false).unwrap();
+    assert_eq!(again.cluster("a").unwrap().stored(), 40);
+    let db = &again.catalog.as_ref().unwrap().db;
+    assert!(db.cache_stats().evictions() > 0);
+}

@@ -39,6 +39,8 @@ enum Job {
 pub struct Journal {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    #[cfg(test)]
+    fingerprints: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Drop for Journal {
@@ -70,11 +72,15 @@ impl Journal {
                 .or_default()
                 .push((key, schema));
         }
+        #[cfg(test)]
+        let fingerprints = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writer = Writer {
             db: Arc::clone(&catalog.db),
             retention,
             chains: HashMap::new(),
             keys,
+            #[cfg(test)]
+            fingerprints: Arc::clone(&fingerprints),
         };
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
@@ -82,7 +88,15 @@ impl Journal {
         Ok(Journal {
             jobs: Some(jobs),
             writer: Some(writer),
+            #[cfg(test)]
+            fingerprints,
         })
+    }
+
+    /// How many times the writer hashed a schema to find its key.
+    #[cfg(test)]
+    pub fn fingerprints(&self) -> usize {
+        self.fingerprints.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Returns once `report` is on disk (with `info`, when given).
@@ -152,6 +166,9 @@ struct Writer {
     retention: Retention,
     chains: HashMap<Arc<str>, Chain>,
     keys: SchemaKeys,
+    /// Schemas hashed to find their key.
+    #[cfg(test)]
+    fingerprints: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What a failed batch undoes.
@@ -217,7 +234,17 @@ impl Writer {
                     Job::Write { report, info, .. } => {
                         let id = &report.cluster;
                         self.chain(id, &reports, undo)?;
-                        let key = self.schema_key(&report.schema, &mut schemas, undo)?;
+                        // The previous report's schema is almost always this one: hashing
+                        // a large schema per report cost more than the rest of the write.
+                        let same = self.chains[id]
+                            .last
+                            .as_ref()
+                            .filter(|(r, _)| Arc::ptr_eq(&r.schema, &report.schema))
+                            .map(|(_, k)| *k);
+                        let key = match same {
+                            Some(key) => key,
+                            None => self.schema_key(&report.schema, &mut schemas, undo)?,
+                        };
                         let chain = self.chains.get_mut(id).expect("loaded above");
                         let base = chain
                             .last
@@ -299,6 +326,9 @@ impl Writer {
         undo: &mut Undo,
     ) -> Result<u64, redb::Error> {
         let fingerprint = schema.fingerprint();
+        #[cfg(test)]
+        self.fingerprints
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(key) = self.keys.find(schema, fingerprint) {
             return Ok(key);
         }
