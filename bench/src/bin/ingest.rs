@@ -64,6 +64,10 @@ struct Args {
     /// Setups to run, in this order: `all` (all-in-one), `split` (collector + server).
     #[arg(long, value_delimiter = ',', default_value = "all,split")]
     setups: Vec<String>,
+    /// Where the connector runs on the collecting host: `in_process` (the default) or
+    /// `process` (one `dbmon worker` child per cluster, off the host's runtime).
+    #[arg(long, default_value = "in_process")]
+    isolation: String,
     /// The hosts' log filter.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -189,7 +193,9 @@ fn run_dbmon(args: &[String]) -> Result<String, String> {
 fn clusters_yaml(args: &Args, clusters: usize) -> String {
     let interval = args.interval_ms;
     let mut yaml = format!(
-        "defaults: {{interval: {interval}ms, timeout: {interval}ms, jitter: {interval}ms}}\nclusters:\n"
+        "defaults: {{interval: {interval}ms, timeout: {interval}ms, jitter: {interval}ms}}\n\
+         connectors: {{misbehave: {{isolation: {}}}}}\nclusters:\n",
+        args.isolation
     );
     for i in 0..clusters {
         let _ = writeln!(
