@@ -132,8 +132,8 @@ pub struct Coordination {
 pub struct Collector {
     /// Its id on the server, when set.
     pub id: Option<String>,
-    /// The server's URL, when set.
-    pub upstream: Option<String>,
+    /// The servers' URLs, when set.
+    pub upstream: Option<Vec<String>>,
     /// CA certificate of the server's certificate.
     pub ca: Option<PathBuf>,
     /// Client certificate.

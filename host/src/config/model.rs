@@ -154,7 +154,10 @@ pub struct CertificateEntry {
 
 /// What a credential may do; every gRPC method requires one role.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case", expecting = "read, command, ingest or admin")]
+#[serde(
+    rename_all = "snake_case",
+    expecting = "read, command, ingest or admin"
+)]
 pub enum Role {
     /// List connectors and clusters, read and watch reports, list collectors.
     Read,
@@ -235,9 +238,6 @@ pub struct StoreConfig {
     /// The file store's folder, relative to the config file. By default, `data` beside it.
     #[serde(default)]
     pub path: Option<PathBuf>,
-    /// Reports kept per cluster, at least 1. By default, this is 100.
-    #[serde(default = "default_history", deserialize_with = "reports_kept")]
-    pub history: usize,
     /// The shared store's server: `redis://HOST:PORT[/DB]` or `rediss://...` (TLS).
     #[serde(default)]
     pub url: Option<String>,
@@ -250,6 +250,9 @@ pub struct StoreConfig {
     /// Credentials of the shared store (as a cluster's `auth:`).
     #[serde(default)]
     pub auth: Option<AuthEntry>,
+    /// Reports kept per cluster, at least 1. By default, this is 100.
+    #[serde(default = "default_history", deserialize_with = "reports_kept")]
+    pub history: usize,
     /// Reports collected longer ago than this are dropped (with `history`: whichever limit
     /// is reached first). By default, none: by count only.
     #[serde(default)]
@@ -264,13 +267,13 @@ impl Default for StoreConfig {
         StoreConfig {
             kind: StoreKind::Memory,
             path: None,
-            history: DEFAULT_HISTORY,
-            retention: None,
-        }
             url: None,
             cluster: None,
             tls: None,
             auth: None,
+            history: DEFAULT_HISTORY,
+            retention: None,
+        }
     }
 }
 
@@ -296,10 +299,11 @@ pub struct CollectorConfig {
     /// Names this collector on its server. By default, the machine's host name.
     #[serde(default)]
     pub id: Option<String>,
-    /// The server's URL, `https://HOST:PORT` (or `http://` on loopback). `--upstream`
-    /// overrides it.
-    #[serde(default)]
-    pub upstream: Option<String>,
+    /// The server's URL, `https://HOST:PORT` (or `http://` on loopback), or a list of them:
+    /// the collector pushes to the first that answers and goes on to the next when one fails.
+    /// `--upstream` overrides it.
+    #[serde(default, deserialize_with = "urls")]
+    pub upstream: Option<Vec<String>>,
     /// CA certificate (PEM) that signs the server's certificate, relative to this file. By
     /// default, the system's roots.
     #[serde(default)]
@@ -336,6 +340,31 @@ impl Default for CollectorConfig {
             weight: 1,
         }
     }
+}
+
+/// One URL or a list of them.
+fn urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    struct Urls;
+    impl<'de> de::Visitor<'de> for Urls {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a server URL like https://server:4000, or a list of them")
+        }
+        fn visit_str<E: de::Error>(self, url: &str) -> Result<Self::Value, E> {
+            Ok(Some(vec![url.to_string()]))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut urls = Vec::new();
+            while let Some(url) = seq.next_element::<String>()? {
+                urls.push(url);
+            }
+            if urls.is_empty() {
+                return Err(de::Error::invalid_length(0, &self));
+            }
+            Ok(Some(urls))
+        }
+    }
+    deserializer.deserialize_any(Urls)
 }
 
 fn collector_buffer_bytes() -> usize {
@@ -528,6 +557,8 @@ pub enum StoreKind {
     Memory,
     /// In memory, and durably in a database in `store.path` (survives kill -9).
     File,
+    /// In memory, and in a Redis (or Redis Cluster) that several servers share.
+    Redis,
 }
 
 /// When a cluster is collected; every field may be set in `defaults:` or per cluster.
@@ -557,8 +588,6 @@ pub struct Schedule {
 #[serde(
     deny_unknown_fields,
     expecting = "a cluster: a mapping with id:, connector: and its settings"
-    /// In memory, and in a Redis (or Redis Cluster) that several servers share.
-    Redis,
 )]
 pub struct ClusterEntry {
     /// Its position in `clusters:` (the entries with errors are left out of the list).

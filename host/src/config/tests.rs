@@ -635,13 +635,24 @@ fn the_collector_block_is_resolved_and_its_errors_are_named_where_they_are() {
     .unwrap();
     let c = &config.collector;
     assert_eq!(c.id.as_deref(), Some("edge-1"));
-    assert_eq!(c.upstream.as_deref(), Some("https://server:4000"));
+    assert_eq!(
+        c.upstream.as_deref(),
+        Some(&["https://server:4000".to_string()][..])
+    );
     assert_eq!(c.ca.as_deref(), Some(Path::new("/etc/dbmon/pki/ca.crt")));
     assert_eq!(c.token_file.as_deref(), Some(Path::new("/etc/dbmon/c1.token")));
     assert_eq!(c.buffer_bytes, 64 << 20);
     let error = only_error("collector:\n  upstream: https://s:4000\n  buffer: 10\nclusters: []\n");
     assert!(
         error.starts_with("/etc/dbmon/dbmon.yaml:3:3:") && error.contains("buffer"),
+        "{error}"
+    );
+    let list = parse("collector:\n  upstream: [https://a:4000, https://b:4000]\nclusters: []\n")
+        .unwrap();
+    assert_eq!(list.collector.upstream.unwrap().len(), 2);
+    let error = only_error("collector:\n  upstream: []\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:2:13:") && error.contains("server URL"),
         "{error}"
     );
     let error = only_error("collector:\n  buffer_bytes: 0\nclusters: []\n");
