@@ -5,11 +5,13 @@
 //! store → api → cli. `author` holds the connector author's commands (`dbmon connector`).
 
 pub mod agent;
+pub mod alerts;
 pub mod api;
 pub mod author;
 pub mod cli;
 pub mod config;
 pub mod coordination;
+pub mod http;
 pub mod ingest;
 pub mod isolation;
 pub mod listener;

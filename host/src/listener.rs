@@ -46,6 +46,9 @@ const SNIFF_BYTES: usize = 5;
 pub struct Greeting {
     /// The body of the HTTP/1.x answer.
     pub text: String,
+    /// Whether the server behind speaks HTTP/1.x itself (the metrics listener): then no
+    /// connection is answered here, every one is handed on.
+    pub serves_http1: bool,
 }
 
 impl Greeting {
@@ -58,6 +61,7 @@ impl Greeting {
                  or any gRPC client:  grpcurl -plaintext {address} list\n\
                  Health probes:       grpc_health_probe -addr={address}\n"
             ),
+            serves_http1: false,
         }
     }
 
@@ -70,6 +74,16 @@ impl Greeting {
                  or any gRPC client:  grpcurl -cacert CA.pem {address} list\n\
                  Health probes:       grpc_health_probe -tls -tls-ca-cert CA.pem -addr={address}\n"
             ),
+            serves_http1: false,
+        }
+    }
+
+    /// A listener whose server speaks HTTP/1.1 and HTTP/2 (`/metrics` and the status page):
+    /// connections are handed on as they come (after their TLS handshake).
+    pub fn http() -> Greeting {
+        Greeting {
+            text: String::new(),
+            serves_http1: true,
         }
     }
 }
@@ -332,7 +346,11 @@ async fn accept_loop(
         let connections = connections.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let kind = tokio::time::timeout(FIRST_BYTES_WITHIN, sniff(&stream)).await;
+            let kind = if greeting.serves_http1 {
+                Ok(Ok(Opening::Other))
+            } else {
+                tokio::time::timeout(FIRST_BYTES_WITHIN, sniff(&stream)).await
+            };
             match kind {
                 Ok(Ok(Opening::Http1)) => {
                     drop(permit);

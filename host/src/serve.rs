@@ -153,14 +153,38 @@ pub async fn serve(
     } else {
         None
     };
+    let metrics_listener = match &config.metrics_listen {
+        Some(address) if judge_machine => match crate::http::bind(&config, address).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+        _ => None,
+    };
     // After the file's own checks (which name a bad tls: file once): the safe-default rule.
     let security = if errors.is_empty() && role.serves() {
         crate::security::ServerSecurity::from_config(&config).unwrap_or_else(|e| {
             errors.push(e);
             Default::default()
         })
+    } else if errors.is_empty() && metrics_listener.is_some() {
+        crate::security::ServerSecurity::settings(&config).unwrap_or_else(|e| {
+            errors.push(e);
+            Default::default()
+        })
     } else {
         Default::default()
+    };
+    let http_security = match &metrics_listener {
+        Some(listener) if errors.is_empty() => {
+            crate::http::security(&config, &security, listener.local_addr()?).unwrap_or_else(|e| {
+                errors.push(e);
+                Default::default()
+            })
+        }
+        _ => Default::default(),
     };
     if args.check || !errors.is_empty() {
         return Ok(check(&config, found, errors));
@@ -213,6 +237,27 @@ pub async fn serve(
         initial_delay: cluster.initial_delay,
     });
     let mut agents = Agents::new(agents, stopped.clone());
+    let watchers = Arc::new(api::Watchers::default());
+    let collectors = Arc::new(Collectors::new(runners.keys().map(|id| id.as_str().into())));
+    if let Some(listener) = metrics_listener {
+        let state = crate::http::State {
+            durations: crate::http::metrics::Durations::follow(&store),
+            store: Arc::clone(&store),
+            collectors: Arc::clone(&collectors),
+            registry: Arc::clone(&registry),
+            refusals: refusals.clone().into(),
+            runners: Arc::new(runners.clone()),
+            watchers: Arc::clone(&watchers),
+            deliveries: Arc::default(),
+        };
+        crate::http::spawn(
+            listener,
+            state,
+            http_security,
+            axum::Router::new(),
+            &stopped,
+        )?;
+    }
     if let Some(upstream) = upstream {
         let coordination = config.coordination.clone().map(|settings| Coordination {
             settings,

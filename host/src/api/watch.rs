@@ -100,6 +100,11 @@ impl Watchers {
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
+
+    /// Watch streams open now (`dbmon_watchers` on `/metrics`).
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
 }
 
 impl Seat {

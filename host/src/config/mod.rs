@@ -78,6 +78,8 @@ pub struct Config {
     pub file: PathBuf,
     /// `host:port` to serve gRPC on.
     pub listen: String,
+    /// `host:port` of the HTTP listener (`/metrics`), when set.
+    pub metrics_listen: Option<String>,
     /// Folder of connector libraries (absolute or relative to the working directory).
     pub plugins_dir: PathBuf,
     /// Which plugin files load.
@@ -285,6 +287,7 @@ impl Config {
         Config {
             file: file.to_path_buf(),
             listen: raw.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            metrics_listen: raw.metrics_listen.clone(),
             plugins_dir: base.join(
                 raw.plugins_dir
                     .as_deref()
@@ -364,6 +367,14 @@ impl Config {
                 self.listen
             );
             errors.push(self.error_at("listen", message));
+        }
+        if let Some(address) = &self.metrics_listen
+            && address.parse::<std::net::SocketAddr>().is_err()
+        {
+            let message = format!(
+                "metrics_listen: '{address}' is not a host:port address like 127.0.0.1:9464"
+            );
+            errors.push(self.error_at("metrics_listen", message));
         }
         self.check_security(raw, errors);
         self.check_store(raw, errors);

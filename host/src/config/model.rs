@@ -39,6 +39,11 @@ pub struct FileConfig {
     /// `host:port` of the gRPC server. By default, this is `127.0.0.1:4000`.
     #[serde(default)]
     pub listen: Option<String>,
+    /// `host:port` of the HTTP listener: `/metrics` for Prometheus (and the status page),
+    /// served with the `tls:` and `auth:` of `listen:` (role `read`); port 0 picks a free
+    /// port. By default, none: no HTTP listener.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
     /// Folder of connector `.so` files, relative to the config file. By default, `plugins.d`.
     #[serde(default)]
     pub plugins_dir: Option<PathBuf>,

@@ -246,8 +246,8 @@ impl AuthSettings {
     }
 }
 
-/// The token of an `authorization: Bearer TOKEN` header.
-fn bearer<B>(request: &Request<B>) -> Option<&[u8]> {
+/// The token of an `authorization: Bearer TOKEN` header (gRPC calls and HTTP requests alike).
+pub fn bearer<B>(request: &Request<B>) -> Option<&[u8]> {
     let value = request.headers().get("authorization")?.as_bytes();
     let scheme = value.get(..7)?;
     scheme

@@ -34,18 +34,7 @@ impl ServerSecurity {
     /// beyond loopback needs TLS and authentication unless `insecure: true` (then a warning is
     /// logged, here, at every start).
     pub fn from_config(config: &Config) -> Result<ServerSecurity, ConfigError> {
-        let tls = match &config.tls {
-            Some(settings) => {
-                Some(Arc::new(ServerTls::new(settings.clone()).map_err(|e| {
-                    config.error_at(&format!("tls.{}", e.field), e.message)
-                })?))
-            }
-            None => None,
-        };
-        let security = ServerSecurity {
-            tls,
-            auth: config.auth.clone().map(Arc::new),
-        };
+        let security = ServerSecurity::settings(config)?;
         if let Ok(address) = config.listen.parse::<SocketAddr>()
             && let Some(problem) = security.exposure(address)
         {
@@ -62,6 +51,23 @@ impl ServerSecurity {
             tracing::warn!("insecure: true: {problem}; anyone who reaches {address} is trusted");
         }
         Ok(security)
+    }
+
+    /// The `tls:` and `auth:` of `config`, without the rule on `listen` (for a listener
+    /// that applies it to its own address: the HTTP listener of a collector).
+    pub fn settings(config: &Config) -> Result<ServerSecurity, ConfigError> {
+        let tls = match &config.tls {
+            Some(settings) => {
+                Some(Arc::new(ServerTls::new(settings.clone()).map_err(|e| {
+                    config.error_at(&format!("tls.{}", e.field), e.message)
+                })?))
+            }
+            None => None,
+        };
+        Ok(ServerSecurity {
+            tls,
+            auth: config.auth.clone().map(Arc::new),
+        })
     }
 
     /// Why serving `address` with these settings would expose the API; `None` when it is
