@@ -22,3 +22,4 @@ pub mod runner;
 pub mod security;
 pub mod serve;
 pub mod store;
+pub mod web;

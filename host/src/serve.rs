@@ -254,7 +254,16 @@ pub async fn serve(
             listener,
             state,
             http_security,
-            axum::Router::new(),
+            match role.serves() {
+                // The status page, on the servers' and all-in-one hosts' listener.
+                true => crate::web::router(crate::web::Sources::of(
+                    &store,
+                    &collectors,
+                    &runners,
+                    &stopped,
+                )),
+                false => axum::Router::new(),
+            },
             &stopped,
         )?;
     }

@@ -23,6 +23,7 @@ mod store;
 mod system;
 mod trust;
 mod watch;
+mod web;
 
 use dbmon_proto as proto;
 pub use dbmon_test_support::json_lines;

@@ -1,7 +1,8 @@
 //! A connector that misbehaves on request, for the host's tests: it panics, hangs, fails, or
 //! crashes its process (abort, segfault, stack overflow), as `options.mode` says. `mode: ok`
 //! reports one metric, `collections`, and `options.series` more (large reports, for tests of
-//! what a slow client costs).
+//! what a slow client costs). With `options.unhealthy_while: PATH`, an `ok` report's verdict
+//! is unhealthy while that file exists (tests flip a cluster's verdict by creating it).
 
 use dbmon_connector_api::{
     ClusterConfig, CollectContext, CommandInfo, ConfigError, Connector, ConnectorInfo, Error,
@@ -42,12 +43,16 @@ pub struct Options {
     /// Extra labelled series in each `ok` report (`padding`, each with two long labels).
     #[serde(default)]
     pub series: usize,
+    /// While this file exists, `ok` reports are unhealthy (with a reason naming the file).
+    #[serde(default)]
+    pub unhealthy_while: Option<std::path::PathBuf>,
 }
 
 /// The connector.
 pub struct Misbehave {
     mode: Mode,
     series: usize,
+    unhealthy_while: Option<std::path::PathBuf>,
     collections: AtomicU64,
 }
 
@@ -70,6 +75,7 @@ impl Connector for Misbehave {
         Ok(Misbehave {
             mode: config.options.mode,
             series: config.options.series,
+            unhealthy_while: config.options.unhealthy_while,
             collections: AtomicU64::new(0),
         })
     }
@@ -86,6 +92,9 @@ impl Connector for Misbehave {
                         .metric("padding", (n * i as u64) as f64)
                         .label("series", &format!("{i:0>40}"))
                         .label("path", &format!("/a/rather/long/label/value/{i:0>40}"));
+                }
+                if let Some(flag) = self.unhealthy_while.as_ref().filter(|f| f.exists()) {
+                    report.unhealthy(format!("misbehave: {} exists", flag.display()));
                 }
                 Ok(report)
             }
