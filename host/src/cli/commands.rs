@@ -24,6 +24,7 @@ pub async fn run(
             verbose,
         } => reports(&mut client, cluster, limit, json, verbose, out).await?,
         Query::Watch { clusters } => watch(&mut client, clusters, json, out).await?,
+        Query::Top => unreachable!("`cli::run` runs `top` itself: it needs the server's URL"),
         Query::Run {
             cluster,
             command,

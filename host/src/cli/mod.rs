@@ -2,6 +2,7 @@
 
 mod commands;
 mod render;
+mod top;
 
 use crate::security::client::{self, BearerInterceptor, ClientSecurity};
 use dbmon_proto as proto;
@@ -37,6 +38,8 @@ pub enum Query {
         /// Clusters to watch (default: all).
         clusters: Vec<String>,
     },
+    /// A live full-screen view of every cluster, worst first (q quits).
+    Top,
     /// Runs a command of a cluster's connector.
     Run {
         /// Cluster id.
@@ -78,6 +81,7 @@ impl From<tonic::Status> for Failure {
 pub async fn run(server: String, security: ClientSecurity, json: bool, query: Query) -> ExitCode {
     let mut out = io::stdout();
     let result = match connect(&server, &security).await {
+        Ok(client) if matches!(query, Query::Top) => top::run(client, &server).await,
         Ok(client) => commands::run(client, json, query, &mut out).await,
         Err(e) => Err(e),
     };

@@ -21,6 +21,7 @@ mod startup;
 mod stop;
 mod store;
 mod system;
+mod top;
 mod trust;
 mod watch;
 mod web;
