@@ -9,7 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .codec_path("crate::codec::Prost")
         .file_descriptor_set_path(out.join("dbmon_descriptor.bin"))
-        .compile_protos(&["dbmon.proto", "ingest.proto"], &["."])?;
+        .compile_protos(&["dbmon.proto", "ingest.proto", "admin.proto"], &["."])?;
     // The worker protocol: messages only, and outside the descriptor set reflection serves.
     tonic_prost_build::configure()
         .build_client(false)
@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_protos(&["worker.proto"], &["."])?;
     println!("cargo:rerun-if-changed=dbmon.proto");
     println!("cargo:rerun-if-changed=ingest.proto");
+    println!("cargo:rerun-if-changed=admin.proto");
     println!("cargo:rerun-if-changed=worker.proto");
     Ok(())
 }

@@ -104,6 +104,27 @@ impl Agents {
         self.agents.keys()
     }
 
+    /// Adds the agent of a cluster (a reload added or changed it), stopping the one it
+    /// replaces; it runs at the next [`Agents::run_only`] that names it.
+    pub fn insert(&mut self, agent: Agent) {
+        let id = Arc::clone(&agent.slot.info.id);
+        self.stop_one(&id);
+        self.agents.insert(id, agent);
+    }
+
+    /// Stops and forgets the agent of `id` (a reload removed the cluster).
+    pub fn remove(&mut self, id: &str) {
+        self.stop_one(id);
+        self.agents.remove(id);
+    }
+
+    fn stop_one(&mut self, id: &str) {
+        if let Some(running) = self.running.remove(id) {
+            let _ = running.stop.send(true);
+            self.stopped.push(running.task);
+        }
+    }
+
     /// Runs exactly the agents of `clusters` (ids it does not know are ignored): starts the
     /// new ones, stops the others.
     pub fn run_only<'a>(&mut self, clusters: impl IntoIterator<Item = &'a Arc<str>>) {
@@ -144,6 +165,19 @@ impl Agents {
         self.run_only(std::iter::empty());
         let all = futures::future::join_all(self.stopped);
         tokio::time::timeout_at(deadline, all).await.is_ok()
+    }
+
+    /// [`Agents::stop`] of agents shared with a reload.
+    pub async fn stop_shared(
+        agents: &std::sync::Mutex<Agents>,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        let taken = {
+            let mut agents = agents.lock().unwrap_or_else(|p| p.into_inner());
+            let shutdown = agents.shutdown.clone();
+            std::mem::replace(&mut *agents, Agents::new([], shutdown))
+        };
+        taken.stop(deadline).await
     }
 }
 

@@ -8,12 +8,15 @@ use crate::{
     ingest::{Collector, Collectors, IngestService, Upstream},
     isolation::{Worker, WorkerSpec},
     listener::{self, Greeting},
+    live::Live,
     logging::LogFile,
     plugins::{Plugin, Refusal, Registry},
     runner::Runner,
     store::{ClusterInfo, Store},
 };
 use dbmon_proto::{self as proto, ingest};
+mod reload;
+
 use std::{
     collections::HashMap,
     path::PathBuf,
@@ -91,10 +94,15 @@ pub async fn serve(
 ) -> anyhow::Result<ExitCode> {
     // Before anything else: the default action of these signals ends the process at once.
     let (signals, hangups) = Signals::install()?;
-    tokio::spawn(on_hangup(hangups, log_file));
+    let (reloads, reload_asked) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(on_hangup(hangups, log_file, reloads.clone()));
     // Every error in one pass: the file's own, the machine's (plugins folder, listen address)
     // and the connectors' checks of the clusters that are valid so far.
     let (mut config, mut errors) = Config::load_partial(&args.config);
+    let overrides = reload::Overrides {
+        listen: args.listen.clone(),
+        plugins_dir: args.plugins_dir.clone(),
+    };
     let listen_from_flag = args.listen.is_some();
     if let Some(listen) = args.listen {
         config.listen = listen;
@@ -236,7 +244,8 @@ pub async fn serve(
         jitter: cluster.jitter,
         initial_delay: cluster.initial_delay,
     });
-    let mut agents = Agents::new(agents, stopped.clone());
+    let agents = Arc::new(std::sync::Mutex::new(Agents::new(agents, stopped.clone())));
+    let live = Arc::new(Live::new(Arc::clone(&registry), runners.clone()));
     let watchers = Arc::new(api::Watchers::default());
     let collectors = Arc::new(Collectors::new(runners.keys().map(|id| id.as_str().into())));
     if let Some(listener) = metrics_listener {
@@ -267,6 +276,25 @@ pub async fn serve(
             &stopped,
         )?;
     }
+    let reloader = Arc::new(reload::Reloader {
+        file: args.config.clone(),
+        overrides: overrides.clone(),
+        role,
+        coordinated: role == Role::Collector && config.coordination.is_some(),
+        log_level: log_level.to_string(),
+        store: Arc::clone(&store),
+        live: Arc::clone(&live),
+        agents: Arc::clone(&agents),
+        collectors: role.serves().then(|| Arc::clone(&collectors)),
+        current: tokio::sync::Mutex::new(reload::Applied {
+            clusters: config.clusters.clone(),
+            listen: config.listen.clone(),
+        }),
+    });
+    tokio::spawn(reload::follow_requests(Arc::clone(&reloader), reload_asked));
+    if config.watch_config {
+        tokio::spawn(reload::watch_file(args.config.clone(), reloads.clone()));
+    }
     if let Some(upstream) = upstream {
         let coordination = config.coordination.clone().map(|settings| Coordination {
             settings,
@@ -276,20 +304,21 @@ pub async fn serve(
         let collector = Collector {
             upstream,
             store,
-            runners,
-            registry,
+            live,
             share: None,
             share_status: None,
             agents_runtime: tokio::runtime::Handle::current(),
         };
         return collect_for(collector, coordination, signals, stop, agents).await;
     }
-    let every: Vec<Arc<str>> = agents.ids().cloned().collect();
-    agents.run_only(&every);
+    {
+        let mut agents = agents.lock().unwrap_or_else(|p| p.into_inner());
+        let every: Vec<Arc<str>> = agents.ids().cloned().collect();
+        agents.run_only(&every);
+    }
     let listener = listener.expect("no error, so bound");
 
     let address = listener.local_addr()?;
-    let watchers = Arc::new(api::Watchers::default());
     let connections = listener::Connections::default();
     tokio::spawn(api::sweep(
         Arc::clone(&watchers),
@@ -298,13 +327,11 @@ pub async fn serve(
         config.api.watch_stall_timeout,
         stopped.clone(),
     ));
-    let collectors = Arc::new(Collectors::new(runners.keys().map(|id| id.as_str().into())));
     let ingest = IngestService::new(Arc::clone(&store), Arc::clone(&collectors));
     let monitor = Monitor {
         collectors,
         store,
-        registry: Arc::clone(&registry),
-        runners,
+        live,
         shutdown: stopped.clone(),
         watchers,
         limits: config.api.clone(),
@@ -322,6 +349,7 @@ pub async fn serve(
     let server = grpc_server(
         monitor,
         ingest,
+        reload::AdminService(reloader),
         &config.api,
         health.clone(),
         stopped.clone(),
@@ -375,7 +403,7 @@ pub async fn serve(
             deadline
         }
     };
-    if !agents.stop(deadline.into()).await {
+    if !Agents::stop_shared(&agents, deadline.into()).await {
         tracing::warn!("a collection was still running at the end of the grace period");
     }
     tracing::info!("stopped");
@@ -390,6 +418,7 @@ pub async fn serve(
 async fn grpc_server(
     monitor: Monitor,
     ingest: IngestService,
+    admin: reload::AdminService,
     limits: &crate::config::Api,
     health: tonic_health::server::HealthReporter,
     stopped: watch::Receiver<bool>,
@@ -444,6 +473,10 @@ async fn grpc_server(
         )
         .add_service(monitor)
         .add_service(
+            proto::admin::admin_server::AdminServer::new(admin)
+                .max_decoding_message_size(max_message_bytes),
+        )
+        .add_service(
             IngestServer::new(ingest)
                 .max_decoding_message_size(max_message_bytes.max(MAX_PUSHED_REPORT_BYTES)),
         ))
@@ -465,11 +498,15 @@ async fn collect_for(
     coordination: Option<Coordination>,
     signals: Signals,
     stop: watch::Sender<bool>,
-    mut agents: Agents,
+    agents: Arc<std::sync::Mutex<Agents>>,
 ) -> anyhow::Result<ExitCode> {
     let upstream = &collector.upstream;
     let (urls, id) = (upstream.urls.join(", "), Arc::clone(&upstream.collector_id));
-    let clusters = agents.ids().count();
+    let clusters = agents
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .ids()
+        .count();
     let coordinator = match coordination {
         Some(c) => Some(
             Coordinator::join(&c.settings, &id, c.weight, c.candidates)
@@ -484,12 +521,19 @@ async fn collect_for(
         Some(coordinator) => {
             collector.share = Some(coordinator.owned());
             collector.share_status = Some(status_rx);
-            tokio::spawn(follow_share(agents, coordinator.owned(), stop.subscribe()))
+            tokio::spawn(follow_share(
+                Arc::clone(&agents),
+                coordinator.owned(),
+                stop.subscribe(),
+            ))
         }
         None => {
-            let every: Vec<Arc<str>> = agents.ids().cloned().collect();
-            agents.run_only(&every);
-            tokio::spawn(async move { agents })
+            {
+                let mut running = agents.lock().unwrap_or_else(|p| p.into_inner());
+                let every: Vec<Arc<str>> = running.ids().cloned().collect();
+                running.run_only(&every);
+            }
+            tokio::spawn(async {})
         }
     };
     // Its own stop: after the agents', so that their last reports are pushed too.
@@ -517,11 +561,9 @@ async fn collect_for(
         }
     }
     let _ = stop.send(true);
-    let agents = following.await?;
-    if !agents
-        .stop(tokio::time::Instant::now() + Duration::from_secs(5))
-        .await
-    {
+    following.await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    if !Agents::stop_shared(&agents, deadline).await {
         tracing::warn!("a collection was still running 5s after the stop");
     }
     // Its clusters go to the others at once.
@@ -546,22 +588,24 @@ struct Coordination {
     candidates: Vec<Candidate>,
 }
 
-/// Runs the agents of the share, as it changes, until the stop; then hands them back.
+/// Runs the agents of the share, as it changes, until the stop.
 async fn follow_share(
-    mut agents: Agents,
+    agents: Arc<std::sync::Mutex<Agents>>,
     mut share: watch::Receiver<crate::coordination::Owned>,
     mut stopped: watch::Receiver<bool>,
-) -> Agents {
+) {
     loop {
         let owned = Arc::clone(&share.borrow_and_update());
-        agents.run_only(owned.iter());
-        tracing::debug!("collecting {} clusters of the share", agents.running());
+        {
+            let mut running = agents.lock().unwrap_or_else(|p| p.into_inner());
+            running.run_only(owned.iter());
+            tracing::debug!("collecting {} clusters of the share", running.running());
+        }
         tokio::select! {
             changed = share.changed() => if changed.is_err() { break },
             _ = stopped.wait_for(|s| *s) => break,
         }
     }
-    agents
 }
 
 /// The coordinator's status as the server hears it.
@@ -691,10 +735,16 @@ fn flag_error(config: &Config, flag: &str, message: String) -> ConfigError {
     }
 }
 
-/// Reopens the log file on every SIGHUP (logrotate's `postrotate kill -HUP`); the process goes
-/// on. (Reloading the configuration on SIGHUP is not there yet.)
-async fn on_hangup(mut hangups: Signal, log_file: Option<LogFile>) {
+/// On every SIGHUP: reopens the log file (logrotate's `postrotate kill -HUP`) and asks for a
+/// reload of the configuration; the process goes on.
+async fn on_hangup(
+    mut hangups: Signal,
+    log_file: Option<LogFile>,
+    reloads: tokio::sync::mpsc::Sender<()>,
+) {
     while hangups.recv().await.is_some() {
+        // A reload already asked for covers this one.
+        let _ = reloads.try_send(());
         match &log_file {
             Some(file) => match file.reopen() {
                 Ok(()) => tracing::info!("SIGHUP: reopened the log file {}", file.path().display()),
@@ -703,9 +753,7 @@ async fn on_hangup(mut hangups: Signal, log_file: Option<LogFile>) {
                     file.path().display()
                 ),
             },
-            None => tracing::info!(
-                "SIGHUP: nothing to reopen (the log goes to stderr); configuration reload is not supported yet"
-            ),
+            None => tracing::info!("SIGHUP: nothing to reopen (the log goes to stderr)"),
         }
     }
 }
@@ -743,10 +791,20 @@ async fn start_runners(
     found: Found<'_>,
     log_level: &str,
 ) -> Result<HashMap<String, Arc<Runner>>, ConfigErrors> {
+    start_runners_of(config, config.clusters.iter(), found, log_level).await
+}
+
+/// [`start_runners`] for some of the config's clusters.
+async fn start_runners_of<'c>(
+    config: &Config,
+    clusters: impl Iterator<Item = &'c Cluster>,
+    found: Found<'_>,
+    log_level: &str,
+) -> Result<HashMap<String, Arc<Runner>>, ConfigErrors> {
     let mut runners = HashMap::new();
     let mut errors = Vec::new();
     let mut workers = Vec::new();
-    for cluster in &config.clusters {
+    for cluster in clusters {
         let plugin = match plugin_for(config, found, cluster) {
             Ok(plugin) => plugin,
             Err(e) => {

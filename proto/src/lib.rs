@@ -15,6 +15,16 @@ pub mod v1 {
 
 pub use v1::*;
 
+/// Operating a running host (package `dbmon.admin.v1`): the `Admin` service.
+pub mod admin {
+    /// Generated messages and the `Admin` service.
+    pub mod v1 {
+        tonic::include_proto!("dbmon.admin.v1");
+    }
+
+    pub use v1::*;
+}
+
 /// From collectors to servers (package `dbmon.ingest.v1`): the `Ingest` service.
 pub mod ingest {
     /// Generated messages and the `Ingest` service.

@@ -132,13 +132,22 @@ pub fn cluster(
         .as_ref()
         .map(|r| r.collected_at.elapsed().unwrap_or_default());
     let stale = age.is_some_and(|age| age > info.interval * 3 + info.timeout);
-    let stale_reason = match (stale, remote) {
-        (false, _) => String::new(),
-        (true, Some(remote)) => remote_stale_reason(remote, age.unwrap_or_default()),
-        (true, None) => format!(
-            "no report for {}: its agent is stuck",
-            humantime::format_duration(whole_seconds(age.unwrap_or_default()))
+    // A cluster collected elsewhere whose collector pushes to another server (a shared
+    // store): its reports say who made them.
+    let made_by = latest
+        .as_ref()
+        .and_then(|r| r.origin.as_ref())
+        .map(|o| &o.collector);
+    let age_text = || humantime::format_duration(whole_seconds(age.unwrap_or_default()));
+    let stale_reason = match (stale, remote, made_by) {
+        (false, _, _) => String::new(),
+        (true, Some(remote), _) => remote_stale_reason(remote, age.unwrap_or_default()),
+        (true, None, Some(collector)) if runner.is_none() => format!(
+            "no report for {}: its collector '{collector}' pushes nothing of it (it is not \
+             connected to this server)",
+            age_text()
         ),
+        (true, _, _) => format!("no report for {}: its agent is stuck", age_text()),
     };
     let isolation = match (runner, remote) {
         (Some(runner), _) => runner.isolation().to_string(),
@@ -173,7 +182,11 @@ pub fn cluster(
         panics: stats.panics.load(Ordering::Relaxed),
         isolation,
         worker_restarts,
-        collector: remote.map_or(String::new(), |r| r.collector.to_string()),
+        collector: match (remote, made_by) {
+            (Some(remote), _) => remote.collector.to_string(),
+            (None, Some(collector)) if runner.is_none() => collector.to_string(),
+            _ => String::new(),
+        },
         last_push: remote.and_then(|r| r.last_push).map(timestamp),
         stale_reason,
         store_note: slot.store_note().unwrap_or_default(),

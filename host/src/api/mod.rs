@@ -12,14 +12,12 @@ mod watch;
 use crate::{
     ingest::Collectors,
     names::{cluster_id_problem, quote},
-    plugins::Registry,
-    runner::Runner,
     store::Store,
 };
 use dbmon_proto as proto;
 pub use oversize::OversizeLayer;
 pub use service::MonitorService;
-use std::{collections::HashMap, pin::Pin, sync::Arc, time::SystemTime};
+use std::{pin::Pin, sync::Arc, time::SystemTime};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 pub use watch::{Watchers, stopping, sweep};
@@ -31,10 +29,8 @@ const LISTED_IDS: usize = 20;
 pub struct Monitor {
     /// Reports.
     pub store: Arc<Store>,
-    /// Loaded connectors.
-    pub registry: Arc<Registry>,
-    /// Each cluster's connector, for commands.
-    pub runners: HashMap<String, Arc<Runner>>,
+    /// The loaded connectors and each local cluster's runner (for commands).
+    pub live: Arc<crate::live::Live>,
     /// Turns true when the host stops; open streams end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Open Watch streams.
@@ -52,8 +48,7 @@ impl Monitor {
         use std::time::Duration;
         Monitor {
             store,
-            registry: Arc::new(Registry::default()),
-            runners: Default::default(),
+            live: Arc::default(),
             shutdown: tokio::sync::watch::channel(false).1,
             watchers: Arc::new(Watchers::default()),
             collectors: Arc::new(Collectors::new([])),
@@ -155,7 +150,8 @@ impl proto::monitor_server::Monitor for Monitor {
         _: Request<proto::ListConnectorsRequest>,
     ) -> Result<Response<proto::ListConnectorsResponse>, Status> {
         let mut connectors: Vec<proto::Connector> = self
-            .registry
+            .live
+            .registry()
             .iter()
             .map(|p| convert::connector(p))
             .collect();
@@ -180,7 +176,8 @@ impl proto::monitor_server::Monitor for Monitor {
             .clusters()
             .iter()
             .map(|s| {
-                let local = self.runners.get(&*s.info.id).map(|r| &**r);
+                let local = self.live.runner(&s.info.id);
+                let local = local.as_deref();
                 let remote = self.collectors.remote(&s.info.id);
                 convert::cluster(s, local, remote.as_ref())
             })
@@ -232,13 +229,13 @@ impl proto::monitor_server::Monitor for Monitor {
             return Err(Status::invalid_argument(problem));
         }
         let timeout = slot.info.timeout;
-        let output = match self.runners.get(&req.cluster_id) {
+        let output = match self.live.runner(&req.cluster_id) {
             Some(runner) => {
                 let connector = &slot.info.connector;
                 let (cluster, name) = (&req.cluster_id, &req.command);
                 command::run(
-                    &self.registry,
-                    runner,
+                    &self.live.registry(),
+                    &runner,
                     connector,
                     cluster,
                     name,

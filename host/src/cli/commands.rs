@@ -18,6 +18,7 @@ pub async fn run(
         Query::Connectors => connectors(&mut client, json, out).await?,
         Query::Clusters => clusters(&mut client, json, out).await?,
         Query::Collectors => collectors(&mut client, json, out).await?,
+        Query::Reload => unreachable!("`cli::run` runs `reload` itself, on the Admin service"),
         Query::Reports {
             cluster,
             limit,

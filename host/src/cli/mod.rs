@@ -1,6 +1,7 @@
 //! The client subcommands: they talk to a running host over gRPC.
 
 mod commands;
+mod reload;
 mod render;
 mod top;
 
@@ -22,6 +23,9 @@ pub enum Query {
     Clusters,
     /// Lists the collectors that push to the server, and their clusters.
     Collectors,
+    /// Makes the server read its configuration again and apply what changed (exit 2 when
+    /// the file has errors: they are printed, and the running configuration stays).
+    Reload,
     /// Shows stored reports of a cluster, newest first.
     Reports {
         /// Cluster id.
@@ -80,6 +84,15 @@ impl From<tonic::Status> for Failure {
 /// behind `> file` is still reported.
 pub async fn run(server: String, security: ClientSecurity, json: bool, query: Query) -> ExitCode {
     let mut out = io::stdout();
+    if matches!(query, Query::Reload) {
+        return match reload::run(&server, &security, json, &mut out).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("dbmon: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match connect(&server, &security).await {
         Ok(client) if matches!(query, Query::Top) => top::run(client, &server).await,
         Ok(client) => commands::run(client, json, query, &mut out).await,

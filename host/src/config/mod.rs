@@ -104,6 +104,8 @@ pub struct Config {
     pub insecure: bool,
     /// `collector:` with paths resolved against the file's folder.
     pub collector: Collector,
+    /// `watch_config:`: reload when the file changes.
+    pub watch_config: bool,
     /// `store:` with `kind: redis`, resolved (secrets read), when valid.
     pub shared_store: Option<crate::store::SharedOptions>,
     /// `coordination:` resolved (secrets read), when set and valid.
@@ -336,6 +338,7 @@ impl Config {
             }),
             auth: raw.auth.as_ref().map(security_auth),
             insecure: raw.insecure,
+            watch_config: raw.watch_config,
             collector: Collector {
                 id: raw.collector.id.clone(),
                 upstream: raw.collector.upstream.clone(),

@@ -56,6 +56,10 @@ pub struct FileConfig {
     /// Limits of the gRPC client API.
     #[serde(default)]
     pub api: ApiConfig,
+    /// Reload the configuration whenever this file changes (looked at every 2 s), as SIGHUP
+    /// and `dbmon reload` do. By default, false.
+    #[serde(default)]
+    pub watch_config: bool,
     /// How this host pushes its reports to a server when it runs as a collector
     /// (`dbmon serve --role collector`); the other roles ignore it.
     #[serde(default)]

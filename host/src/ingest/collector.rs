@@ -7,8 +7,6 @@
 use super::buffer::{Buffer, Entry};
 use crate::{
     api,
-    plugins::Registry,
-    runner::Runner,
     security::client::{ClientSecurity, connect},
     store::{Next, Store},
 };
@@ -60,10 +58,8 @@ pub struct Collector {
     pub upstream: Upstream,
     /// Its agents' reports.
     pub store: Arc<Store>,
-    /// Each cluster's connector, for commands and counters.
-    pub runners: HashMap<String, Arc<Runner>>,
-    /// The loaded connectors.
-    pub registry: Arc<Registry>,
+    /// The loaded connectors and each cluster's runner, for commands and counters.
+    pub live: Arc<crate::live::Live>,
     /// The clusters it collects now, when it shares its clusters with other collectors
     /// (`None`: every cluster of its store).
     pub share: Option<watch::Receiver<Share>>,
@@ -321,13 +317,13 @@ impl Collector {
             .and_then(|t| Duration::try_from(t).ok())
             .unwrap_or(Duration::from_secs(5));
         let result = match (
-            self.runners.get(&command.cluster_id),
+            self.live.runner(&command.cluster_id),
             self.store.cluster(&command.cluster_id),
         ) {
             (Some(runner), Some(slot)) => {
                 api::command::run(
-                    &self.registry,
-                    runner,
+                    &self.live.registry(),
+                    &runner,
                     &slot.info.connector,
                     &command.cluster_id,
                     &command.command,
@@ -359,7 +355,8 @@ impl Collector {
 
     fn hello(&self, incarnation: u64) -> Arc<[u8]> {
         let connectors = self
-            .registry
+            .live
+            .registry()
             .iter()
             .map(|p| api::convert::connector(p))
             .collect();
@@ -398,8 +395,8 @@ impl Collector {
                     interval: Some(api::convert::duration(info.interval)),
                     timeout: Some(api::convert::duration(info.timeout)),
                     isolation: self
-                        .runners
-                        .get(&*info.id)
+                        .live
+                        .runner(&info.id)
                         .map_or("", |r| r.isolation())
                         .to_string(),
                 }
@@ -495,8 +492,8 @@ impl Collector {
                 timeouts: s.timeouts.load(Ordering::Relaxed),
                 panics: s.panics.load(Ordering::Relaxed),
                 worker_restarts: self
-                    .runners
-                    .get(&*report.cluster)
+                    .live
+                    .runner(&report.cluster)
                     .map_or(0, |r| r.restarts()),
             }
         });

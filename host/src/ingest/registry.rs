@@ -24,7 +24,7 @@ pub type Outbox = mpsc::Sender<Result<ingest::ServerMessage, Status>>;
 pub struct Collectors {
     state: Mutex<State>,
     /// Clusters this process collects itself: no collector may take them.
-    local: HashSet<Arc<str>>,
+    local: std::sync::RwLock<HashSet<Arc<str>>>,
     next_id: AtomicU64,
 }
 
@@ -94,9 +94,14 @@ impl Collectors {
     pub fn new(local: impl IntoIterator<Item = Arc<str>>) -> Collectors {
         Collectors {
             state: Mutex::default(),
-            local: local.into_iter().collect(),
+            local: std::sync::RwLock::new(local.into_iter().collect()),
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// The clusters this process collects itself from now on (a reload changed them).
+    pub fn set_local(&self, local: impl IntoIterator<Item = Arc<str>>) {
+        *self.local.write().unwrap_or_else(|p| p.into_inner()) = local.into_iter().collect();
     }
 
     /// The collector of `cluster`, when a collector collects it.
@@ -325,7 +330,8 @@ impl Collectors {
         coordinated: bool,
     ) -> Result<(), Status> {
         for cluster in clusters {
-            if self.local.contains(cluster.id.as_str()) {
+            let local = self.local.read().unwrap_or_else(|p| p.into_inner());
+            if local.contains(cluster.id.as_str()) {
                 return Err(Status::failed_precondition(format!(
                     "cluster {} is collected by this server itself; remove it from one of the two",
                     quote(&cluster.id)

@@ -167,6 +167,63 @@ impl Registry {
         (registry, refusals)
     }
 
+    /// The connectors after a reload: every one loaded already, and the libraries of `dir`
+    /// not loaded yet (returned apart too). A loaded file that changed since is refused:
+    /// a library cannot be unloaded safely, so a new version needs a new file name.
+    pub fn reloaded(
+        &self,
+        dir: &Path,
+        policy: &TrustPolicy,
+    ) -> (Registry, Vec<Arc<Plugin>>, Vec<Refusal>) {
+        let mut registry = Registry {
+            by_name: self.by_name.clone(),
+        };
+        let mut added = Vec::new();
+        let mut refusals = Vec::new();
+        let files = match library_files(dir) {
+            Ok(files) => files,
+            Err(reason) => {
+                refusals.push(Refusal {
+                    path: dir.to_path_buf(),
+                    reason: format!("cannot read the plugins folder: {reason}"),
+                });
+                return (registry, added, refusals);
+            }
+        };
+        for path in files {
+            let loaded = self.by_name.values().find(|p| p.path == path);
+            let result = match loaded {
+                Some(plugin) => match policy.check_file(&path) {
+                    Ok(trusted) if trusted.sha256 == plugin.sha256 => continue,
+                    Ok(_) => Err(format!(
+                        "changed since connector '{}' was loaded from it; a loaded library \
+                         cannot be unloaded: install the new version under a new file name \
+                         (or restart the host)",
+                        plugin.name
+                    )),
+                    Err(reason) => Err(reason),
+                },
+                None => load_checked(&path, policy).and_then(|plugin| registry.add(plugin)),
+            };
+            match result {
+                Ok(plugin) => {
+                    tracing::info!(
+                        file = %plugin.shown_path(),
+                        sha256 = %plugin.sha256,
+                        "reload: loaded connector {} {} (connector-api {}, ABI {})",
+                        plugin.name, plugin.version, plugin.api_version, plugin.abi_version
+                    );
+                    added.push(plugin);
+                }
+                Err(reason) => {
+                    tracing::warn!(file = %path.display(), "reload: refused plugin: {reason}");
+                    refusals.push(Refusal { path, reason });
+                }
+            }
+        }
+        (registry, added, refusals)
+    }
+
     fn add(&mut self, plugin: Plugin) -> Result<Arc<Plugin>, String> {
         if let Some(first) = self.by_name.get(&plugin.name) {
             return Err(format!(

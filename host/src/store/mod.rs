@@ -254,6 +254,32 @@ impl Store {
         }
     }
 
+    /// Cluster `info.id` with a new `info` (a reload changed its schedule or endpoints): a
+    /// new slot that takes over the old one's history and sequences; made now when the
+    /// cluster is new. Readers look slots up by id, so they follow.
+    /// With `keep_history` false (its connector changed) the new slot starts empty; its
+    /// sequences still go on.
+    pub fn renew_cluster(&self, info: ClusterInfo, keep_history: bool) -> Arc<ClusterSlot> {
+        let Some(old) = self.cluster(&info.id) else {
+            return self.add_cluster(info);
+        };
+        let empty = History::new(self.retention.history);
+        let history = if keep_history {
+            old.take_history(empty)
+        } else {
+            empty
+        };
+        let slot = Arc::new(ClusterSlot::new(
+            info,
+            history,
+            old.last_sequence(),
+            Arc::clone(&self.shared),
+        ));
+        let mut clusters = self.clusters.write().unwrap_or_else(|p| p.into_inner());
+        clusters.insert(Arc::clone(&slot.info.id), Arc::clone(&slot));
+        slot
+    }
+
     /// The slot of `info.id`, its history read from disk when the file store has one.
     fn load_cluster(&self, info: ClusterInfo) -> Result<Arc<ClusterSlot>, OpenError> {
         if let Some(slot) = self.cluster(&info.id) {

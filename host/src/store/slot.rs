@@ -250,6 +250,11 @@ impl ClusterSlot {
         self.last_sequence.load(Ordering::Acquire)
     }
 
+    /// Its history, leaving `empty` in its place (a renewed slot takes it over).
+    pub(super) fn take_history(&self, empty: History) -> History {
+        std::mem::replace(&mut *self.lock(), empty)
+    }
+
     /// The newest report.
     pub fn latest(&self) -> Option<Arc<Report>> {
         self.lock().latest().cloned()

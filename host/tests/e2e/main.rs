@@ -13,6 +13,7 @@ mod grpc;
 mod isolation;
 mod misbehave;
 mod prometheus;
+mod reload;
 mod security;
 mod sharding;
 mod shared_store;

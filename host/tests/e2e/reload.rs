@@ -1,0 +1,145 @@
+//! Reloading the configuration of a running host: SIGHUP and `dbmon reload` apply only what
+//! changed (an added cluster starts with a connector loaded by the reload, a removed one ends
+//! with a report saying so, a changed one keeps its history), a file with errors changes
+//! nothing and `dbmon reload` exits 2 naming file:line:column, and a loaded library that
+//! changed on disk is refused.
+
+use crate::{lib, reports_when};
+use dbmon_test_support::{Host, json_lines};
+use std::time::{Duration, Instant};
+
+fn cluster(id: &str, connector: &str, interval: &str) -> String {
+    let options = if connector == "misbehave" {
+        ", options: {mode: ok}"
+    } else {
+        ""
+    };
+    format!(
+        "  - {{id: {id}, connector: {connector}, interval: {interval}, timeout: 150ms, jitter: 0s{options}}}\n"
+    )
+}
+
+fn write_config(host: &Host, clusters: &[String]) {
+    let text = format!("clusters:\n{}", clusters.concat());
+    std::fs::write(host.dir.path().join("dbmon.yaml"), text).unwrap();
+}
+
+fn hangup(host: &Host) {
+    // SAFETY: kill(2) on the test's own child.
+    unsafe { libc::kill(host.pid() as libc::pid_t, libc::SIGHUP) };
+}
+
+/// The clusters as `dbmon --json clusters` lists them, by id.
+fn clusters(host: &Host) -> std::collections::BTreeMap<String, serde_json::Value> {
+    json_lines(&host.cli(&["--json", "clusters"]))
+        .into_iter()
+        .map(|c| (c["id"].as_str().unwrap().to_string(), c))
+        .collect()
+}
+
+async fn until(host: &Host, what: &str, done: impl Fn(&Host) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done(host) {
+        assert!(Instant::now() < deadline, "{what}; log:\n{}", host.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reload_applies_only_what_changed_and_a_bad_file_changes_nothing() {
+    let config = format!(
+        "clusters:\n{}{}",
+        cluster("kept", "misbehave", "200ms"),
+        cluster("gone", "misbehave", "200ms")
+    );
+    let mut host = Host::start(&config, &[lib("misbehave")]);
+    reports_when(&host, "kept", 3, Duration::from_secs(10)).await;
+    reports_when(&host, "gone", 1, Duration::from_secs(10)).await;
+
+    // A new library, a new cluster using it, one cluster gone, one with a new interval.
+    let plugins = host.dir.path().join("plugins.d");
+    std::fs::copy(lib("system"), plugins.join("libdbmon_connector_system.so")).unwrap();
+    write_config(
+        &host,
+        &[
+            cluster("kept", "misbehave", "300ms"),
+            cluster("new", "system", "200ms"),
+        ],
+    );
+    let before = clusters(&host)["kept"]["reports_stored"].as_u64().unwrap();
+    hangup(&host);
+    until(&host, "the new cluster reports", |h| {
+        clusters(h)
+            .get("new")
+            .is_some_and(|c| c["reports_stored"].as_u64() > Some(0))
+    })
+    .await;
+    let now = clusters(&host);
+    let kept = &now["kept"];
+    assert_eq!(kept["interval_ms"], 300.0, "{kept}");
+    assert!(
+        kept["reports_stored"].as_u64().unwrap() >= before,
+        "the changed cluster kept its history: {kept}"
+    );
+    let gone = json_lines(&host.cli(&["--json", "reports", "gone", "--limit", "1"]));
+    assert_eq!(
+        gone[0]["error"], "removed from the configuration by a reload",
+        "{gone:?}"
+    );
+    let log = host.log();
+    assert!(log.contains("reload: loaded connector system"), "{log}");
+    assert!(log.contains("1 added, 1 removed, 1 changed"), "{log}");
+    // The removed cluster's agent stopped: no report after the final one.
+    let last = gone[0]["sequence"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = json_lines(&host.cli(&["--json", "reports", "gone", "--limit", "1"]));
+    assert_eq!(again[0]["sequence"].as_u64().unwrap(), last);
+
+    // A file with an error: `dbmon reload` says where and exits 2; nothing changes.
+    std::fs::write(
+        host.dir.path().join("dbmon.yaml"),
+        "clusters:\n  - {id: kept, connector: misbehave, colour: red}\n",
+    )
+    .unwrap();
+    let output = host.cli(&["reload"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("dbmon.yaml:2:") && stderr.contains("colour"),
+        "{stderr}"
+    );
+    let still = clusters(&host);
+    assert!(
+        still.contains_key("new"),
+        "the running configuration stays: {still:?}"
+    );
+
+    // A loaded library that changed on disk is refused; the rest reloads. (Its cluster goes
+    // first: replacing the file of a library whose instance runs crashed the host in some
+    // runs here, SIGSEGV or SIGBUS, although the new file is renamed over the old one.)
+    write_config(&host, &[cluster("kept", "misbehave", "300ms")]);
+    let output = host.cli(&["--json", "reload"]);
+    assert_eq!(
+        json_lines(&output)[0]["removed"],
+        serde_json::json!(["new"])
+    );
+    let staged = host.dir.path().join("staged.so");
+    std::fs::copy(lib("misbehave"), &staged).unwrap();
+    std::fs::rename(&staged, plugins.join("libdbmon_connector_system.so")).unwrap();
+    let output = host.cli(&["--json", "reload"]);
+    if !output.status.success() {
+        let log = host.log();
+        let status = host.stop();
+        panic!(
+            "{output:?}\nhost: {status:?}\nlog:\n{log}\nstderr:\n{}",
+            host.stderr()
+        );
+    }
+    let answer = &json_lines(&output)[0];
+    let refused = answer["refused"][0].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("libdbmon_connector_system.so") && refused.contains("new file name"),
+        "{answer}"
+    );
+    assert_eq!(answer["changed"], serde_json::json!([]), "{answer}");
+}
