@@ -66,6 +66,25 @@ pub async fn cli(host: &Host, args: &[&str]) -> Output {
     host.cli_async(args).await
 }
 
+/// Runs the CLI against the server at `url` (no token from the environment) off the async
+/// runtime.
+pub async fn cli_to<S: AsRef<str>>(url: &str, args: &[S]) -> Output {
+    let url = url.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(dbmon_test_support::built_binary("dbmon"))
+            .arg("--server")
+            .arg(url)
+            .args(args)
+            .env_remove("DBMON_TOKEN")
+            .env_remove("DBMON_TOKEN_FILE")
+            .output()
+            .expect("run the dbmon client")
+    })
+    .await
+    .expect("cli task")
+}
+
 /// Stored reports of `cluster`, newest first, once at least `count` exist (or panics after
 /// `within`).
 pub async fn reports_when(

@@ -67,20 +67,7 @@ impl Files {
 
 /// The CLI against `url` with `args`, off the async runtime.
 async fn cli(url: &str, args: &[&str]) -> Output {
-    let url = url.to_string();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        Command::new(built_binary("dbmon"))
-            .arg("--server")
-            .arg(url)
-            .args(args)
-            .env_remove("DBMON_TOKEN")
-            .env_remove("DBMON_TOKEN_FILE")
-            .output()
-            .expect("run the dbmon client")
-    })
-    .await
-    .unwrap()
+    crate::cli_to(url, args).await
 }
 
 fn stderr(output: &Output) -> String {

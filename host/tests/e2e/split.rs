@@ -4,10 +4,10 @@
 //! stale with the reason until it returns.
 
 use crate::lib;
-use dbmon_test_support::{Host, TestCa, built_binary, json_lines};
+use dbmon_test_support::{Host, TestCa, json_lines};
 use sha2::Digest;
 use std::{
-    process::{Command, Output},
+    process::Output,
     time::{Duration, Instant},
 };
 
@@ -102,19 +102,7 @@ fn collector(config: &str) -> Host {
 
 /// The CLI against `url` with `args`, off the async runtime.
 async fn cli(url: &str, args: Vec<String>) -> Output {
-    let url = url.to_string();
-    tokio::task::spawn_blocking(move || {
-        Command::new(built_binary("dbmon"))
-            .arg("--server")
-            .arg(url)
-            .args(args)
-            .env_remove("DBMON_TOKEN")
-            .env_remove("DBMON_TOKEN_FILE")
-            .output()
-            .expect("run the dbmon client")
-    })
-    .await
-    .unwrap()
+    crate::cli_to(url, &args).await
 }
 
 async fn cli_json(url: &str, flags: &[String], args: &[&str]) -> Vec<serde_json::Value> {
