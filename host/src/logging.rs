@@ -58,12 +58,26 @@ impl<'a> MakeWriter<'a> for LogFile {
     }
 }
 
-/// Installs the global subscriber with `filter`, writing to `file` when given; returns the
-/// file's handle for reopening it.
-pub fn init(filter: &str, file: Option<&Path>) -> Result<Option<LogFile>, String> {
+/// How log lines are written (`--log-format`, `DBMON_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields`, `target`, `span`, `spans`),
+    /// for log shippers.
+    Json,
+}
+
+/// Installs the global subscriber with `filter`, writing lines in `format` to `file` when given;
+/// returns the file's handle for reopening it.
+pub fn init(
+    filter: &str,
+    format: LogFormat,
+    file: Option<&Path>,
+) -> Result<Option<LogFile>, String> {
     let filter =
         EnvFilter::try_new(filter).map_err(|e| format!("bad log filter '{filter}': {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match file {
         Some(path) => {
             let file = LogFile::open(path)
@@ -72,13 +86,29 @@ pub fn init(filter: &str, file: Option<&Path>) -> Result<Option<LogFile>, String
                 path: path.to_path_buf(),
                 file: Arc::new(Mutex::new(file)),
             };
-            builder.with_ansi(false).with_writer(log.clone()).init();
+            install(filter, format, log.clone(), false);
             Ok(Some(log))
         }
         None => {
-            builder.with_writer(io::stderr).init();
+            install(filter, format, io::stderr, true);
             Ok(None)
         }
+    }
+}
+
+/// Sets the global subscriber: `format` lines to `writer`, in colour when `terminal` allows it
+/// (never in JSON, whose readers are programs).
+fn install<W>(filter: EnvFilter, format: LogFormat, writer: W, terminal: bool)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text if terminal => builder.init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Json => builder.with_ansi(false).json().init(),
     }
 }
 

@@ -1,8 +1,8 @@
 //! `dbmon`: the monitoring host (`dbmon serve`) and its command-line client.
 
-use dbmon::{author, cli, isolation, logging, security, serve};
+use dbmon::{author, cli, completions, health_check, isolation, logging, security, serve, version};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
 
 /// Cluster monitoring host: collects reports through connector plugins and serves them over gRPC.
@@ -27,6 +27,15 @@ struct Cli {
     /// Write the log to this file instead of stderr.
     #[arg(long, global = true, env = "DBMON_LOG_FILE")]
     log_file: Option<PathBuf>,
+    /// Log line format: text, or json (one object per line, for log shippers).
+    #[arg(
+        long,
+        global = true,
+        env = "DBMON_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: logging::LogFormat,
     /// CA certificate (PEM) that signs the server's certificate (https:// servers); by
     /// default, the system's roots.
     #[arg(long, global = true, env = "DBMON_CA")]
@@ -76,6 +85,19 @@ enum Command {
     },
     #[command(flatten)]
     Query(cli::Query),
+    /// Asks the server's grpc.health.v1 service; exits 0 when it is SERVING, else 1.
+    Health {
+        /// The service to ask about (default: the server as a whole; `dbmon.store`: its store).
+        #[arg(long, default_value = "")]
+        service: String,
+    },
+    /// Prints the shell completion script (bash, zsh, fish, elvish or powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page (roff) to stdout: `dbmon man > dbmon.1`.
+    Man,
     /// Runs one cluster's connector for a host (`isolation: process`); started by the host.
     #[command(hide = true)]
     Worker(isolation::child::WorkerArgs),
@@ -83,16 +105,17 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     match cli.command {
         Command::Serve(args) => {
-            let log_file = match logging::init(&cli.log_level, cli.log_file.as_deref()) {
-                Ok(log_file) => log_file,
-                Err(e) => {
-                    eprintln!("dbmon: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            let log_file =
+                match logging::init(&cli.log_level, cli.log_format, cli.log_file.as_deref()) {
+                    Ok(log_file) => log_file,
+                    Err(e) => {
+                        eprintln!("dbmon: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
             match serve::serve(args, &cli.log_level, log_file.clone()).await {
                 Ok(code) => code,
                 Err(e) => {
@@ -107,7 +130,7 @@ async fn main() -> ExitCode {
         }
         Command::Connector { command } => {
             // The checked connector's log lines are forwarded to this log.
-            if let Err(e) = logging::init(&cli.log_level, cli.log_file.as_deref()) {
+            if let Err(e) = logging::init(&cli.log_level, cli.log_format, cli.log_file.as_deref()) {
                 eprintln!("dbmon: {e}");
                 return ExitCode::FAILURE;
             }
@@ -116,25 +139,27 @@ async fn main() -> ExitCode {
         Command::Certs { command } => security::certs::run_certs(command),
         Command::Token { command } => security::certs::run_token(command),
         Command::Query(query) => {
-            let token = match (cli.token, cli.token_file) {
-                (Some(text), _) => Some(security::client::Token::new(&text)),
-                (None, Some(file)) => match security::client::Token::from_file(&file) {
-                    Ok(token) => Some(token),
-                    Err(e) => {
-                        eprintln!("dbmon: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                },
-                (None, None) => None,
-            };
-            let client = security::client::ClientSecurity {
-                ca: cli.ca,
-                cert: cli.cert,
-                key: cli.key,
-                token,
-            };
+            let client =
+                match client_security(&cli.token, &cli.token_file, &cli.ca, &cli.cert, &cli.key) {
+                    Ok(client) => client,
+                    Err(code) => return code,
+                };
             cli::run(cli.server, client, cli.json, query).await
         }
+        Command::Health { ref service } => {
+            let client =
+                match client_security(&cli.token, &cli.token_file, &cli.ca, &cli.cert, &cli.key) {
+                    Ok(client) => client,
+                    Err(code) => return code,
+                };
+            health_check::run(&cli.server, &client, service, cli.json).await
+        }
+        Command::Completions { shell } => printed(completions::completions(
+            command(),
+            shell,
+            &mut std::io::stdout(),
+        )),
+        Command::Man => printed(completions::man(command(), &mut std::io::stdout())),
         Command::Worker(args) => {
             logging::init_worker(&cli.log_level);
             // A hangup of the host's terminal is the host's to handle; a worker ends when its
@@ -150,4 +175,52 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The CLI's definition, with `--version` naming the connector ABIs this host loads.
+fn command() -> clap::Command {
+    Cli::command().version(version::text())
+}
+
+/// The exit code of a command that only prints: a reader gone early (`| head`) is success.
+fn printed(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dbmon: cannot write the output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse() -> Cli {
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+/// The client's credentials from the global flags; on error, the exit code after saying why.
+fn client_security(
+    token: &Option<String>,
+    token_file: &Option<PathBuf>,
+    ca: &Option<PathBuf>,
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+) -> Result<security::client::ClientSecurity, ExitCode> {
+    let token = match (token, token_file) {
+        (Some(text), _) => Some(security::client::Token::new(text)),
+        (None, Some(file)) => match security::client::Token::from_file(file) {
+            Ok(token) => Some(token),
+            Err(e) => {
+                eprintln!("dbmon: {e}");
+                return Err(ExitCode::FAILURE);
+            }
+        },
+        (None, None) => None,
+    };
+    Ok(security::client::ClientSecurity {
+        ca: ca.clone(),
+        cert: cert.clone(),
+        key: key.clone(),
+        token,
+    })
 }

@@ -6,6 +6,11 @@
 //!   libraries and run the `dbmon` binary), then runs every test: `cargo nextest run
 //!   --workspace [ARGS]` and the doc tests where cargo-nextest is installed, else `cargo test
 //!   --workspace [ARGS]`.
+//! - `cargo xtask dist`: builds the release and packs `target/dist/dbmon-VERSION-ARCH-linux.tar.gz`
+//!   (the binary, the stripped connectors, the sample config, the systemd units, completions and
+//!   the man page; see `dist.rs`).
+
+mod dist;
 
 use anyhow::{Context, Result, bail};
 use std::{
@@ -21,13 +26,18 @@ fn main() -> Result<ExitCode> {
     match task.as_str() {
         "serve" => serve(&root, &rest),
         "test" => test(&root, &rest),
+        "dist" => {
+            let tarball = make_dist(&root)?;
+            println!("wrote {}", tarball.display());
+            Ok(ExitCode::SUCCESS)
+        }
         "install-plugins" => {
             install_plugins(&root, "release")?;
             Ok(ExitCode::SUCCESS)
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask serve [dbmon serve args] | test [cargo test args] | install-plugins"
+                "usage: cargo xtask serve [dbmon serve args] | test [cargo test args] | dist | install-plugins"
             );
             Ok(ExitCode::from(2))
         }
@@ -73,24 +83,25 @@ fn cargo(root: &Path, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn install_plugins(root: &Path, profile: &str) -> Result<()> {
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"))
+}
+
+/// Builds the host and the bundled connectors with `profile`; returns the build folder and each
+/// connector's library there (checked for debug info in release builds).
+fn build_host_and_connectors(root: &Path, profile: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
     let connectors = bundled_connectors(root)?;
     let mut args = vec!["build", "--profile", profile, "-p", "dbmon"];
     for name in &connectors {
         args.extend(["-p", name.as_str()]);
     }
     cargo(root, &args)?;
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    let built = target.join(if profile == "dev" { "debug" } else { profile });
-    let plugins = root.join("plugins.d");
+    let built = target_dir(root).join(if profile == "dev" { "debug" } else { profile });
+    let mut libraries = Vec::new();
     for name in &connectors {
-        let file = format!("lib{}.so", name.replace('-', "_"));
-        let dest = plugins.join(&file);
-        // Replace, never overwrite in place: a running host may have the old file mapped.
-        let _ = std::fs::remove_file(&dest);
-        let source = built.join(&file);
+        let source = built.join(format!("lib{}.so", name.replace('-', "_")));
         if profile == "release" && has_debug_info(&source)? {
             bail!(
                 "{} carries debug info: give {name} `strip = \"debuginfo\"` in the root \
@@ -98,7 +109,23 @@ fn install_plugins(root: &Path, profile: &str) -> Result<()> {
                 source.display()
             );
         }
-        std::fs::copy(&source, &dest).with_context(|| format!("installing {file}"))?;
+        libraries.push(source);
+    }
+    Ok((built, libraries))
+}
+
+fn install_plugins(root: &Path, profile: &str) -> Result<()> {
+    let (_, libraries) = build_host_and_connectors(root, profile)?;
+    let plugins = root.join("plugins.d");
+    for source in &libraries {
+        let file = source
+            .file_name()
+            .context("a library path without a file name")?;
+        let file = file.to_string_lossy();
+        let dest = plugins.join(&*file);
+        // Replace, never overwrite in place: a running host may have the old file mapped.
+        let _ = std::fs::remove_file(&dest);
+        std::fs::copy(source, &dest).with_context(|| format!("installing {file}"))?;
         let size_mb = std::fs::metadata(&dest)?.len() as f64 / 1e6;
         println!("installed plugins.d/{file} ({size_mb:.1} MB)");
     }
@@ -147,12 +174,22 @@ fn has_debug_info(file: &Path) -> Result<bool> {
     Ok(false)
 }
 
+/// `cargo xtask dist`: a release build packed by `dist::make` into `target/dist/`.
+fn make_dist(root: &Path) -> Result<PathBuf> {
+    let (built, connectors) = build_host_and_connectors(root, "release")?;
+    let inputs = dist::Inputs {
+        version: dist::package_version(&root.join("host/Cargo.toml"))?,
+        binary: built.join("dbmon"),
+        connectors,
+        root: root.to_path_buf(),
+    };
+    let target = target_dir(root);
+    dist::make(&inputs, &target.join("dist/stage"), &target.join("dist"))
+}
+
 fn serve(root: &Path, rest: &[String]) -> Result<ExitCode> {
     install_plugins(root, "release")?;
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    let status = Command::new(target.join("release/dbmon"))
+    let status = Command::new(target_dir(root).join("release/dbmon"))
         .args(["serve", "--config", "dbmon.yaml"])
         .args(rest)
         .current_dir(root)
