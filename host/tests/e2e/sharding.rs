@@ -15,6 +15,10 @@ use std::{
 const CLUSTERS: usize = 300;
 const INTERVAL: Duration = Duration::from_secs(1);
 const LEASE_TTL: Duration = Duration::from_secs(3);
+/// What a loaded machine adds to a move: the observation window of [`settled`] (two
+/// intervals of reports), plus the test's own polling and the CLI under load (CI runs
+/// several test processes side by side on two cores).
+const SLACK: Duration = Duration::from_secs(8);
 
 fn server() -> Host {
     let dir = tempfile::tempdir().unwrap();
@@ -152,7 +156,7 @@ async fn collectors_share_the_clusters_and_move_them_when_one_crashes_leaves_or_
         &mut client,
         start,
         &["a", "b", "c"],
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         log,
     )
     .await;
@@ -179,7 +183,7 @@ async fn collectors_share_the_clusters_and_move_them_when_one_crashes_leaves_or_
     kill9(&b);
     drop(b);
     let crashed = SystemTime::now();
-    let within = LEASE_TTL + INTERVAL * 2 + Duration::from_secs(3);
+    let within = LEASE_TTL + INTERVAL * 2 + SLACK;
     let owners = settled(&mut client, crashed, &["a", "c"], within, log).await;
     for (cluster, owner) in &owners {
         if before[cluster] != "b" {
@@ -198,7 +202,7 @@ async fn collectors_share_the_clusters_and_move_them_when_one_crashes_leaves_or_
         &mut client,
         joined,
         &["a", "c", "d"],
-        Duration::from_secs(20),
+        Duration::from_secs(40),
         log,
     )
     .await;
@@ -216,7 +220,7 @@ async fn collectors_share_the_clusters_and_move_them_when_one_crashes_leaves_or_
     let before = owners.clone();
     a.stop();
     let left = SystemTime::now();
-    let within = INTERVAL * 2 + Duration::from_secs(3);
+    let within = INTERVAL * 2 + SLACK;
     let owners = settled(&mut client, left, &["c", "d"], within, log).await;
     for (cluster, owner) in &owners {
         if before[cluster] != "a" {
