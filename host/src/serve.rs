@@ -250,16 +250,23 @@ pub async fn serve(
     let live = Arc::new(Live::new(Arc::clone(&registry), runners.clone()));
     let watchers = Arc::new(api::Watchers::default());
     let collectors = Arc::new(Collectors::new(runners.keys().map(|id| id.as_str().into())));
+    let deliveries = Arc::new(crate::alerts::Deliveries::default());
+    match &config.alerts {
+        Some(alerts) if role.serves() => {
+            crate::alerts::start(alerts, &store, Arc::clone(&deliveries), stopped.clone())?
+        }
+        Some(_) => tracing::info!("alerts: sent by the server, not by a collector"),
+        None => {}
+    }
     if let Some(listener) = metrics_listener {
         let state = crate::http::State {
             durations: crate::http::metrics::Durations::follow(&store),
             store: Arc::clone(&store),
             collectors: Arc::clone(&collectors),
-            registry: Arc::clone(&registry),
+            live: Arc::clone(&live),
             refusals: refusals.clone().into(),
-            runners: Arc::new(runners.clone()),
             watchers: Arc::clone(&watchers),
-            deliveries: Arc::default(),
+            deliveries,
         };
         crate::http::spawn(
             listener,

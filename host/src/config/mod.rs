@@ -1,6 +1,7 @@
 //! The host's YAML configuration: parsing, defaults, and validation whose every error names
 //! `file:line:column`.
 
+mod alerts;
 mod de;
 mod locate;
 mod model;
@@ -10,6 +11,7 @@ mod tree;
 
 use crate::plugins::TrustPolicy;
 use dbmon_connector_api::{AuthConfig, ClusterConfig, TlsConfig};
+pub use alerts::{AlertTarget, Alerts};
 pub use locate::{Locations, Position};
 use model::DEFAULT_PLUGINS_DIR;
 pub use model::{DEFAULT_LISTEN, Isolation, StoreKind};
@@ -110,6 +112,8 @@ pub struct Config {
     pub shared_store: Option<crate::store::SharedOptions>,
     /// `coordination:` resolved (secrets read), when set and valid.
     pub coordination: Option<Coordination>,
+    /// `alerts:`, when set and valid.
+    pub alerts: Option<Alerts>,
     /// Whether the file has a `coordination:` section (valid or not), for the pins' check.
     coordination_section: bool,
     locations: Locations,
@@ -268,6 +272,7 @@ impl Config {
             .collect();
         config.check_settings(&raw, &mut errors);
         config.add_coordination(&raw, &mut errors);
+        config.add_alerts(&raw, &mut errors);
         config.add_shared_store(&raw, &mut errors);
         config.add_clusters(raw, &mut errors);
         errors.sort_by_key(|e| e.position);
@@ -351,6 +356,7 @@ impl Config {
             },
             shared_store: None,
             coordination: None,
+            alerts: None,
             coordination_section: raw.coordination.is_some(),
             locations,
         }

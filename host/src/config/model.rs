@@ -89,6 +89,55 @@ pub struct FileConfig {
     /// every start). By default, this is false: such a listener is refused.
     #[serde(default)]
     pub insecure: bool,
+    /// Alerts on verdict changes, to Alertmanager and webhooks (README, "Alerts"). By
+    /// default, none. Sent by the roles that keep the reports (all-in-one and server).
+    #[serde(default)]
+    pub alerts: Option<AlertsConfig>,
+}
+
+/// Reports in a row with the new verdict before an alert fires or resolves.
+pub const DEFAULT_ALERT_FOR: usize = 2;
+/// How often a firing alert is sent again.
+pub const DEFAULT_ALERT_RESEND: Duration = Duration::from_secs(60);
+
+/// `alerts:`: where alerts go and when they fire.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping (alertmanager:, webhook:, for:, resend:, external_url:)"
+)]
+pub struct AlertsConfig {
+    /// Alertmanager base URLs (`http://am:9093`): alerts are posted to `/api/v2/alerts` of
+    /// each. By default, none.
+    #[serde(default)]
+    pub alertmanager: Vec<String>,
+    /// URLs that receive the same JSON body by POST. By default, none.
+    #[serde(default)]
+    pub webhook: Vec<String>,
+    /// Reports in a row with a new verdict before its alert fires (or, healthy, resolves).
+    /// By default, this is 2.
+    #[serde(
+        default = "default_alert_for",
+        rename = "for",
+        deserialize_with = "reports_in_a_row"
+    )]
+    pub for_reports: usize,
+    /// How often a firing alert is sent again (Alertmanager resolves one it stops hearing
+    /// of). By default, this is 1m.
+    #[serde(default)]
+    pub resend: Option<Period>,
+    /// The URL this host's status page is reached at (`https://dbmon.example:9464`), for each
+    /// alert's `generatorURL` (`.../cluster/ID`). By default, none.
+    #[serde(default)]
+    pub external_url: Option<String>,
+}
+
+fn default_alert_for() -> usize {
+    DEFAULT_ALERT_FOR
+}
+
+fn reports_in_a_row<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    at_least_one(deserializer, "a whole number of reports (1 to 1000)", 1000)
 }
 
 /// `tls:` of the gRPC listener. The files are re-read when they change (certificate rotation).

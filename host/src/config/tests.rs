@@ -778,3 +778,79 @@ fn shared_store_mistakes_are_named_where_they_are() {
     let e = only_error("store:\n  kind: redis\n  url: redis://x:1\n  auth: {username: u}\n");
     assert!(e.contains("store.auth needs a password"), "{e}");
 }
+
+#[test]
+fn metrics_listen_is_opt_in_and_checked_where_it_is() {
+    let c = parse("clusters: []\n").unwrap();
+    assert_eq!(c.metrics_listen, None);
+    let c = parse("metrics_listen: 127.0.0.1:9464\nclusters: []\n").unwrap();
+    assert_eq!(c.metrics_listen.as_deref(), Some("127.0.0.1:9464"));
+    let error = only_error("clusters: []\nmetrics_listen: localhost\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:2:17:") && error.contains("127.0.0.1:9464"),
+        "{error}"
+    );
+}
+
+#[test]
+fn alerts_are_resolved_with_their_defaults() {
+    let text = "alerts:\n  alertmanager: [http://am:9093, 'https://am-2:9093/']\n  \
+                webhook: [https://hooks.example/dbmon]\nclusters: []\n";
+    let a = parse(text).unwrap().alerts.expect("alerts");
+    assert_eq!(
+        a.targets,
+        [
+            AlertTarget::Alertmanager("http://am:9093/api/v2/alerts".into()),
+            AlertTarget::Alertmanager("https://am-2:9093/api/v2/alerts".into()),
+            AlertTarget::Webhook("https://hooks.example/dbmon".into()),
+        ]
+    );
+    assert_eq!(a.for_reports, 2);
+    assert_eq!(a.resend, Duration::from_secs(60));
+    assert_eq!(a.external_url, None);
+    let text = "alerts: {alertmanager: ['http://am:9093/api/v2/alerts'], for: 5, resend: 30s, \
+                external_url: 'https://dbmon:9464/'}\nclusters: []\n";
+    let a = parse(text).unwrap().alerts.unwrap();
+    assert_eq!(a.targets[0].url(), "http://am:9093/api/v2/alerts");
+    assert_eq!(a.for_reports, 5);
+    assert_eq!(a.resend, Duration::from_secs(30));
+    assert_eq!(a.external_url.as_deref(), Some("https://dbmon:9464"));
+    assert!(parse("clusters: []\n").unwrap().alerts.is_none());
+}
+
+#[test]
+fn alerts_errors_are_named_where_they_are() {
+    let error = only_error("alerts:\n  alertmanager: [am:9093]\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:2:18:") && error.contains("Alertmanager URL"),
+        "{error}"
+    );
+    let error = only_error("alerts:\n  webhook: ['http://']\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:2:13:") && error.contains("webhook URL"),
+        "{error}"
+    );
+    let error = only_error("alerts:\n  for: 2\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:2:3:") && error.contains("where they go"),
+        "{error}"
+    );
+    let error = only_error("alerts:\n  webhook: [http://h/]\n  for: 0\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:3:8:") && error.contains("1 to 1000"),
+        "{error}"
+    );
+    let error = only_error("alerts:\n  webhook: [http://h/]\n  resend: 100ms\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:3:11:") && error.contains("at least 1s"),
+        "{error}"
+    );
+    let error = only_error("alerts:\n  webhook: [http://h/]\n  resend_every: 1m\nclusters: []\n");
+    assert!(error.contains("unknown field `resend_every`"), "{error}");
+    let error =
+        only_error("alerts:\n  webhook: [http://h/]\n  external_url: dbmon:9464\nclusters: []\n");
+    assert!(
+        error.starts_with("/etc/dbmon/dbmon.yaml:3:17:") && error.contains("status page"),
+        "{error}"
+    );
+}

@@ -8,16 +8,22 @@
 //! other modules as `extra` (an [`axum::Router`] with its state applied), merged with
 //! [`metrics::router`]. Routes must not collide (`/metrics` is taken).
 
+mod durations;
 pub mod metrics;
+pub mod naming;
+pub mod text;
+
+#[cfg(test)]
+mod tests;
 
 use crate::{
     api::Watchers,
     config::{Config, ConfigError},
     ingest::Collectors,
     listener::{self, ConnInfo, Connections, Greeting},
-    plugins::{Refusal, Registry},
-    runner::Runner,
-    security::{Role, ServerSecurity, auth::bearer},
+    live::Live,
+    plugins::Refusal,
+    security::{Role, ServerSecurity, ServerTls, auth::bearer},
     store::Store,
 };
 use hyper_util::{
@@ -25,7 +31,7 @@ use hyper_util::{
     server::{conn::auto, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
-use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::StreamExt as _;
 
@@ -40,18 +46,17 @@ pub struct State {
     /// cluster (`remote(id)`, with its worker restarts there); `list()` for each collector's
     /// counters. Empty on a collector and when none pushes.
     pub collectors: Arc<Collectors>,
-    /// The connectors this process loaded (none on a server).
-    pub registry: Arc<Registry>,
-    /// The libraries of the plugins folder that were refused, with why.
+    /// The libraries of the plugins folder that were refused at the start, with why.
     pub refusals: Arc<[Refusal]>,
-    /// The clusters this process collects, by id: how each connector runs (`isolation()`)
-    /// and its worker's restarts (`restarts()`). Empty on a server.
-    pub runners: Arc<HashMap<String, Arc<Runner>>>,
+    /// The connectors loaded now (`registry()`; none on a server) and the runner of each
+    /// cluster this process collects (`runner(id)`: `isolation()`, `restarts()`), as reloads
+    /// change them.
+    pub live: Arc<Live>,
     /// Open Watch streams of the gRPC API (none on a collector, which serves no API).
     pub watchers: Arc<Watchers>,
     /// Collection durations by connector, recorded as reports are stored.
     pub durations: Arc<metrics::Durations>,
-    /// Alert deliveries by result (all zero without `alerts:`).
+    /// Alert deliveries by result, and the alerts firing (none without `alerts:`).
     pub deliveries: Arc<crate::alerts::Deliveries>,
 }
 
@@ -79,7 +84,18 @@ pub fn security(
         }
         tracing::warn!("insecure: true: {problem}; anyone who reaches {address} reads /metrics");
     }
-    Ok(base.clone())
+    // The same files, offering HTTP/1.1 too (Prometheus scrapes with it).
+    let tls = match &base.tls {
+        Some(tls) => Some(Arc::new(
+            ServerTls::with_alpn(tls.settings().clone(), &[b"h2", b"http/1.1"])
+                .map_err(|e| config.error_at(&format!("tls.{}", e.field), e.message))?,
+        )),
+        None => None,
+    };
+    Ok(ServerSecurity {
+        tls,
+        auth: base.auth.clone(),
+    })
 }
 
 /// Binds `metrics_listen`; the error names it.

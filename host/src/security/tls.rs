@@ -144,6 +144,8 @@ fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsFileError> {
 #[derive(Debug)]
 pub struct ServerTls {
     settings: TlsSettings,
+    /// The ALPN protocols offered, most preferred first.
+    alpn: Vec<Vec<u8>>,
     current: Mutex<Current>,
 }
 
@@ -158,12 +160,20 @@ struct Current {
 type Stamp = (SystemTime, u64);
 
 impl ServerTls {
-    /// Reads the files of `settings`.
+    /// Reads the files of `settings`, for gRPC (ALPN `h2`).
     pub fn new(settings: TlsSettings) -> Result<ServerTls, TlsFileError> {
+        ServerTls::with_alpn(settings, &[b"h2"])
+    }
+
+    /// Reads the files of `settings`, offering the ALPN protocols `alpn` (the HTTP listener:
+    /// `h2` and `http/1.1`).
+    pub fn with_alpn(settings: TlsSettings, alpn: &[&[u8]]) -> Result<ServerTls, TlsFileError> {
         let stamps = stamps(&settings);
-        let config = server_config(&settings)?;
+        let alpn: Vec<Vec<u8>> = alpn.iter().map(|p| p.to_vec()).collect();
+        let config = with_protocols(server_config(&settings)?, &alpn);
         Ok(ServerTls {
             settings,
+            alpn,
             current: Mutex::new(Current {
                 config,
                 stamps,
@@ -187,7 +197,7 @@ impl ServerTls {
                 current.stamps = now;
                 match server_config(&self.settings) {
                     Ok(config) => {
-                        current.config = config;
+                        current.config = with_protocols(config, &self.alpn);
                         tracing::info!(
                             "TLS: loaded the new certificate {} (new connections use it)",
                             self.settings.cert.display()
@@ -203,6 +213,16 @@ impl ServerTls {
         }
         TlsAcceptor::from(Arc::clone(&current.config))
     }
+}
+
+/// `config` offering `alpn` (as [`server_config`] makes it: `h2`).
+fn with_protocols(config: Arc<ServerConfig>, alpn: &[Vec<u8>]) -> Arc<ServerConfig> {
+    if config.alpn_protocols == alpn {
+        return config;
+    }
+    let mut config = Arc::unwrap_or_clone(config);
+    config.alpn_protocols = alpn.to_vec();
+    Arc::new(config)
 }
 
 fn stamps(settings: &TlsSettings) -> Vec<Option<Stamp>> {

@@ -2,6 +2,7 @@
 //! real CLI and a tonic client. `cargo xtask test` builds the libraries first.
 
 mod abi_compat;
+mod alerts;
 mod api;
 mod author;
 mod bad_config;
@@ -11,6 +12,7 @@ mod contract1;
 mod examples;
 mod grpc;
 mod isolation;
+mod metrics;
 mod misbehave;
 mod prometheus;
 mod reload;
