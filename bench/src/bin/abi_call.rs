@@ -56,6 +56,7 @@ fn main() -> Result<(), String> {
             Options {
                 mode: Mode::Ok,
                 series: 0,
+                unhealthy_while: None,
             },
         ))
         .map_err(|e| e.to_string())?,

@@ -10,12 +10,12 @@ mod syntax;
 mod tree;
 
 use crate::plugins::TrustPolicy;
-use dbmon_connector_api::{AuthConfig, ClusterConfig, TlsConfig};
 pub use alerts::{AlertTarget, Alerts};
+use dbmon_connector_api::{AuthConfig, ClusterConfig, TlsConfig};
 pub use locate::{Locations, Position};
 use model::DEFAULT_PLUGINS_DIR;
-pub use model::{DEFAULT_LISTEN, Isolation, StoreKind};
 pub use model::{ClientAuth, Role};
+pub use model::{DEFAULT_LISTEN, Isolation, StoreKind};
 
 use model::{ClusterEntry, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, FileConfig};
 use std::{
@@ -456,7 +456,10 @@ impl Config {
                 errors.push(self.error_at(&at("sha256"), message));
             }
             if token.roles.is_empty() {
-                errors.push(self.error_at(&at("roles"), "roles: name at least one of read, command, ingest, admin"));
+                errors.push(self.error_at(
+                    &at("roles"),
+                    "roles: name at least one of read, command, ingest, admin",
+                ));
             }
         }
         for (i, cert) in auth.certificates.iter().enumerate() {
@@ -505,7 +508,10 @@ impl Config {
         }
         if store.cluster == Some(true) && url.contains("://") {
             let path = url.split_once("://").map_or("", |(_, rest)| rest);
-            if path.split_once('/').is_some_and(|(_, db)| !db.is_empty() && db != "0") {
+            if path
+                .split_once('/')
+                .is_some_and(|(_, db)| !db.is_empty() && db != "0")
+            {
                 let message = "store.url: a Redis Cluster has only database 0";
                 errors.push(self.error_at("store.url", message));
             }
@@ -748,7 +754,10 @@ impl Config {
 
 /// `auth:` resolved: the entries whose digest reads.
 fn security_auth(raw: &model::ListenerAuth) -> crate::security::AuthSettings {
-    use crate::security::{Roles, auth::{CertificateRule, TokenRule}};
+    use crate::security::{
+        Roles,
+        auth::{CertificateRule, TokenRule},
+    };
     crate::security::AuthSettings {
         tokens: raw
             .tokens

@@ -640,15 +640,18 @@ fn the_collector_block_is_resolved_and_its_errors_are_named_where_they_are() {
         Some(&["https://server:4000".to_string()][..])
     );
     assert_eq!(c.ca.as_deref(), Some(Path::new("/etc/dbmon/pki/ca.crt")));
-    assert_eq!(c.token_file.as_deref(), Some(Path::new("/etc/dbmon/c1.token")));
+    assert_eq!(
+        c.token_file.as_deref(),
+        Some(Path::new("/etc/dbmon/c1.token"))
+    );
     assert_eq!(c.buffer_bytes, 64 << 20);
     let error = only_error("collector:\n  upstream: https://s:4000\n  buffer: 10\nclusters: []\n");
     assert!(
         error.starts_with("/etc/dbmon/dbmon.yaml:3:3:") && error.contains("buffer"),
         "{error}"
     );
-    let list = parse("collector:\n  upstream: [https://a:4000, https://b:4000]\nclusters: []\n")
-        .unwrap();
+    let list =
+        parse("collector:\n  upstream: [https://a:4000, https://b:4000]\nclusters: []\n").unwrap();
     assert_eq!(list.collector.upstream.unwrap().len(), 2);
     let error = only_error("collector:\n  upstream: []\nclusters: []\n");
     assert!(
@@ -766,7 +769,10 @@ fn shared_store_mistakes_are_named_where_they_are() {
     let e = only_error("store:\n  kind: redis\n  url: 'redis://x:port'\n");
     assert!(e.contains(":3:") && e.contains("not a Redis URL"), "{e}");
     let e = only_error("store:\n  kind: file\n  url: redis://x:1\n");
-    assert!(e.contains(":3:") && e.contains("store.url is for the shared store"), "{e}");
+    assert!(
+        e.contains(":3:") && e.contains("store.url is for the shared store"),
+        "{e}"
+    );
     let e = only_error("store:\n  kind: redis\n  url: redis://x:1\n  tls: {}\n");
     assert!(e.contains(":4:") && e.contains("rediss://"), "{e}");
     let e = only_error("store:\n  kind: redis\n  url: redis://x:1\n  path: data\n");
@@ -774,7 +780,10 @@ fn shared_store_mistakes_are_named_where_they_are() {
     let e = only_error(
         "store:\n  kind: redis\n  url: redis://x:1\n  auth:\n    password_file: /nonexistent/pw\n",
     );
-    assert!(e.contains(":5:20:") && e.contains("cannot read /nonexistent/pw"), "{e}");
+    assert!(
+        e.contains(":5:20:") && e.contains("cannot read /nonexistent/pw"),
+        "{e}"
+    );
     let e = only_error("store:\n  kind: redis\n  url: redis://x:1\n  auth: {username: u}\n");
     assert!(e.contains("store.auth needs a password"), "{e}");
 }
