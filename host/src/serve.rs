@@ -285,11 +285,20 @@ pub async fn serve(
             &stopped,
         )?;
     }
+    // A collector without coordination collects every cluster of its file: its share is what
+    // the file says, and a reload changes it (the server hears of it as of a coordinated
+    // share's change).
+    let coordinated = role == Role::Collector && config.coordination.is_some();
+    let file_share = (role == Role::Collector && !coordinated).then(|| {
+        let ids = config.clusters.iter().map(|c| Arc::from(c.id.as_str()));
+        watch::channel(Arc::new(ids.collect::<std::collections::BTreeSet<Arc<str>>>()))
+    });
     let reloader = Arc::new(reload::Reloader {
         file: args.config.clone(),
+        share: file_share.as_ref().map(|(tx, _)| tx.clone()),
         overrides: overrides.clone(),
         role,
-        coordinated: role == Role::Collector && config.coordination.is_some(),
+        coordinated,
         log_level: log_level.to_string(),
         store: Arc::clone(&store),
         live: Arc::clone(&live),
@@ -314,7 +323,8 @@ pub async fn serve(
             upstream,
             store,
             live,
-            share: None,
+            share: file_share.map(|(_, rx)| rx),
+            coordinated,
             share_status: None,
             agents_runtime: tokio::runtime::Handle::current(),
         };

@@ -63,6 +63,9 @@ pub struct Collector {
     /// The clusters it collects now, when it shares its clusters with other collectors
     /// (`None`: every cluster of its store).
     pub share: Option<watch::Receiver<Share>>,
+    /// Whether the share comes from a coordinator (it may then take clusters over from
+    /// other collectors); otherwise it is the file's clusters.
+    pub coordinated: bool,
     /// How its share stands, for the server (with `share`).
     pub share_status: Option<watch::Receiver<ingest::ShareStatus>>,
     /// The runtime its agents and connectors run on, where commands run too.
@@ -366,7 +369,7 @@ impl Collector {
             clusters: self.clusters(),
             connectors,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            coordinated: self.share.is_some(),
+            coordinated: self.coordinated,
         }))
     }
 

@@ -32,6 +32,8 @@ pub(super) struct Overrides {
 /// Everything a reload changes, and the configuration it starts from.
 pub(super) struct Reloader {
     pub file: PathBuf,
+    /// A collector's share when it is its file's clusters: what a reload changes.
+    pub share: Option<tokio::sync::watch::Sender<crate::ingest::collector::Share>>,
     pub overrides: Overrides,
     pub role: Role,
     /// A collector whose share comes from a coordinator: its clusters change at a restart
@@ -165,6 +167,10 @@ impl Reloader {
                     .collect();
                 agents.run_only(&ids);
             }
+        }
+        if let Some(share) = &self.share {
+            let ids = config.clusters.iter().map(|c| Arc::from(c.id.as_str()));
+            share.send_replace(Arc::new(ids.collect()));
         }
         self.live.set_registry(Arc::new(registry));
         if let Some(collectors) = &self.collectors {

@@ -430,3 +430,38 @@ async fn a_collector_with_two_upstreams_fails_over_when_its_server_dies() {
     let expected: Vec<u64> = (after[0]..=*after.last().unwrap()).collect();
     assert_eq!(after, expected, "no gap, no repeat on the second server");
 }
+
+#[tokio::test]
+async fn a_reloaded_collector_tells_its_server_of_its_new_clusters_in_the_same_session() {
+    let server = server("clusters: []\n", 0);
+    let head = format!("collector: {{id: c1, upstream: '{}'}}\n", server.url);
+    let first = collector(&format!("{head}{CLUSTER}"));
+    let flags: Vec<String> = Vec::new();
+    clusters_when(
+        &server.url,
+        &flags,
+        Duration::from_secs(20),
+        || server.log(),
+        |c| c.len() == 1 && reports_of(&c[0]) >= 2,
+    )
+    .await;
+    let more = CLUSTER.replace("id: edge", "id: edge-2");
+    let text = format!("{head}{CLUSTER}{}", more.trim_start_matches("clusters:\n"));
+    std::fs::write(first.dir.path().join("dbmon.yaml"), text).unwrap();
+    // SAFETY: kill(2) on the test's own child.
+    unsafe { libc::kill(first.pid() as libc::pid_t, libc::SIGHUP) };
+    let log = || format!("server:\n{}\ncollector:\n{}", server.log(), first.log());
+    let clusters = clusters_when(&server.url, &flags, Duration::from_secs(20), log, |c| {
+        c.len() == 2 && c.iter().all(|c| reports_of(c) >= 2)
+    })
+    .await;
+    assert!(
+        clusters.iter().all(|c| c["collector"] == "c1"),
+        "{clusters:?}"
+    );
+    assert!(
+        !server.log().contains("ended the session"),
+        "the session went on:\n{}",
+        server.log()
+    );
+}
