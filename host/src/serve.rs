@@ -291,7 +291,9 @@ pub async fn serve(
     let coordinated = role == Role::Collector && config.coordination.is_some();
     let file_share = (role == Role::Collector && !coordinated).then(|| {
         let ids = config.clusters.iter().map(|c| Arc::from(c.id.as_str()));
-        watch::channel(Arc::new(ids.collect::<std::collections::BTreeSet<Arc<str>>>()))
+        watch::channel(Arc::new(
+            ids.collect::<std::collections::BTreeSet<Arc<str>>>(),
+        ))
     });
     let reloader = Arc::new(reload::Reloader {
         file: args.config.clone(),
