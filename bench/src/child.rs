@@ -1,12 +1,14 @@
-//! Other programs run by a benchmark (Prometheus, vmagent), each in a scratch folder of its own:
+//! Other programs run by a benchmark (Prometheus, vmagent, dbmon itself: [`start_dbmon`]), each
+//! in a scratch folder of its own:
 //! killed when the guard is dropped, on an error or a panic as well, and by the kernel if this
 //! process dies first (`PR_SET_PDEATHSIG`), so none outlives the benchmark.
 
+use dbmon_test_support::{built_binary, built_library};
 use std::{
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// A folder under the system's temp dir, removed (with what is in it) when dropped.
@@ -159,4 +161,51 @@ pub fn raise_open_files() -> u64 {
         }
     }
     limit.rlim_cur
+}
+
+/// Starts `dbmon serve` in a new scratch folder (`dbmon-BENCH-NAME`) with `config`, the
+/// misbehave connector in its plugins folder, and `flags`; waits (up to `started_within`) for
+/// the log line starting with `prefix` and returns what follows it.
+pub fn start_dbmon(
+    bench: &str,
+    name: &str,
+    started_within: Duration,
+    config: &str,
+    flags: &[&str],
+    prefix: &str,
+    log_level: &str,
+) -> Result<(Guard, String), String> {
+    let dir = ScratchDir::new(&format!("dbmon-{bench}-{name}")).map_err(|e| e.to_string())?;
+    let plugins = dir.path().join("plugins.d");
+    std::fs::create_dir(&plugins).map_err(|e| e.to_string())?;
+    let library = built_library("dbmon_connector_misbehave");
+    std::fs::copy(&library, plugins.join(library.file_name().expect("a file")))
+        .map_err(|e| e.to_string())?;
+    let config_path = dir.path().join("dbmon.yaml");
+    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+    let mut argv: Vec<String> = vec![
+        "serve".into(),
+        "--config".into(),
+        config_path.display().to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--log-file".into(),
+        dir.path().join("dbmon.log").display().to_string(),
+        "--log-level".into(),
+        log_level.into(),
+    ];
+    argv.extend(flags.iter().map(|f| f.to_string()));
+    let mut guard = Guard::spawn(&built_binary("dbmon"), &argv, dir)?;
+    let deadline = Instant::now() + started_within;
+    loop {
+        if let Some(line) = guard.log().lines().find(|l| l.starts_with(prefix)) {
+            let rest = line[prefix.len()..].trim().to_string();
+            return Ok((guard, rest));
+        }
+        guard.check_running().map_err(|e| format!("{name}: {e}"))?;
+        if Instant::now() > deadline {
+            return Err(format!("{name} did not start:\n{}", guard.log_tail(2000)));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -15,11 +15,11 @@
 use clap::Parser;
 use dbmon::security::client::{BearerInterceptor, ClientSecurity, Token, connect};
 use dbmon_bench::{
-    child::{Guard, ScratchDir},
+    child::{ScratchDir, start_dbmon},
     procfs,
 };
 use dbmon_proto as proto;
-use dbmon_test_support::{built_binary, built_library};
+use dbmon_test_support::built_binary;
 use std::{
     fmt::Write as _,
     path::Path,
@@ -221,50 +221,8 @@ fn store_yaml(args: &Args, dir: &Path) -> String {
     }
 }
 
-/// Starts `dbmon serve` in a new folder with `config`, the misbehave connector in its
-/// plugins folder, and `flags`; waits for the line that says it is up and returns what
-/// follows `prefix` on it.
-fn start(
-    name: &str,
-    config: &str,
-    flags: &[&str],
-    prefix: &str,
-    log_level: &str,
-) -> Result<(Guard, String), String> {
-    let dir = ScratchDir::new(&format!("dbmon-ingest-{name}")).map_err(|e| e.to_string())?;
-    let plugins = dir.path().join("plugins.d");
-    std::fs::create_dir(&plugins).map_err(|e| e.to_string())?;
-    let library = built_library("dbmon_connector_misbehave");
-    std::fs::copy(&library, plugins.join(library.file_name().expect("a file")))
-        .map_err(|e| e.to_string())?;
-    let config_path = dir.path().join("dbmon.yaml");
-    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-    let mut argv: Vec<String> = vec![
-        "serve".into(),
-        "--config".into(),
-        config_path.display().to_string(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--log-file".into(),
-        dir.path().join("dbmon.log").display().to_string(),
-        "--log-level".into(),
-        log_level.into(),
-    ];
-    argv.extend(flags.iter().map(|f| f.to_string()));
-    let mut guard = Guard::spawn(&built_binary("dbmon"), &argv, dir)?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(line) = guard.log().lines().find(|l| l.starts_with(prefix)) {
-            let rest = line[prefix.len()..].trim().to_string();
-            return Ok((guard, rest));
-        }
-        guard.check_running().map_err(|e| format!("{name}: {e}"))?;
-        if Instant::now() > deadline {
-            return Err(format!("{name} did not start:\n{}", guard.log_tail(2000)));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+/// How long a dbmon process of the bench has to say it is up.
+const STARTED_WITHIN: Duration = Duration::from_secs(60);
 
 type Client = proto::monitor_client::MonitorClient<InterceptedService<Channel, BearerInterceptor>>;
 
@@ -437,7 +395,15 @@ async fn all_in_one(args: &Args, pki: &Pki, clusters: usize) -> Result<Result_, 
         store_yaml(args, store_dir.path()),
         clusters_yaml(args, clusters)
     );
-    let (host, url) = start("all", &config, &[], "dbmon serving on ", &args.log_level)?;
+    let (host, url) = start_dbmon(
+        "ingest",
+        "all",
+        STARTED_WITHIN,
+        &config,
+        &[],
+        "dbmon serving on ",
+        &args.log_level,
+    )?;
     let result = measure(args, pki, "all", &url, host.pid(), None).await;
     drop(host);
     result
@@ -446,16 +412,20 @@ async fn all_in_one(args: &Args, pki: &Pki, clusters: usize) -> Result<Result_, 
 async fn split(args: &Args, pki: &Pki, clusters: usize) -> Result<Result_, String> {
     let store_dir = ScratchDir::new("dbmon-ingest-store").map_err(|e| e.to_string())?;
     let server_config = format!("{}{}", pki.serving(), store_yaml(args, store_dir.path()));
-    let (server, url) = start(
+    let (server, url) = start_dbmon(
+        "ingest",
         "server",
+        STARTED_WITHIN,
         &server_config,
         &["--role", "server"],
         "dbmon serving on ",
         &args.log_level,
     )?;
     let collector_config = format!("{}{}", pki.collector(&url), clusters_yaml(args, clusters));
-    let (collector, _) = start(
+    let (collector, _) = start_dbmon(
+        "ingest",
         "collector",
+        STARTED_WITHIN,
         &collector_config,
         &["--role", "collector"],
         "dbmon collector ",

@@ -15,11 +15,11 @@
 
 use clap::Parser;
 use dbmon_bench::{
-    child::{Guard, ScratchDir},
+    child::{Guard, start_dbmon},
     procfs,
 };
 use dbmon_proto as proto;
-use dbmon_test_support::{built_binary, built_library, etcd, redis};
+use dbmon_test_support::{etcd, redis};
 use proto::monitor_client::MonitorClient;
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -92,49 +92,8 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
-/// Starts `dbmon serve` in a new folder with `config` (and the misbehave connector in its
-/// plugins folder) and `flags`; waits for the line starting with `prefix`, returns its rest.
-fn start(
-    name: &str,
-    config: &str,
-    flags: &[&str],
-    prefix: &str,
-    log_level: &str,
-) -> Result<(Guard, String), String> {
-    let dir = ScratchDir::new(&format!("dbmon-scale-{name}")).map_err(|e| e.to_string())?;
-    let plugins = dir.path().join("plugins.d");
-    std::fs::create_dir(&plugins).map_err(|e| e.to_string())?;
-    let library = built_library("dbmon_connector_misbehave");
-    std::fs::copy(&library, plugins.join(library.file_name().expect("a file")))
-        .map_err(|e| e.to_string())?;
-    let config_path = dir.path().join("dbmon.yaml");
-    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-    let mut argv: Vec<String> = vec![
-        "serve".into(),
-        "--config".into(),
-        config_path.display().to_string(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--log-file".into(),
-        dir.path().join("dbmon.log").display().to_string(),
-        "--log-level".into(),
-        log_level.into(),
-    ];
-    argv.extend(flags.iter().map(|f| f.to_string()));
-    let mut guard = Guard::spawn(&built_binary("dbmon"), &argv, dir)?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(line) = guard.log().lines().find(|l| l.starts_with(prefix)) {
-            let rest = line[prefix.len()..].trim().to_string();
-            return Ok((guard, rest));
-        }
-        guard.check_running().map_err(|e| format!("{name}: {e}"))?;
-        if Instant::now() > deadline {
-            return Err(format!("{name} did not start:\n{}", guard.log_tail(2000)));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+/// How long a dbmon process of the bench has to say it is up (20,000 clusters to load).
+const STARTED_WITHIN: Duration = Duration::from_secs(120);
 
 fn cluster_id(i: usize) -> String {
     format!("c{i:05}")
@@ -417,8 +376,10 @@ async fn run(args: &Args, n: usize) -> Result<serde_json::Value, String> {
     let mut servers = Vec::new();
     let mut urls = Vec::new();
     for i in 0..args.servers {
-        let (guard, url) = start(
+        let (guard, url) = start_dbmon(
+            "scale",
             &format!("server{i}"),
+            STARTED_WITHIN,
             &store,
             &["--role", "server"],
             "dbmon serving on ",
@@ -435,8 +396,10 @@ async fn run(args: &Args, n: usize) -> Result<serde_json::Value, String> {
         upstreams.rotate_left(i % urls.len());
         let config = collector_yaml(args, &etcd_url, &upstreams, n);
         let id = format!("k{}", i + 1);
-        let (guard, _) = start(
+        let (guard, _) = start_dbmon(
+            "scale",
             &id,
+            STARTED_WITHIN,
             &config,
             &["--role", "collector", "--collector-id", &id],
             "dbmon collector ",
