@@ -12,7 +12,7 @@ use crate::{
 };
 use dbmon_proto::{codec::PreEncoded, ingest};
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     hash::{BuildHasher, RandomState},
     sync::{
         Arc,
@@ -168,9 +168,14 @@ impl Collector {
         if *stopped.borrow() {
             return Ended::Stopped;
         }
+        // The Hello lists the share as it is now; every change after it is sent before any
+        // report of a cluster it adds (the loop below looks at the share first).
+        let mut share = self.share.clone();
+        let announced = share.as_mut().map(|s| Arc::clone(&s.borrow_and_update()));
         let connecting = async {
             let (channel, interceptor) = connect(url, &upstream.security).await?;
-            self.open(channel, interceptor, incarnation).await
+            self.open(channel, interceptor, incarnation, announced.as_deref())
+                .await
         };
         let (send, incoming, welcome) = tokio::select! {
             opened = connecting => match opened {
@@ -185,11 +190,6 @@ impl Collector {
             upstream.collector_id,
             buffer.held().reports
         );
-        let mut share = self.share.clone();
-        if let Some(share) = &mut share {
-            // The Hello listed the share as it was; a change from now on is sent.
-            share.mark_unchanged();
-        }
         // The share's status at once, then each change.
         let mut share_status = self.share_status.clone();
         if let Some(status) = &mut share_status {
@@ -215,8 +215,12 @@ impl Collector {
                 }
             }
             let bytes = tokio::select! {
+                biased;
+                Ok(()) = changed(&mut share) => {
+                    let now = share.as_mut().map(|s| Arc::clone(&s.borrow_and_update()));
+                    self.cluster_set(now.as_deref())
+                }
                 entry = buffer.next() => entry.bytes,
-                Ok(()) = changed(&mut share) => self.cluster_set(),
                 Ok(()) = changed(&mut share_status) => {
                     let status = share_status.as_ref().expect("changed").borrow().clone();
                     encode(ingest::collector_message::Message::Share(status))
@@ -252,6 +256,7 @@ impl Collector {
         channel: tonic::transport::Channel,
         interceptor: crate::security::client::BearerInterceptor,
         incarnation: u64,
+        share: Option<&BTreeSet<Arc<str>>>,
     ) -> Result<
         (
             mpsc::Sender<Arc<[u8]>>,
@@ -265,7 +270,7 @@ impl Collector {
             .max_decoding_message_size(MAX_SERVER_MESSAGE);
         grpc.ready().await.map_err(|e| format!("not ready: {e}"))?;
         let (send, outgoing) = mpsc::channel::<Arc<[u8]>>(SEND_QUEUE);
-        let _ = send.try_send(self.hello(incarnation));
+        let _ = send.try_send(self.hello(incarnation, share));
         let codec = PreEncoded::<ingest::ServerMessage, Arc<[u8]>>::default();
         let request = tonic::Request::new(ReceiverStream::new(outgoing));
         let path = PathAndQuery::from_static(PUSH);
@@ -356,7 +361,7 @@ impl Collector {
         ))
     }
 
-    fn hello(&self, incarnation: u64) -> Arc<[u8]> {
+    fn hello(&self, incarnation: u64, share: Option<&BTreeSet<Arc<str>>>) -> Arc<[u8]> {
         let connectors = self
             .live
             .registry()
@@ -366,29 +371,28 @@ impl Collector {
         encode(ingest::collector_message::Message::Hello(ingest::Hello {
             collector_id: self.upstream.collector_id.to_string(),
             incarnation,
-            clusters: self.clusters(),
+            clusters: self.clusters(share),
             connectors,
             version: env!("CARGO_PKG_VERSION").to_string(),
             coordinated: self.coordinated,
         }))
     }
 
-    /// The clusters it collects now, for the server.
-    fn cluster_set(&self) -> Arc<[u8]> {
+    /// The clusters of `share`, for the server.
+    fn cluster_set(&self, share: Option<&BTreeSet<Arc<str>>>) -> Arc<[u8]> {
         encode(ingest::collector_message::Message::Clusters(
             ingest::ClusterSet {
-                clusters: self.clusters(),
+                clusters: self.clusters(share),
             },
         ))
     }
 
-    /// Its share, or every cluster of its store.
-    fn clusters(&self) -> Vec<ingest::CollectedCluster> {
-        let share = self.share.as_ref().map(|s| Arc::clone(&s.borrow()));
+    /// The clusters of `share`, or every cluster of its store.
+    fn clusters(&self, share: Option<&BTreeSet<Arc<str>>>) -> Vec<ingest::CollectedCluster> {
         self.store
             .clusters()
             .iter()
-            .filter(|slot| share.as_ref().is_none_or(|s| s.contains(&slot.info.id)))
+            .filter(|slot| share.is_none_or(|s| s.contains(&slot.info.id)))
             .map(|slot| {
                 let info = &slot.info;
                 ingest::CollectedCluster {
