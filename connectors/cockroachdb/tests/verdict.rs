@@ -72,9 +72,16 @@ async fn a_node_that_stops_answering_keeps_its_name() {
     drop(cluster.servers.remove(1));
     let report = collect(&connector).await;
     assert_eq!(report.status(), Status::Degraded);
-    assert_eq!(
-        report.reasons().collect::<Vec<_>>(),
-        ["node 2 (roach2:26257) not answering: connection refused"]
+    // The name is the point; the reason is the OS's, and under load the stopped server's
+    // socket may still take the connection and close it (its task is dropped a moment after
+    // the server), so either wording is right.
+    let reasons: Vec<_> = report.reasons().collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("node 2 (roach2:26257) not answering: ")
+            && (reasons[0].ends_with("connection refused")
+                || reasons[0].contains("closed a new connection without a response")),
+        "{reasons:?}"
     );
     assert_eq!(
         report.address_of(report.node_by_id("2")),
