@@ -107,8 +107,10 @@ async fn client_certificates_are_required_verified_and_dated() {
 
     let none = cli(&host.url, &["--ca", &ca, "clusters"]).await;
     assert!(!none.status.success());
+    // With TLS 1.3 the server's refusal can reach the client as a bare closed connection
+    // (seen under load in CI): the server's log line below is what must say why.
     assert!(
-        stderr(&none).contains("client certificate"),
+        stderr(&none).contains("client certificate") || stderr(&none).contains("transport error"),
         "{}",
         stderr(&none)
     );
