@@ -331,14 +331,10 @@ fn write_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// This process's user + system CPU time.
 fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_secs_f64(ticks as f64 / hz as f64)
+    let sample = dbmon_bench::procfs::sample(None).expect("/proc/self is readable");
+    Duration::from_secs_f64(sample.cpu_seconds)
 }
 
 /// (apparent bytes, allocated bytes) of every file under `dir`.
