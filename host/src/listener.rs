@@ -279,22 +279,65 @@ impl Connected for Conn {
 }
 
 /// Accepted connections ready for an HTTP/2 server (after their TLS handshake with `tls`),
-/// registered in `connections`, until the listener's task ends (when the stream is dropped).
+/// registered in `connections`, until the stream is dropped or the [`Rebind`] (which moves
+/// the listener to another socket) is dropped.
 pub fn incoming(
     listener: TcpListener,
     greeting: Greeting,
     connections: Connections,
     tls: Option<Arc<ServerTls>>,
-) -> ReceiverStream<io::Result<Conn>> {
+) -> (ReceiverStream<io::Result<Conn>>, Rebind) {
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(accept_loop(
+    let accepting = tokio::spawn(accept_loop(
         listener,
         Arc::new(greeting),
+        connections.clone(),
+        tls.clone(),
+        tx.clone(),
+    ));
+    let rebind = Rebind {
+        tx,
         connections,
         tls,
-        tx,
-    ));
-    ReceiverStream::new(rx)
+        accepting: Mutex::new(accepting.abort_handle()),
+    };
+    (ReceiverStream::new(rx), rebind)
+}
+
+/// Where a listener accepts, movable while it serves (a reload's new `listen:`): the
+/// connections accepted on the old socket go on, new ones come from the new socket. Dropping
+/// it stops the accepting; the stream of connections ends once the last one is handed on.
+#[derive(Debug)]
+pub struct Rebind {
+    tx: mpsc::Sender<io::Result<Conn>>,
+    connections: Connections,
+    tls: Option<Arc<ServerTls>>,
+    accepting: Mutex<tokio::task::AbortHandle>,
+}
+
+impl Rebind {
+    /// Accepts on `listener` from now on (greeting HTTP/1.x probes with `greeting`), and no
+    /// longer on the socket before, which closes.
+    pub fn to(&self, listener: TcpListener, greeting: Greeting) {
+        let accepting = tokio::spawn(accept_loop(
+            listener,
+            Arc::new(greeting),
+            self.connections.clone(),
+            self.tls.clone(),
+            self.tx.clone(),
+        ));
+        let mut current = self.accepting.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *current, accepting.abort_handle()).abort();
+    }
+}
+
+impl Drop for Rebind {
+    fn drop(&mut self) {
+        self.accepting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .abort();
+    }
 }
 
 async fn accept_loop(

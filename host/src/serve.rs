@@ -17,6 +17,7 @@ use crate::{
 use collector::{Coordination, collect_for, upstream};
 use dbmon_proto as proto;
 mod collector;
+mod listeners;
 mod reload;
 
 use std::{
@@ -258,21 +259,28 @@ pub async fn serve(
         Some(_) => tracing::info!("alerts: sent by the server, not by a collector"),
         None => {}
     }
-    if let Some(listener) = metrics_listener {
-        let state = crate::http::State {
-            durations: crate::http::metrics::Durations::follow(&store),
-            store: Arc::clone(&store),
-            collectors: Arc::clone(&collectors),
-            live: Arc::clone(&live),
-            refusals: refusals.clone().into(),
-            watchers: Arc::clone(&watchers),
-            deliveries,
-        };
-        crate::http::spawn(
-            listener,
-            state,
-            http_security,
-            match role.serves() {
+    // The HTTP listener's state is made when it starts: at the start, or at the reload that
+    // first sets `metrics_listen:`.
+    let start_metrics: listeners::StartMetrics = {
+        let (store, collectors, live) = (
+            Arc::clone(&store),
+            Arc::clone(&collectors),
+            Arc::clone(&live),
+        );
+        let (watchers, deliveries) = (Arc::clone(&watchers), Arc::clone(&deliveries));
+        let refusals: Arc<[Refusal]> = refusals.clone().into();
+        let (runners, stopped) = (runners.clone(), stopped.clone());
+        Box::new(move |listener, security| {
+            let state = crate::http::State {
+                durations: crate::http::metrics::Durations::follow(&store),
+                store: Arc::clone(&store),
+                collectors: Arc::clone(&collectors),
+                live: Arc::clone(&live),
+                refusals: Arc::clone(&refusals),
+                watchers: Arc::clone(&watchers),
+                deliveries: Arc::clone(&deliveries),
+            };
+            let extra = match role.serves() {
                 // The status page, on the servers' and all-in-one hosts' listener.
                 true => crate::web::router(crate::web::Sources::of(
                     &store,
@@ -281,10 +289,27 @@ pub async fn serve(
                     &stopped,
                 )),
                 false => axum::Router::new(),
-            },
-            &stopped,
-        )?;
-    }
+            };
+            crate::http::spawn(listener, Arc::new(state), security, extra, &stopped)
+        })
+    };
+    let metrics = match metrics_listener {
+        Some(listener) => {
+            let address = listener.local_addr()?;
+            let rebind = start_metrics(listener, http_security.clone())?;
+            Some(listeners::Listening {
+                rebind,
+                security: http_security,
+                address,
+            })
+        }
+        None => None,
+    };
+    let listeners = Arc::new(listeners::Listeners {
+        grpc: std::sync::Mutex::new(None),
+        metrics: std::sync::Mutex::new(metrics),
+        start_metrics,
+    });
     // A collector without coordination collects every cluster of its file: its share is what
     // the file says, and a reload changes it (the server hears of it as of a coordinated
     // share's change).
@@ -306,9 +331,11 @@ pub async fn serve(
         live: Arc::clone(&live),
         agents: Arc::clone(&agents),
         collectors: role.serves().then(|| Arc::clone(&collectors)),
+        listeners: Arc::clone(&listeners),
         current: tokio::sync::Mutex::new(reload::Applied {
             clusters: config.clusters.clone(),
             listen: config.listen.clone(),
+            metrics_listen: config.metrics_listen.clone(),
         }),
     });
     tokio::spawn(reload::follow_requests(Arc::clone(&reloader), reload_asked));
@@ -366,7 +393,13 @@ pub async fn serve(
         Some(_) => Greeting::grpc_tls(address),
         None => Greeting::grpc(address),
     };
-    let incoming = listener::incoming(listener, greeting, connections, security.tls.clone());
+    let (incoming, rebind) =
+        listener::incoming(listener, greeting, connections, security.tls.clone());
+    *listeners.grpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(listeners::Listening {
+        rebind,
+        security: security.clone(),
+        address,
+    });
     let server = grpc_server(
         monitor,
         ingest,

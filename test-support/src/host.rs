@@ -95,6 +95,15 @@ impl Host {
         Self::launch_with(dir, config, TEST_LOG_LEVEL, args)
     }
 
+    /// Like [`start_in`](Self::start_in), listening where the file's `listen:` says (no
+    /// `--listen` flag, so a reload can move it).
+    pub fn start_in_listening_as_configured(
+        dir: tempfile::TempDir,
+        config: &str,
+    ) -> Result<Host, String> {
+        Self::launch_on(dir, config, TEST_LOG_LEVEL, &[], false)
+    }
+
     fn launch(dir: tempfile::TempDir, config: &str, log_level: &str) -> Result<Host, String> {
         Self::launch_with(dir, config, log_level, &[])
     }
@@ -105,14 +114,25 @@ impl Host {
         log_level: &str,
         args: &[&str],
     ) -> Result<Host, String> {
+        // A free port unless the caller names one (a restarted server keeps its address).
+        let free_port = !args.contains(&"--listen");
+        Self::launch_on(dir, config, log_level, args, free_port)
+    }
+
+    fn launch_on(
+        dir: tempfile::TempDir,
+        config: &str,
+        log_level: &str,
+        args: &[&str],
+        free_port: bool,
+    ) -> Result<Host, String> {
         let config_path = dir.path().join("dbmon.yaml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let log = dir.path().join("dbmon.log");
-        // A free port unless the caller names one (a restarted server keeps its address).
-        let listen: &[&str] = if args.contains(&"--listen") {
-            &[]
-        } else {
+        let listen: &[&str] = if free_port {
             &["--listen", "127.0.0.1:0"]
+        } else {
+            &[]
         };
         let mut child = Command::new(built_binary("dbmon"))
             .arg("serve")

@@ -30,6 +30,7 @@ pub async fn run(
             "loaded": answer.loaded,
             "refused": answer.refused,
             "notes": answer.notes,
+            "listeners": answer.listeners,
         });
         writeln!(out, "{line}")?;
     } else if answer.errors.is_empty() {
@@ -48,6 +49,9 @@ pub async fn run(
         }
         for refused in &answer.refused {
             writeln!(out, "refused library {refused}")?;
+        }
+        for moved in &answer.listeners {
+            writeln!(out, "listener {moved}")?;
         }
         for note in &answer.notes {
             writeln!(out, "note: {note}")?;

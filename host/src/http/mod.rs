@@ -71,19 +71,7 @@ pub fn security(
     base: &ServerSecurity,
     address: SocketAddr,
 ) -> Result<ServerSecurity, ConfigError> {
-    if let Some(problem) = base.exposure(address) {
-        if !config.insecure {
-            return Err(config.error_at(
-                "metrics_listen",
-                format!(
-                    "{problem}; it needs the file's `tls:` and `auth:` blocks (a token with the \
-                     role read for Prometheus' `authorization:`), or an address on 127.0.0.1; \
-                     `insecure: true` serves it anyway"
-                ),
-            ));
-        }
-        tracing::warn!("insecure: true: {problem}; anyone who reaches {address} reads /metrics");
-    }
+    may_listen_on(config, base, address)?;
     // The same files, offering HTTP/1.1 too (Prometheus scrapes with it).
     let tls = match &base.tls {
         Some(tls) => Some(Arc::new(
@@ -113,22 +101,40 @@ pub async fn bind(config: &Config, address: &str) -> Result<TcpListener, ConfigE
     })
 }
 
-/// Serves `/metrics` and `extra` on `listener` until `stopped` turns true, then gives open
-/// connections [`SHUTDOWN_GRACE`] to finish. Spawn it: it returns only at the stop.
+/// The safe-default rule for the HTTP listener at `address` with the security `base` (at
+/// the start, and when a reload moves it). The error names `metrics_listen`.
+pub fn may_listen_on(
+    config: &Config,
+    base: &ServerSecurity,
+    address: SocketAddr,
+) -> Result<(), ConfigError> {
+    if let Some(problem) = base.exposure(address) {
+        if !config.insecure {
+            return Err(config.error_at(
+                "metrics_listen",
+                format!(
+                    "{problem}; it needs the file's `tls:` and `auth:` blocks (a token with the \
+                     role read for Prometheus' `authorization:`), or an address on 127.0.0.1; \
+                     `insecure: true` serves it anyway"
+                ),
+            ));
+        }
+        tracing::warn!("insecure: true: {problem}; anyone who reaches {address} reads /metrics");
+    }
+    Ok(())
+}
+
+/// Serves `/metrics` and `extra` on the connections of `incoming` until `stopped` turns true
+/// (or the listener's [`listener::Rebind`] is dropped), then gives open connections
+/// [`SHUTDOWN_GRACE`] to finish. Spawn it: it returns only at the stop.
 pub async fn serve(
-    listener: TcpListener,
+    mut incoming: impl futures::Stream<Item = std::io::Result<listener::Conn>> + Unpin,
     state: Arc<State>,
     security: ServerSecurity,
     extra: axum::Router,
     mut stopped: watch::Receiver<bool>,
 ) {
     let router = metrics::router(state).merge(extra);
-    let mut incoming = listener::incoming(
-        listener,
-        Greeting::http(),
-        Connections::default(),
-        security.tls.clone(),
-    );
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     loop {
@@ -230,24 +236,25 @@ fn check<B>(
 }
 
 /// Serves `state` on `listener` in a task of its own (see [`serve`]) and prints where, for
-/// scripts and tests: `dbmon metrics on http://ADDR/metrics`.
+/// scripts and tests: `dbmon metrics on http://ADDR/metrics`. The listener serves as long as
+/// the returned [`listener::Rebind`] lives, which can move it to another address.
 pub fn spawn(
     listener: TcpListener,
-    state: State,
+    state: Arc<State>,
     security: ServerSecurity,
     extra: axum::Router,
     stopped: &watch::Receiver<bool>,
-) -> std::io::Result<()> {
+) -> std::io::Result<listener::Rebind> {
     let address = listener.local_addr()?;
     let scheme = security.scheme();
-    tokio::spawn(serve(
+    let (incoming, rebind) = listener::incoming(
         listener,
-        Arc::new(state),
-        security,
-        extra,
-        stopped.clone(),
-    ));
+        Greeting::http(),
+        Connections::default(),
+        security.tls.clone(),
+    );
+    tokio::spawn(serve(incoming, state, security, extra, stopped.clone()));
     tracing::info!("serving /metrics on {scheme}://{address}");
     println!("dbmon metrics on {scheme}://{address}/metrics");
-    Ok(())
+    Ok(rebind)
 }

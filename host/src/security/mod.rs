@@ -35,9 +35,17 @@ impl ServerSecurity {
     /// logged, here, at every start).
     pub fn from_config(config: &Config) -> Result<ServerSecurity, ConfigError> {
         let security = ServerSecurity::settings(config)?;
-        if let Ok(address) = config.listen.parse::<SocketAddr>()
-            && let Some(problem) = security.exposure(address)
-        {
+        if let Ok(address) = config.listen.parse::<SocketAddr>() {
+            security.may_listen_on(config, address)?;
+        }
+        Ok(security)
+    }
+
+    /// The safe-default rule for the gRPC listener at `address` (at the start, and when a
+    /// reload moves it): beyond loopback, TLS and authentication, unless `insecure: true`.
+    /// The error names `listen`.
+    pub fn may_listen_on(&self, config: &Config, address: SocketAddr) -> Result<(), ConfigError> {
+        if let Some(problem) = self.exposure(address) {
             if !config.insecure {
                 return Err(config.error_at(
                     "listen",
@@ -50,7 +58,7 @@ impl ServerSecurity {
             }
             tracing::warn!("insecure: true: {problem}; anyone who reaches {address} is trusted");
         }
-        Ok(security)
+        Ok(())
     }
 
     /// The `tls:` and `auth:` of `config`, without the rule on `listen` (for a listener

@@ -3,10 +3,11 @@
 //! changed cluster through its connector) and changes nothing when it has errors; otherwise
 //! only what changed restarts. An added cluster starts; a removed one stops after a final
 //! report saying so; a changed one restarts its agent (history kept when its connector is
-//! the same); the others keep their schedule. New libraries in the plugins folder load; a
+//! the same); the others keep their schedule. A changed `listen:` or `metrics_listen:` moves
+//! that listener ([`super::listeners`]). New libraries in the plugins folder load; a
 //! loaded library that changed is refused, since it cannot be unloaded.
 
-use super::{Found, Role, start_runners_of};
+use super::{Found, Role, listeners::Listeners, start_runners_of};
 use crate::{
     agent::{Agent, Agents},
     config::{Cluster, Config},
@@ -45,7 +46,9 @@ pub(super) struct Reloader {
     pub agents: Arc<Mutex<Agents>>,
     /// The server's registry of collectors (not for a collector).
     pub collectors: Option<Arc<Collectors>>,
-    /// The clusters and listen address in force; one reload at a time.
+    /// The listeners a reload moves, opens or closes.
+    pub listeners: Arc<Listeners>,
+    /// The clusters and listen addresses in force; one reload at a time.
     pub current: tokio::sync::Mutex<Applied>,
 }
 
@@ -53,6 +56,7 @@ pub(super) struct Reloader {
 pub(super) struct Applied {
     pub clusters: Vec<Cluster>,
     pub listen: String,
+    pub metrics_listen: Option<String>,
 }
 
 impl Reloader {
@@ -73,12 +77,6 @@ impl Reloader {
         }
         if !self.role.collects() {
             config.clusters.clear();
-        }
-        if config.listen != current.listen && self.role != Role::Collector {
-            answer.notes.push(format!(
-                "listen changed from {} to {}: the listener stays where it is until a restart",
-                current.listen, config.listen
-            ));
         }
         let registry = self.live.registry();
         let (registry, loaded, refusals) = if self.role.collects() {
@@ -126,6 +124,22 @@ impl Reloader {
             ));
             return self.refused(answer);
         }
+        let moves = self
+            .listeners
+            .bind(
+                &config,
+                self.role,
+                &current.listen,
+                current.metrics_listen.as_deref(),
+            )
+            .await;
+        let moves = match moves {
+            Ok(moves) => moves,
+            Err(errors) => {
+                answer.errors = errors.iter().map(|e| e.to_string()).collect();
+                return self.refused(answer);
+            }
+        };
         // Checked: from here on, it applies.
         let removed: Vec<&Cluster> = current
             .clusters
@@ -176,8 +190,10 @@ impl Reloader {
         if let Some(collectors) = &self.collectors {
             collectors.set_local(self.live.cluster_ids());
         }
+        answer.listeners = self.listeners.apply(moves);
         current.clusters = config.clusters;
         current.listen = config.listen;
+        current.metrics_listen = config.metrics_listen;
         tracing::info!(
             "reloaded {}: {} added, {} removed, {} changed, {} connectors loaded",
             self.file.display(),

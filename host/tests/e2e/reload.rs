@@ -4,7 +4,7 @@
 //! nothing and `dbmon reload` exits 2 naming file:line:column, and a loaded library that
 //! changed on disk is refused.
 
-use crate::{lib, reports_when};
+use crate::{lib, proto, reports_when};
 use dbmon_test_support::{Host, json_lines};
 use std::time::{Duration, Instant};
 
@@ -142,4 +142,110 @@ async fn a_reload_applies_only_what_changed_and_a_bad_file_changes_nothing() {
         "{answer}"
     );
     assert_eq!(answer["changed"], serde_json::json!([]), "{answer}");
+}
+
+/// A loopback address nothing listens on (as far as anyone can tell: the port was free).
+fn free_address() -> String {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().to_string()
+}
+
+fn listening_config(listen: &str, metrics_listen: Option<&str>) -> String {
+    let metrics = metrics_listen.map_or(String::new(), |m| format!("metrics_listen: {m}\n"));
+    format!(
+        "listen: {listen}\n{metrics}clusters:\n{}",
+        cluster("c", "system", "200ms")
+    )
+}
+
+/// GET /metrics at `address`: its status, or the connection error.
+async fn metrics_status(address: &str) -> Result<u16, String> {
+    let client = dbmon_scrape::client(None).unwrap();
+    crate::metrics::get(&client, &format!("http://{address}/metrics"), None)
+        .await
+        .map(|(status, _, _)| status)
+}
+
+#[tokio::test]
+async fn a_reload_moves_opens_and_closes_listeners_and_open_connections_go_on() {
+    let (grpc_before, metrics_before) = (free_address(), free_address());
+    let dir = crate::folder_with_plugins(&[(&lib("system"), "libdbmon_connector_system.so")]);
+    let config = listening_config(&grpc_before, Some(&metrics_before));
+    let host = Host::start_in_listening_as_configured(dir, &config).unwrap();
+    assert_eq!(host.url, format!("http://{grpc_before}"));
+    assert_eq!(metrics_status(&metrics_before).await, Ok(200));
+    // A connection opened before the move, and a Watch stream on it.
+    let mut before = crate::client(&host).await;
+    let mut watch = before
+        .watch(proto::WatchRequest {
+            cluster_ids: vec!["c".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Both addresses change: the listeners move; the open connection and stream go on.
+    let (grpc_after, metrics_after) = (free_address(), free_address());
+    let file = host.dir.path().join("dbmon.yaml");
+    std::fs::write(&file, listening_config(&grpc_after, Some(&metrics_after))).unwrap();
+    let output = host.cli(&["reload"]);
+    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{said}{}", host.log());
+    assert!(
+        said.contains(&format!("listener listen: {grpc_before} -> {grpc_after}")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "listener metrics_listen: {metrics_before} -> {metrics_after}"
+        )),
+        "{said}"
+    );
+    let moved = format!("http://{grpc_after}");
+    let listed = crate::cli_to(&moved, &["--json", "clusters"]).await;
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(tokio::net::TcpStream::connect(&grpc_before).await.is_err());
+    let on_old_connection = before
+        .list_clusters(proto::ListClustersRequest {})
+        .await
+        .expect("the connection made before the move still serves");
+    assert_eq!(on_old_connection.into_inner().clusters.len(), 1);
+    let event = tokio::time::timeout(Duration::from_secs(10), watch.message()).await;
+    assert!(
+        matches!(event, Ok(Ok(Some(_)))),
+        "the Watch stream opened before the move ended: {event:?}"
+    );
+    assert_eq!(metrics_status(&metrics_after).await, Ok(200));
+    assert!(metrics_status(&metrics_before).await.is_err());
+
+    // An address another process holds: the reload is refused naming the field, nothing moves.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_address = taken.local_addr().unwrap().to_string();
+    std::fs::write(
+        &file,
+        listening_config(&taken_address, Some(&metrics_after)),
+    )
+    .unwrap();
+    let refused = crate::cli_to(&moved, &["reload"]).await;
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let errors = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        errors.contains("dbmon.yaml:1:9") && errors.contains("cannot listen on"),
+        "{errors}"
+    );
+    assert!(tokio::net::TcpStream::connect(&grpc_after).await.is_ok());
+    drop(taken);
+
+    // metrics_listen removed closes the HTTP listener; set again, it opens.
+    std::fs::write(&file, listening_config(&grpc_after, None)).unwrap();
+    let closed = crate::cli_to(&moved, &["reload"]).await;
+    let said = String::from_utf8_lossy(&closed.stdout).to_string();
+    assert!(said.contains("metrics_listen: closed"), "{said}");
+    assert!(metrics_status(&metrics_after).await.is_err());
+    let metrics_again = free_address();
+    std::fs::write(&file, listening_config(&grpc_after, Some(&metrics_again))).unwrap();
+    let opened = crate::cli_to(&moved, &["reload"]).await;
+    let said = String::from_utf8_lossy(&opened.stdout).to_string();
+    assert!(said.contains("metrics_listen: opened on"), "{said}");
+    assert_eq!(metrics_status(&metrics_again).await, Ok(200));
 }
