@@ -220,11 +220,12 @@ impl Collector {
                     let now = share.as_mut().map(|s| Arc::clone(&s.borrow_and_update()));
                     self.cluster_set(now.as_deref())
                 }
-                entry = buffer.next() => entry.bytes,
+                // Before the reports: a busy buffer must not starve the status.
                 Ok(()) = changed(&mut share_status) => {
                     let status = share_status.as_ref().expect("changed").borrow().clone();
                     encode(ingest::collector_message::Message::Share(status))
                 }
+                entry = buffer.next() => entry.bytes,
                 _ = stopped.wait_for(|s| *s), if drain_until.is_none() => {
                     drain_until = Some(Instant::now() + DRAIN);
                     continue;

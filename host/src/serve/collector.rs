@@ -76,7 +76,12 @@ pub(super) async fn collect_for(
             _ = &mut stopped => break,
             _ = every.tick() => {
                 if let Some(coordinator) = &coordinator {
-                    status_tx.send_replace(share_status(&coordinator.status()));
+                    let now = share_status(&coordinator.status());
+                    status_tx.send_if_modified(|sent| {
+                        let changed = *sent != now;
+                        *sent = now;
+                        changed
+                    });
                 }
             }
         }
@@ -99,8 +104,9 @@ pub(super) async fn collect_for(
     std::process::exit(0)
 }
 
-/// How often a coordinated collector tells its server how its share stands.
-const SHARE_STATUS_EVERY: Duration = Duration::from_secs(5);
+/// How often a coordinated collector looks whether its share's status changed; a
+/// change goes to the server then, an unchanged status not again.
+const SHARE_STATUS_EVERY: Duration = Duration::from_secs(1);
 
 /// A collector's coordination settings with what it brings to the share.
 pub(super) struct Coordination {
