@@ -51,10 +51,12 @@ pub async fn fetch(
     deadline: Instant,
     max_bytes: usize,
 ) -> Result<Answer, Failure> {
-    let deadline = match request.timeout {
-        Some(timeout) => deadline.min(Instant::now() + timeout),
-        None => deadline,
-    };
+    // Which limit comes first names the timeout in the reason.
+    let own = request
+        .timeout
+        .map(|t| (t, Instant::now() + t))
+        .filter(|(_, end)| *end < deadline);
+    let deadline = own.map_or(deadline, |(_, end)| end);
     let mut builder = client
         .request(request.method.clone(), url)
         .headers(request.headers.clone());
@@ -69,7 +71,13 @@ pub async fn fetch(
     let fetched = dbmon_scrape::send(builder, url, deadline, max_bytes)
         .await
         .map_err(|e| Failure {
-            why: transport(e),
+            why: match (e, own) {
+                (FetchError::Timeout { .. }, Some((timeout, _))) => format!(
+                    "no answer within {} (the request's timeout)",
+                    humantime::format_duration(timeout)
+                ),
+                (e, _) => transport(e),
+            },
             status: None,
             elapsed: None,
         })?;
@@ -144,7 +152,9 @@ fn transport(e: FetchError) -> String {
                 None => message,
             }
         }
-        FetchError::Timeout { after_ms, .. } => format!("no answer within {after_ms} ms"),
+        FetchError::Timeout { after_ms, .. } => {
+            format!("no answer within {after_ms} ms (the collection's deadline)")
+        }
         FetchError::TooLarge { limit, .. } => {
             format!("the body is larger than {limit} bytes (max_body_bytes)")
         }

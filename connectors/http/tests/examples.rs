@@ -362,3 +362,34 @@ fn every_example_builds_as_written() {
         }
     }
 }
+
+#[tokio::test]
+async fn readme_lists_the_connectors_own_metrics_with_kind_and_unit() {
+    let es = apis::elasticsearch().await;
+    let config = readme_config("### Elasticsearch: /_cluster/health", &[es.url("")]);
+    let report = collect(&connector(config)).await;
+    let metrics = dir().readme_metrics();
+    assert_eq!(
+        dbmon_test_support::docs::listed_metrics(&metrics.cluster),
+        Vec::<String>::new(),
+        "the cluster's metrics are the extract rules'"
+    );
+    assert_eq!(
+        dbmon_test_support::docs::listed_metrics(&metrics.node),
+        dbmon_connector_http::RESERVED_NAMES.map(String::from)
+    );
+    assert_eq!(
+        report.metric_names(true),
+        dbmon_connector_http::RESERVED_NAMES
+    );
+    for series in report.series().filter(|s| s.node().is_some()) {
+        let item = format!("- `{}` (", series.name());
+        let line = metrics.node.lines().find(|l| l.starts_with(&item)).unwrap();
+        let kind = series.kind().as_str();
+        let unit = series.unit().unwrap_or("no unit");
+        assert!(
+            line.contains(&format!("({kind}, {unit})")),
+            "{line} vs {kind}, {unit}"
+        );
+    }
+}
