@@ -1,0 +1,71 @@
+//! What the integration tests share: real RabbitMQ nodes ([`rabbit`]), the connector built as
+//! the host builds it, and collections with a deadline.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+pub mod rabbit;
+
+use dbmon_connector_api::{
+    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report,
+};
+use dbmon_connector_rabbitmq::{Options, RabbitMq};
+use std::time::{Duration, Instant};
+
+/// The time a collection gets (the deadline the host would give with `timeout: 5s`).
+pub const TIMEOUT: Duration = Duration::from_secs(4);
+
+/// `Connector::new` as the host calls it.
+pub fn build(
+    options: Options,
+    endpoints: &[String],
+    auth: Option<(&str, &str)>,
+) -> Result<RabbitMq, ConfigError> {
+    let mut config =
+        ClusterConfig::new("rabbitmq", options).with_endpoints(endpoints.iter().cloned());
+    config.auth = auth.map(|(user, password)| AuthConfig {
+        username: Some(user.into()),
+        password: Some(password.into()),
+    });
+    <RabbitMq as Connector>::new(config)
+}
+
+/// A connector the test expects to be valid, logging in as the nodes' monitoring user.
+pub fn connector(options: Options, endpoints: &[String]) -> RabbitMq {
+    let login = Some((rabbit::MONITOR_USER, rabbit::MONITOR_PASSWORD));
+    build(options, endpoints, login).unwrap_or_else(|e| panic!("refused: {e}"))
+}
+
+/// One collection with [`TIMEOUT`] left.
+pub async fn try_collect(connector: &RabbitMq) -> Result<Report, String> {
+    let ctx = CollectContext {
+        sequence: 1,
+        deadline: Instant::now() + TIMEOUT,
+    };
+    connector.collect(&ctx).await.map_err(|e| e.to_string())
+}
+
+/// One collection that must succeed.
+pub async fn collect(connector: &RabbitMq) -> Report {
+    try_collect(connector)
+        .await
+        .unwrap_or_else(|e| panic!("collection failed: {e}"))
+}
+
+/// Collects every 300 ms until `done` holds (then returns that report) or `within` passes
+/// (then panics with the last report).
+pub async fn collect_until(
+    connector: &RabbitMq,
+    within: Duration,
+    done: impl Fn(&Report) -> bool,
+) -> Report {
+    let give_up = Instant::now() + within;
+    loop {
+        let report = collect(connector).await;
+        if done(&report) {
+            return report;
+        }
+        if Instant::now() > give_up {
+            panic!("not reached within {within:?}; last report: {report:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
