@@ -104,6 +104,19 @@ fn a_metric_name_is_extracted_once_per_label_set() {
 }
 
 #[test]
+fn requests_are_named_apart() {
+    let e = refused("requests: [{path: /a}, {path: /a, method: POST}]");
+    assert_eq!(e.path, "options.requests[1].path");
+    let e = refused("requests: [{path: /a, name: x}, {path: /b, name: x}]");
+    assert_eq!(e.path, "options.requests[1].name");
+    build(config(
+        &[URL.into()],
+        "requests: [{path: /a}, {path: /a, name: again}]",
+    ))
+    .unwrap();
+}
+
+#[test]
 fn a_timeout_is_below_the_clusters() {
     let e = documented(refused("requests: [{path: /, timeout: 5s}]"));
     assert_eq!(e.path, "options.requests[0].timeout");
