@@ -161,7 +161,10 @@ fn jetstream(view: &View, mode: JetStream) -> Vec<(Severity, String)> {
         .collect();
     let expected = match mode {
         JetStream::Required => Some("jetstream: required".to_string()),
-        _ if !running.is_empty() => Some(format!("{} runs it", running.join(", "))),
+        _ if !running.is_empty() => {
+            let verb = if running.len() == 1 { "runs" } else { "run" };
+            Some(format!("{} {verb} it", running.join(", ")))
+        }
         _ => None,
     };
     if let Some(why) = expected {
@@ -244,5 +247,174 @@ fn of_account(account: &str) -> String {
     match account {
         "$G" | "" => String::new(),
         account => format!(" of account {account}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Jsz, MetaCluster, Route, Routez, Varz};
+    use crate::fetch::Probe;
+    use crate::history::Seen;
+    use dbmon_connector_api::Status;
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    /// An answering server `name` (server id `ID-name`) routed to the servers `peers`.
+    fn up(name: &str, peers: &[&str], jsz: Option<Jsz>) -> Probe {
+        let varz = Varz {
+            server_id: format!("ID-{name}"),
+            server_name: name.into(),
+            slow_consumers: 3,
+            ..Varz::default()
+        };
+        let routes = peers
+            .iter()
+            .map(|p| Route {
+                remote_id: format!("ID-{p}"),
+                ..Route::default()
+            })
+            .collect();
+        Probe {
+            url: format!("http://{name}:8222"),
+            varz: Ok((varz, Duration::from_millis(1))),
+            routez: Ok(Routez {
+                num_routes: peers.len() as u64,
+                routes,
+            }),
+            connz: Ok(Default::default()),
+            healthz: Ok(()),
+            jsz: jsz.map(Ok),
+        }
+    }
+
+    fn down(name: &str) -> Probe {
+        Probe {
+            url: format!("http://{name}:8222"),
+            varz: Err(format!("GET http://{name}:8222/varz: refused")),
+            routez: Err("refused".into()),
+            connz: Err("refused".into()),
+            healthz: Err("refused".into()),
+            jsz: Some(Err("refused".into())),
+        }
+    }
+
+    fn running(leader: &str) -> Option<Jsz> {
+        Some(Jsz {
+            meta_cluster: Some(MetaCluster {
+                leader: leader.into(),
+                cluster_size: 2,
+            }),
+            ..Jsz::default()
+        })
+    }
+
+    fn disabled() -> Option<Jsz> {
+        Some(Jsz {
+            disabled: true,
+            ..Jsz::default()
+        })
+    }
+
+    fn judged(probes: &[Probe], before: &HashMap<String, Seen>, mode: JetStream) -> Report {
+        let settings = Settings {
+            endpoints: probes.iter().map(|p| p.url.clone()).collect(),
+            consumer_pending_degraded: 10,
+            jetstream: mode,
+            credentials: None,
+        };
+        let view = View::new(probes, before);
+        let mut report = Report::new();
+        judge(&mut report, &view, &settings);
+        report
+    }
+
+    #[test]
+    fn jetstream_on_one_server_is_expected_on_the_others_unless_off() {
+        let probes = [
+            up("n1", &["n2"], running("n1")),
+            up("n2", &["n1"], disabled()),
+        ];
+        let report = judged(&probes, &HashMap::new(), JetStream::Auto);
+        assert_eq!(report.status(), Status::Unhealthy);
+        assert_eq!(
+            report.reasons().collect::<Vec<_>>(),
+            [
+                "node n2 (http://n2:8222): JetStream is not running (/jsz says disabled), though n1 runs it"
+            ]
+        );
+        let report = judged(&probes, &HashMap::new(), JetStream::Off);
+        assert_eq!(report.status(), Status::Healthy);
+    }
+
+    #[test]
+    fn a_server_without_the_meta_leader_others_know() {
+        let probes = [
+            up("n1", &["n2"], running("n1")),
+            up("n2", &["n1"], running("")),
+        ];
+        let report = judged(&probes, &HashMap::new(), JetStream::Auto);
+        assert_eq!(report.status(), Status::Degraded);
+        assert_eq!(
+            report.reasons().collect::<Vec<_>>(),
+            ["node n2 (http://n2:8222) knows no JetStream meta leader (others name n1)"]
+        );
+    }
+
+    #[test]
+    fn a_missing_route_names_the_server_it_had_last_time() {
+        let probes = [up("n1", &["n2"], None), up("n2", &["n1"], None), down("n3")];
+        let before = HashMap::from([(
+            "http://n3:8222".to_string(),
+            Seen {
+                name: "n3".into(),
+                server_id: "ID-n3".into(),
+                slow_consumers: 0,
+            },
+        )]);
+        let report = judged(&probes, &before, JetStream::Auto);
+        assert_eq!(report.status(), Status::Degraded);
+        let reasons: Vec<&str> = report.reasons().collect();
+        assert_eq!(
+            reasons,
+            [
+                "node n1 (http://n1:8222) has routes to 1 server, 2 expected (one to each other listed node): none to n3",
+                "node n2 (http://n2:8222) has routes to 1 server, 2 expected (one to each other listed node): none to n3",
+                "node n3 (http://n3:8222) not answering: GET http://n3:8222/varz: refused",
+            ]
+        );
+    }
+
+    #[test]
+    fn slow_consumers_of_a_restarted_server_start_again() {
+        let probes = [up("n1", &[], None)];
+        let seen = |server_id: &str, slow_consumers| {
+            HashMap::from([(
+                "http://n1:8222".to_string(),
+                Seen {
+                    name: "n1".into(),
+                    server_id: server_id.into(),
+                    slow_consumers,
+                },
+            )])
+        };
+        // Same server, 1 then 3: an increase.
+        let report = judged(&probes, &seen("ID-n1", 1), JetStream::Auto);
+        assert_eq!(
+            report.reasons().collect::<Vec<_>>(),
+            [
+                "node n1 (http://n1:8222): slow consumers went from 1 to 3 since the last collection \
+              (clients that did not read fast enough were disconnected)"
+            ]
+        );
+        // Unchanged, or another server (a restart) at the endpoint: nothing to say.
+        assert_eq!(
+            judged(&probes, &seen("ID-n1", 3), JetStream::Auto).status(),
+            Status::Healthy
+        );
+        assert_eq!(
+            judged(&probes, &seen("ID-old", 1), JetStream::Auto).status(),
+            Status::Healthy
+        );
     }
 }

@@ -4,8 +4,10 @@
 
 mod common;
 
-use async_nats::jetstream::{self, consumer::pull, stream};
-use common::{collect, collect_until, connector, connector_with, nats::Cluster, nats::get_json};
+use common::{
+    collect, collect_until, connector, connector_with,
+    nats::{Cluster, get_json, orders},
+};
 use dbmon_connector_api::{NodeStatus, Status};
 use dbmon_connector_nats::Options;
 use dbmon_test_support::ReportExt;
@@ -14,49 +16,10 @@ use std::time::Duration;
 /// Messages published to the stream; the consumer fetches none, so all are pending.
 const PUBLISHED: u64 = 25;
 
-/// A stream `ORDERS` (three replicas) with [`PUBLISHED`] messages and a durable pull
-/// consumer `audit` that fetched nothing; the client stays connected to the first server.
-async fn orders(
-    cluster: &Cluster,
-) -> (
-    async_nats::Client,
-    jetstream::consumer::Consumer<pull::Config>,
-) {
-    let client = async_nats::connect(&cluster.servers[0].client_url)
-        .await
-        .expect("connect to n1");
-    let js = jetstream::new(client.clone());
-    let stream = js
-        .create_stream(stream::Config {
-            name: "ORDERS".into(),
-            subjects: vec!["orders.>".into()],
-            num_replicas: 3,
-            ..Default::default()
-        })
-        .await
-        .expect("create the stream");
-    for i in 0..PUBLISHED {
-        js.publish(format!("orders.{i}"), format!("order {i}").into())
-            .await
-            .expect("publish")
-            .await
-            .expect("the stream acknowledges");
-    }
-    let consumer = stream
-        .create_consumer(pull::Config {
-            durable_name: Some("audit".into()),
-            num_replicas: 3,
-            ..Default::default()
-        })
-        .await
-        .expect("create the consumer");
-    (client, consumer)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_three_node_cluster_as_the_servers_see_it() {
     let mut cluster = Cluster::three("n").await;
-    let (_client, mut consumer) = orders(&cluster).await;
+    let (_client, mut consumer) = orders(&cluster, PUBLISHED).await;
     let info = consumer.info().await.expect("consumer info").clone();
     assert_eq!(info.num_pending, PUBLISHED);
 

@@ -2,6 +2,7 @@
 //! when dropped, even when the test fails. Never the machine's own NATS on 4222: every port,
 //! client, monitoring and route, is a free one, and the servers listen on 127.0.0.1 only.
 
+use async_nats::jetstream::{self, consumer::pull, stream};
 use serde_json::Value;
 use std::{
     fs::File,
@@ -227,4 +228,46 @@ pub async fn get_json(base: &str, path: &str) -> Result<Value, String> {
         .map_err(|e| e.to_string())?;
     let text = answer.text().await.map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+}
+
+/// A stream `ORDERS` (three replicas, or one on a single server) with `published` messages
+/// and a durable pull consumer `audit` that fetched nothing; the client stays connected to
+/// the first server while it lives.
+pub async fn orders(
+    cluster: &Cluster,
+    published: u64,
+) -> (
+    async_nats::Client,
+    jetstream::consumer::Consumer<pull::Config>,
+) {
+    let client = async_nats::connect(&cluster.servers[0].client_url)
+        .await
+        .expect("connect to the first server");
+    let js = jetstream::new(client.clone());
+    let replicas = cluster.servers.len().min(3);
+    let stream = js
+        .create_stream(stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await
+        .expect("create the stream");
+    for i in 0..published {
+        js.publish(format!("orders.{i}"), format!("order {i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("the stream acknowledges");
+    }
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("audit".into()),
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await
+        .expect("create the consumer");
+    (client, consumer)
 }
