@@ -22,9 +22,8 @@ impl Selector {
                 .map(|query| Selector::Query(query, text.to_string()))
                 .map_err(|e| {
                     format!(
-                        "'{text}' is not a valid JSONPath: at character {} ({}), {}",
-                        e.position(),
-                        context(text, e.position()),
+                        "'{text}' is not a valid JSONPath: {}, {}",
+                        place(text, e.position()),
                         e.message()
                     )
                 });
@@ -67,17 +66,19 @@ impl fmt::Debug for Selector {
     }
 }
 
-/// The expression around 1-based `position`, with the character there marked: `$.a[>?<`.
-fn context(text: &str, position: usize) -> String {
+/// Where the parser stopped, marked in the expression: `at character 9 ($.status>[<)`, or
+/// `at the end ($[1><)`. serde_json_path gives the offset of the character it could not take,
+/// counted from 0 (the length of the text when it ran out), whatever its docs say.
+fn place(text: &str, offset: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let at = position.saturating_sub(1).min(chars.len());
+    let at = offset.min(chars.len());
     let before: String = chars[..at].iter().collect();
     match chars.get(at) {
         Some(c) => {
             let after: String = chars[at + 1..].iter().collect();
-            format!("{before}>{c}<{after}")
+            format!("at character {} ({before}>{c}<{after})", at + 1)
         }
-        None => format!("{before}>end<"),
+        None => format!("at the end ({before}><)"),
     }
 }
 
@@ -113,12 +114,18 @@ mod tests {
 
     #[test]
     fn a_bad_expression_names_the_position() {
-        let e = Selector::parse("$.a[?").err().unwrap();
+        let e = Selector::parse("$.a b").err().unwrap();
+        assert_eq!(
+            e,
+            "'$.a b' is not a valid JSONPath: at character 4 ($.a> <b), parser error"
+        );
+        let e = Selector::parse("$.status[").err().unwrap();
+        assert!(e.contains(": at character 9 ($.status>[<), "), "{e}");
+        let e = Selector::parse("$[1").err().unwrap();
         assert!(
-            e.starts_with("'$.a[?' is not a valid JSONPath: at character "),
+            e.ends_with(": at the end ($[1><), in long-hand segment, expected closing ']'"),
             "{e}"
         );
-        assert!(e.contains('>'), "{e}");
         let e = Selector::parse("/a~2").err().unwrap();
         assert!(e.contains("'~' at character 3"), "{e}");
         let e = Selector::parse("status").err().unwrap();

@@ -2,7 +2,7 @@
 
 use dbmon_connector_api::testkit::Conformance;
 use dbmon_connector_http::Http;
-use dbmon_test_support::SilentHttpNodes;
+use dbmon_test_support::{HttpServer, Reply, SilentHttpNodes};
 
 #[test]
 fn passes_the_conformance_kit() {
@@ -37,4 +37,28 @@ fn passes_the_conformance_kit() {
         .invalid_options(r#"{"requests": [], "max_body": 1}"#, "options.max_body")
         .run_in_process::<Http>()
         .assert_passed();
+}
+
+#[test]
+fn passes_the_conformance_kit_against_an_answering_api() {
+    // The kit runs its own runtime and blocks this thread: the server runs on a runtime of its
+    // own, kept while the kit runs.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(async {
+        let server = HttpServer::start().await;
+        server.set("/health", Reply::json(r#"{"up": 1, "state": "ok"}"#));
+        server
+    });
+    let url = server.url("");
+    let options = r#"{"requests": [{"path": "/health", "extract": [{"name": "up", "path": "$.up"}],
+        "node_status": {"path": "$.state", "live": ["ok"]}}]}"#;
+    Conformance::cluster(&[&url], options)
+        .run_in_process::<Http>()
+        .assert_passed();
+    assert!(server.hits("/health") > 0);
+    drop(server);
 }

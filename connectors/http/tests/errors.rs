@@ -320,3 +320,27 @@ async fn prometheus_text_is_read_by_series_name_and_labels() {
         .kind();
     assert_eq!(kind, dbmon_connector_api::MetricKind::Counter);
 }
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_http_is_named_so() {
+    // Answers every connection with a line of another protocol and hangs up.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(b"-ERR unknown command 'GET'\r\n").await;
+        }
+    });
+    let http = connector(config(
+        std::slice::from_ref(&url),
+        "requests: [{path: /health}]",
+    ));
+    let error = try_collect(&http).await.unwrap_err();
+    server.abort();
+    assert!(
+        error.starts_with(&format!("node {url}: GET /health: ")),
+        "{error}"
+    );
+    assert!(error.contains("did not answer with HTTP"), "{error}");
+}

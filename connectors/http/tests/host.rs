@@ -181,8 +181,8 @@ clusters:
     let err = check_refuses(config);
     for expected in [
         "bad.yaml:10:36: connector 'http' refused cluster 'path': \
-         options.requests[0].extract[1].path: '$.status[' is not a valid JSONPath: at character 8 \
-         ($.statu>s<[), parser error",
+         options.requests[0].extract[1].path: '$.status[' is not a valid JSONPath: at character 9 \
+         ($.status>[<), parser error",
         "bad.yaml:16:30: connector 'http' refused cluster 'method': \
          options.requests[0].method: unknown method 'FETCH'; use GET, POST, PUT or HEAD",
         "bad.yaml:25:21: connector 'http' refused cluster 'twice': \

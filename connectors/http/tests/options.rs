@@ -64,7 +64,7 @@ fn a_path_is_a_path_or_a_url() {
 #[test]
 fn an_invalid_jsonpath_names_its_position() {
     let e = documented(refused(
-        "requests: [{path: /, extract: [{name: nodes, path: '$.nodes[?'}]}]",
+        "requests: [{path: /, extract: [{name: nodes, path: '$.nodes[?(@.up'}]}]",
     ));
     assert_eq!(e.path, "options.requests[0].extract[0].path");
     let e = refused(
