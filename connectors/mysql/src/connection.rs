@@ -163,7 +163,8 @@ impl Node {
 pub fn describe(e: &mysql_async::Error) -> String {
     match e {
         mysql_async::Error::Server(s) => format!("ERROR {} ({}): {}", s.code, s.state, s.message),
-        mysql_async::Error::Io(io) => io.to_string(),
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => io.to_string(),
+        mysql_async::Error::Io(mysql_async::IoError::Tls(tls)) => format!("TLS: {tls}"),
         mysql_async::Error::Driver(d) => d.to_string(),
         other => dbmon_connector_api::error_chain(other),
     }

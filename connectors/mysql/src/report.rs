@@ -210,3 +210,100 @@ fn galera(report: &mut Report, node: NodeRef, f: &Figures) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{endpoint, probe::Answer, rates::Since};
+    use dbmon_connector_api::Status;
+    use dbmon_test_support::{ReportExt, docs::ConnectorDir, readme_kinds::ReadmeKinds};
+
+    /// A synced node of a three-node Galera cluster, with the `wsrep_%` status in the shapes
+    /// MariaDB documents: what no server on this machine can show.
+    fn galera_node() -> Figures {
+        let status = [
+            ("uptime", "3600"),
+            ("threads_connected", "4"),
+            ("wsrep_cluster_status", "Primary"),
+            ("wsrep_ready", "ON"),
+            ("wsrep_connected", "ON"),
+            ("wsrep_local_state", "4"),
+            ("wsrep_local_state_comment", "Synced"),
+            ("wsrep_cluster_size", "3"),
+            ("wsrep_local_recv_queue", "0"),
+            ("wsrep_flow_control_paused", "0.000000"),
+        ];
+        let answer = Answer {
+            variables: [
+                ("wsrep_on", "ON"),
+                ("version", "10.11.19-MariaDB"),
+                ("max_connections", "151"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            status: status
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Answer::default()
+        };
+        Figures::of(&answer, Since::default())
+    }
+
+    #[test]
+    fn galera_metrics_have_the_kinds_the_readme_gives() {
+        let endpoints = [
+            endpoint::parse("db1:3306").unwrap(),
+            endpoint::parse("db2:3306").unwrap(),
+        ];
+        let answers = [
+            (&endpoints[0], Ok(galera_node())),
+            (&endpoints[1], Ok(galera_node())),
+        ];
+        let report = build(&Options::default(), &answers).unwrap();
+        assert_eq!(report.status(), Status::Healthy, "{report:?}");
+        let checked =
+            ReadmeKinds::read(&ConnectorDir::new(env!("CARGO_MANIFEST_DIR"))).check(&report);
+        for name in [
+            "galera_primary",
+            "galera_ready",
+            "galera_connected",
+            "galera_local_state",
+            "galera_cluster_size",
+            "galera_local_recv_queue",
+            "galera_flow_control_paused_percent",
+        ] {
+            assert!(!checked.unseen_node.contains(name), "{name} not reported");
+            assert!(report.node_value_of("db1:3306", name).is_some(), "{name}");
+        }
+        assert!(!checked.unseen_cluster.contains("galera_cluster_size"));
+        assert_eq!(report.exact_value(None, "galera_cluster_size", &[]), 3.0);
+        assert_eq!(
+            report.exact_value(Some("db2:3306"), "galera_local_state", &[]),
+            4.0
+        );
+        let node = report.node_by_id("db1:3306");
+        assert_eq!(report.node_labels(node).get("galera_state"), Some("Synced"));
+        assert_eq!(report.node_labels(node).get("role"), Some("standalone"));
+    }
+
+    #[test]
+    fn no_node_answering_is_an_error_with_each_reason() {
+        let endpoints = [
+            endpoint::parse("db1:3306").unwrap(),
+            endpoint::parse("db2").unwrap(),
+        ];
+        let answers = [
+            (&endpoints[0], Err("cannot connect: refused".to_string())),
+            (&endpoints[1], Err("no answer within 900 ms".to_string())),
+        ];
+        let e = build(&Options::default(), &answers)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "node db1:3306: cannot connect: refused; node db2:3306: no answer within 900 ms"
+        );
+    }
+}
