@@ -116,7 +116,7 @@ async fn basic_authentication_for_a_proxy_and_no_password_shown() {
     let setup = Setup {
         servers: 1,
         jetstream: true,
-        config: String::new(),
+        ..Setup::default()
     };
     let server = Cluster::start("a", setup).await;
     // base64("monitor:s3cret")

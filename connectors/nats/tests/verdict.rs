@@ -18,6 +18,7 @@ fn single(config: String, jetstream: bool) -> Setup {
         servers: 1,
         jetstream,
         config,
+        https: None,
     }
 }
 

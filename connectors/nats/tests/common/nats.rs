@@ -3,6 +3,8 @@
 //! client, monitoring and route, is a free one, and the servers listen on 127.0.0.1 only.
 
 use async_nats::jetstream::{self, consumer::pull, stream};
+use dbmon_connector_api::TlsConfig;
+use dbmon_scrape::reqwest;
 use serde_json::Value;
 use std::{
     fs::File,
@@ -71,6 +73,19 @@ pub struct Setup {
     pub jetstream: bool,
     /// Extra lines of each server's configuration file (`max_pending: 65536`).
     pub config: String,
+    /// The monitoring endpoint on `https:` with this certificate instead of `http:`.
+    pub https: Option<Https>,
+}
+
+/// An `https:` monitoring endpoint: the server's `tls` block (which clients get too).
+#[derive(Clone)]
+pub struct Https {
+    /// The server's certificate and key files.
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+    /// The CA of the server's certificate.
+    pub ca: PathBuf,
 }
 
 /// Servers started together; killed when dropped.
@@ -79,6 +94,8 @@ pub struct Cluster {
     pub servers: Vec<Server>,
     /// Store dirs, configs and logs.
     pub dir: tempfile::TempDir,
+    /// What the test reaches the monitoring endpoints with.
+    monitor: reqwest::Client,
 }
 
 impl Cluster {
@@ -88,7 +105,7 @@ impl Cluster {
         let setup = Setup {
             servers: 3,
             jetstream: true,
-            config: String::new(),
+            ..Setup::default()
         };
         Cluster::start(prefix, setup).await
     }
@@ -115,10 +132,20 @@ impl Cluster {
         let mut servers = Vec::new();
         for (i, [client, monitor, route]) in ports.iter().enumerate() {
             let name = format!("{prefix}{}", i + 1);
+            let (scheme, listen) = match &setup.https {
+                Some(_) => ("https", "https"),
+                None => ("http", "http"),
+            };
             let mut config = format!(
-                "server_name: {name}\nhost: 127.0.0.1\nport: {client}\nhttp: \"127.0.0.1:{monitor}\"\n{}\n",
+                "server_name: {name}\nhost: 127.0.0.1\nport: {client}\n{listen}: \"127.0.0.1:{monitor}\"\n{}\n",
                 setup.config
             );
+            if let Some(https) = &setup.https {
+                config.push_str(&format!(
+                    "tls {{ cert_file: {:?}\n key_file: {:?} }}\n",
+                    https.cert, https.key
+                ));
+            }
             if setup.jetstream {
                 let store = dir.path().join(&name);
                 config.push_str(&format!("jetstream {{ store_dir: {:?} }}\n", store));
@@ -151,13 +178,22 @@ impl Cluster {
                 })?;
             servers.push(Server {
                 name,
-                monitor_url: format!("http://127.0.0.1:{monitor}"),
+                monitor_url: format!("{scheme}://127.0.0.1:{monitor}"),
                 client_url: format!("nats://127.0.0.1:{client}"),
                 child: Some(child),
                 log,
             });
         }
-        let cluster = Cluster { servers, dir };
+        let tls = setup.https.as_ref().map(|https| TlsConfig {
+            ca: Some(https.ca.clone()),
+            ..TlsConfig::default()
+        });
+        let monitor = dbmon_scrape::client(tls.as_ref()).map_err(|e| e.to_string())?;
+        let cluster = Cluster {
+            servers,
+            dir,
+            monitor,
+        };
         cluster.wait_ready(setup).await?;
         Ok(cluster)
     }
@@ -167,12 +203,13 @@ impl Cluster {
         for server in &self.servers {
             loop {
                 let ready = async {
-                    let health = get_json(&server.monitor_url, "/healthz").await.ok()?;
-                    let varz = get_json(&server.monitor_url, "/varz").await.ok()?;
+                    let get = |path| get_json_with(&self.monitor, &server.monitor_url, path);
+                    let health = get("/healthz").await.ok()?;
+                    let varz = get("/varz").await.ok()?;
                     let routed = varz["routes"].as_u64()? + 1 >= setup.servers as u64;
                     let leader = match setup.jetstream && setup.servers > 1 {
                         true => {
-                            let jsz = get_json(&server.monitor_url, "/jsz").await.ok()?;
+                            let jsz = get("/jsz").await.ok()?;
                             jsz["meta_cluster"]["leader"]
                                 .as_str()
                                 .is_some_and(|l| !l.is_empty())
@@ -220,6 +257,10 @@ impl Cluster {
 /// GETs `base` + `path` as JSON, straight from the server.
 pub async fn get_json(base: &str, path: &str) -> Result<Value, String> {
     let client = dbmon_scrape::client(None).map_err(|e| e.to_string())?;
+    get_json_with(&client, base, path).await
+}
+
+async fn get_json_with(client: &reqwest::Client, base: &str, path: &str) -> Result<Value, String> {
     let answer = client
         .get(format!("{base}{path}"))
         .timeout(Duration::from_secs(2))
