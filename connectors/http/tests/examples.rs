@@ -169,6 +169,22 @@ async fn elasticsearch_green_on_every_node() {
         (es1.hits("/_cluster/health"), es2.hits("/_cluster/health")),
         (1, 1)
     );
+    // A health that timed out waiting (408, the health in the body) fails that node's request.
+    es2.set(
+        "/_cluster/health",
+        dbmon_test_support::Reply::json(apis::ES_HEALTH).with_status(408),
+    );
+    let config = readme_config(
+        "### Elasticsearch: /_cluster/health",
+        &[es1.url(""), es2.url("")],
+    );
+    let report = collect(&connector(config)).await;
+    let reason = format!(
+        "node {}: GET /_cluster/health: HTTP 408: {{ \"cluster_name\" : \"testcluster\",",
+        es2.url("")
+    );
+    assert!(report.has_reason(&[&reason]), "{report:#?}");
+    assert_eq!(report.exact_value(None, "green", &[]), 1.0, "es1's figures");
 }
 
 #[tokio::test]
