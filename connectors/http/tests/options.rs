@@ -181,6 +181,14 @@ fn endpoints_are_base_urls_unless_every_request_has_a_full_url() {
     assert_eq!(e.path, "endpoints[1]");
     let e = refused_with(&["http://h:1/?x=1"], "requests: [{path: /}]");
     assert_eq!(e.path, "endpoints[0]");
+    let e = refused_with(
+        &[URL, "http://h:1", "http://127.0.0.1:9200/"],
+        "requests: [{path: /}]",
+    );
+    assert_eq!(
+        e.to_string(),
+        "endpoints[2]: 'http://127.0.0.1:9200/' is listed twice (first as endpoints[0])"
+    );
 }
 
 #[test]

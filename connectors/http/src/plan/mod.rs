@@ -101,7 +101,14 @@ pub fn plan(config: &ClusterConfig<Options>) -> Result<Plan, ConfigError> {
     let options = &config.options;
     let mut nodes = Vec::new();
     for (i, endpoint) in config.endpoints.iter().enumerate() {
-        let (id, address) = base_url(&format!("endpoints[{i}]"), endpoint)?;
+        let at = format!("endpoints[{i}]");
+        let (id, address) = base_url(&at, endpoint)?;
+        if let Some(first) = nodes.iter().position(|n: &NodeTarget| n.id == id) {
+            return Err(ConfigError::at(
+                at,
+                format!("'{endpoint}' is listed twice (first as endpoints[{first}])"),
+            ));
+        }
         nodes.push(NodeTarget {
             id,
             address,
