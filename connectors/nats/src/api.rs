@@ -72,8 +72,6 @@ pub struct VarzJetStream {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Routez {
-    /// Routes now.
-    pub num_routes: u64,
     /// Each route.
     pub routes: Vec<Route>,
 }
@@ -84,8 +82,6 @@ pub struct Routez {
 pub struct Route {
     /// The server id of the other end.
     pub remote_id: String,
-    /// Its server name (newer servers only).
-    pub remote_name: String,
     /// Round-trip time, as a Go duration (`1.77922ms`, `274µs`).
     pub rtt: String,
     /// Bytes waiting to be written to the route.
@@ -136,8 +132,6 @@ pub struct Jsz {
     pub consumers: u64,
     /// Messages in those streams.
     pub messages: u64,
-    /// Bytes in those streams.
-    pub bytes: u64,
     /// JetStream API calls.
     pub api: Api,
     /// The meta group (absent on a server that is not clustered).

@@ -278,10 +278,7 @@ mod tests {
         Probe {
             url: format!("http://{name}:8222"),
             varz: Ok((varz, Duration::from_millis(1))),
-            routez: Ok(Routez {
-                num_routes: peers.len() as u64,
-                routes,
-            }),
+            routez: Ok(Routez { routes }),
             connz: Ok(Default::default()),
             healthz: Ok(()),
             jsz: jsz.map(Ok),
