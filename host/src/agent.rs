@@ -2,8 +2,9 @@
 //! abandons a collection at its timeout, and records a report whatever happened.
 
 use crate::{
+    rules::{Held, Rules},
     runner::Runner,
-    store::{ClusterSlot, Collection},
+    store::{ClusterSlot, Collection, Outcome},
 };
 use std::{
     collections::{HashMap, HashSet},
@@ -23,6 +24,8 @@ pub struct Agent {
     pub jitter: Duration,
     /// Fixed delay before the first collection.
     pub initial_delay: Duration,
+    /// The configuration's verdict rules, applied to each report before it is stored.
+    pub rules: Arc<Rules>,
 }
 
 impl Agent {
@@ -40,6 +43,7 @@ impl Agent {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         // Sequences continue from what the store holds, across restarts.
         let mut sequence = self.slot.last_sequence();
+        let mut held = Held::default();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -49,7 +53,15 @@ impl Agent {
             sequence += 1;
             let started_at = SystemTime::now();
             let clock = Instant::now();
-            let outcome = self.runner.collect(&info.id, sequence, info.timeout).await;
+            let mut outcome = self.runner.collect(&info.id, sequence, info.timeout).await;
+            match &mut outcome {
+                Outcome::Collected(report) => {
+                    if let Some(verdict) = self.rules.judge(report, &mut held) {
+                        report.judged(verdict);
+                    }
+                }
+                _ => held.clear(),
+            }
             let recorded = self.slot.record(Collection {
                 sequence,
                 started_at,

@@ -21,6 +21,7 @@ pub mod live;
 pub mod logging;
 pub mod names;
 pub mod plugins;
+pub mod rules;
 pub mod runner;
 pub mod security;
 pub mod serve;

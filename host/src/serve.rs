@@ -246,6 +246,7 @@ pub async fn serve(
         runner: Arc::clone(&runners[&cluster.id]),
         jitter: cluster.jitter,
         initial_delay: cluster.initial_delay,
+        rules: Arc::clone(&cluster.rules),
     });
     let agents = Arc::new(std::sync::Mutex::new(Agents::new(agents, stopped.clone())));
     let live = Arc::new(Live::new(Arc::clone(&registry), runners.clone()));

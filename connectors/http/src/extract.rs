@@ -104,6 +104,11 @@ impl Extract {
         }
     }
 
+    /// Whether this rule reads Prometheus series `name`.
+    pub fn takes_series(&self, name: &str) -> bool {
+        matches!(&self.source, Source::Prometheus { series, .. } if series == name)
+    }
+
     /// The series of a JSON (or text) answer.
     pub fn read_json(&self, document: &Value) -> Found {
         let Source::Json { each, path, regex } = &self.source else {
@@ -144,32 +149,21 @@ impl Extract {
         found
     }
 
-    /// The series of the parsed samples of a Prometheus answer.
-    pub fn read_prometheus(&self, body: &str, format: Format) -> Found {
+    /// The series of the samples of a Prometheus answer.
+    pub fn read_prometheus(&self, parsed: &[PromSample]) -> Found {
         let Source::Prometheus { series, matches } = &self.source else {
             return Found::default();
         };
-        let mut samples = Vec::new();
-        for entry in Parser::with_format(body, format) {
-            let Ok(Entry::Sample(sample)) = entry else {
-                continue;
-            };
-            if sample.name != series
-                || !matches
-                    .iter()
-                    .all(|(k, v)| sample.label(k).as_deref() == Some(v.as_str()))
-            {
-                continue;
-            }
-            let labels = sample
-                .labels()
-                .map(|l| (l.name.to_string(), l.value.to_string()))
-                .collect();
-            samples.push(Sample {
-                labels,
-                value: sample.value,
-            });
-        }
+        let samples: Vec<Sample> = parsed
+            .iter()
+            .filter(|s| {
+                s.name == *series
+                    && matches
+                        .iter()
+                        .all(|(k, v)| s.sample.labels.iter().any(|(n, x)| n == k && x == v))
+            })
+            .map(|s| s.sample.clone())
+            .collect();
         let mut found = Found::default();
         match &self.value {
             ValueRule::Count | ValueRule::Exists => {
@@ -254,6 +248,54 @@ impl Extract {
                 }
             })
             .collect()
+    }
+}
+
+/// A sample of a Prometheus answer.
+#[derive(Debug, Clone)]
+pub struct PromSample {
+    /// The series name.
+    pub name: String,
+    /// Its labels and value.
+    pub sample: Sample,
+}
+
+/// The samples of `body` whose name `wanted` keeps, parsed once for every rule of a request;
+/// `Err` when nothing in it reads as Prometheus text.
+pub fn parse_prometheus(
+    body: &str,
+    format: Format,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<PromSample>, String> {
+    let mut samples = Vec::new();
+    let (mut read, mut first_error) = (0usize, None);
+    for entry in Parser::with_format(body, format) {
+        match entry {
+            Ok(Entry::Sample(sample)) => {
+                read += 1;
+                if wanted(sample.name) {
+                    let labels = sample
+                        .labels()
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
+                        .collect();
+                    samples.push(PromSample {
+                        name: sample.name.to_string(),
+                        sample: Sample {
+                            labels,
+                            value: sample.value,
+                        },
+                    });
+                }
+            }
+            Ok(_) => read += 1,
+            Err(e) => {
+                first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    match first_error {
+        Some(e) if read == 0 => Err(format!("the body is not Prometheus text ({e})")),
+        _ => Ok(samples),
     }
 }
 
@@ -431,7 +473,8 @@ mod tests {
             },
             ..rule(None, "$", ValueRule::Number, &[])
         };
-        let found = r.read_prometheus(body, Format::Prometheus);
+        let parsed = parse_prometheus(body, Format::Prometheus, |_| true).unwrap();
+        let found = r.read_prometheus(&parsed);
         assert_eq!(
             found.samples,
             [Sample {
@@ -446,9 +489,6 @@ mod tests {
             },
             ..rule(None, "$", ValueRule::Count, &[])
         };
-        assert_eq!(
-            count.read_prometheus(body, Format::Prometheus).samples[0].value,
-            2.0
-        );
+        assert_eq!(count.read_prometheus(&parsed).samples[0].value, 2.0);
     }
 }

@@ -24,8 +24,8 @@ pub struct Answer {
 pub enum Document {
     /// JSON, or a text as one JSON string.
     Json(Value),
-    /// A Prometheus text body.
-    Prometheus(String, dbmon_promtext::Format),
+    /// The samples of a Prometheus text body that the request's rules take.
+    Prometheus(Vec<crate::extract::PromSample>),
 }
 
 /// A failed request.
@@ -98,10 +98,13 @@ pub async fn fetch(
         _ if request.method == dbmon_scrape::reqwest::Method::HEAD => {
             Document::Json(Value::String(String::new()))
         }
-        Some(Format::Prometheus) => Document::Prometheus(
-            fetched.body,
-            dbmon_promtext::Format::from_content_type(&fetched.content_type),
-        ),
+        Some(Format::Prometheus) => {
+            let format = dbmon_promtext::Format::from_content_type(&fetched.content_type);
+            let wanted = |name: &str| request.extracts.iter().any(|e| e.takes_series(name));
+            let samples = crate::extract::parse_prometheus(&fetched.body, format, wanted)
+                .map_err(|why| failed(format!("{why}{}", excerpt(&fetched.body))))?;
+            Document::Prometheus(samples)
+        }
         Some(Format::Text) => Document::Json(Value::String(fetched.body.trim().to_string())),
         Some(Format::Json) => Document::Json(json(&fetched.body).map_err(failed)?),
         None if json_type => Document::Json(json(&fetched.body).map_err(failed)?),

@@ -98,7 +98,7 @@ pub fn write(plan: &Plan, outcomes: &[Outcome<'_>]) -> Result<Report, Error> {
         for extract in &request.extracts {
             let found = match &answer.document {
                 Document::Json(value) => extract.read_json(value),
-                Document::Prometheus(body, format) => extract.read_prometheus(body, *format),
+                Document::Prometheus(samples) => extract.read_prometheus(samples),
             };
             add_series(&mut report, target, extract, &found.samples);
             note_missing(outcome, plan, extract, &found, &mut required_missing);

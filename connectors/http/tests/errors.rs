@@ -344,3 +344,31 @@ async fn a_server_that_does_not_speak_http_is_named_so() {
     );
     assert!(error.contains("did not answer with HTTP"), "{error}");
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_prometheus_text_fails_the_request() {
+    let page = serving(
+        "/metrics",
+        Reply {
+            content_type: "text/html".into(),
+            ..Reply::text("<html>\n<body>login required</body>\n</html>\n")
+        },
+    )
+    .await;
+    let good = serving("/metrics", Reply::text("up 1\n")).await;
+    let http = connector(config(
+        &[page.url(""), good.url("")],
+        "requests: [{path: /metrics, format: prometheus, extract: [{name: up, path: up}]}]",
+    ));
+    let report = collect(&http).await;
+    let node = page.url("");
+    assert_eq!(report.status_of(report.node_by_id(&node)), NodeStatus::Dead);
+    assert!(
+        report.has_reason(&[
+            &format!("node {node}: GET /metrics: the body is not Prometheus text ("),
+            "<html> <body>login required",
+        ]),
+        "{report:#?}"
+    );
+    assert_eq!(report.node_value_of(&good.url(""), "up"), Some(1.0));
+}

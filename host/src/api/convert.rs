@@ -116,6 +116,15 @@ pub fn report(r: &Report) -> proto::Report {
             .as_ref()
             .map_or(String::new(), |o| o.collector.to_string()),
         collector_sequence: r.origin.as_ref().map_or(0, |o| o.sequence),
+        rules: r
+            .fired
+            .iter()
+            .map(|f| proto::FiredRule {
+                rule: f.rule.to_string(),
+                status: status(f.status) as i32,
+                reason: f.reason.clone(),
+            })
+            .collect(),
     }
 }
 

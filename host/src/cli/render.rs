@@ -157,6 +157,11 @@ pub fn report_json(r: &proto::Report) -> Value {
         "last_success": time(r.last_success.as_ref()),
         "collector": r.collector,
         "collector_sequence": r.collector_sequence,
+        "rules": r.rules.iter().map(|f| json!({
+            "rule": f.rule,
+            "status": status(f.status),
+            "reason": f.reason,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -275,6 +280,13 @@ pub fn report_details(r: &proto::Report) -> String {
         cells
     };
     let mut rows: Vec<Vec<String>> = Vec::new();
+    for fired in &r.rules {
+        rows.push(row(vec![
+            format!("  rule {}", fired.rule),
+            status(fired.status).to_string(),
+            fired.reason.clone(),
+        ]));
+    }
     if !r.labels.is_empty() {
         rows.push(row(vec![
             "  labels".into(),

@@ -22,6 +22,7 @@ use std::{
     collections::HashMap,
     fmt,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 use tree::{Kind, Node, Problem};
@@ -197,6 +198,8 @@ pub struct Cluster {
     pub isolation: Isolation,
     /// With coordination, the only collector that may collect it (`collector:`).
     pub collector: Option<String>,
+    /// Its verdict rules (the connector's defaults and its own), compiled.
+    pub rules: Arc<crate::rules::Rules>,
     tls: Option<TlsConfig>,
     auth: Option<AuthConfig>,
     options: serde_json::Value,
@@ -631,6 +634,15 @@ impl Config {
     /// Resolves every cluster entry; those with an error stay out.
     fn add_clusters(&mut self, mut raw: FileConfig, errors: &mut Vec<ConfigError>) {
         let base = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        // A connector's default rules are checked once, where they are written.
+        for (name, defaults) in &raw.connectors {
+            if let Err(problems) = crate::rules::Rules::compile(&defaults.rules, &[]) {
+                for (_, i, e) in problems {
+                    let at = format!("connectors.{name}.rules[{i}].{}", e.field);
+                    errors.push(self.error_at(&at, e.message));
+                }
+            }
+        }
         let mut seen: HashMap<String, usize> = HashMap::new();
         for entry in std::mem::take(&mut raw.clusters) {
             let index = entry.index;
@@ -643,11 +655,16 @@ impl Config {
                 errors.push(self.error_at(&format!("clusters[{index}].id"), message));
                 continue;
             }
-            let default_isolation = raw
-                .connectors
-                .get(&entry.connector)
-                .and_then(|c| c.isolation);
-            match self.resolve(entry, &raw.defaults, default_isolation, &base) {
+            let connector = raw.connectors.get(&entry.connector);
+            let default_isolation = connector.and_then(|c| c.isolation);
+            let default_rules = connector.map_or(&[][..], |c| &c.rules[..]);
+            let resolved = self.resolve(
+                entry,
+                &raw.defaults,
+                (default_isolation, default_rules),
+                &base,
+            );
+            match resolved {
                 Ok(cluster) => self.clusters.push(cluster),
                 Err(e) => errors.extend(e),
             }
@@ -658,7 +675,7 @@ impl Config {
         &self,
         entry: ClusterEntry,
         defaults: &model::Schedule,
-        default_isolation: Option<Isolation>,
+        (default_isolation, default_rules): (Option<Isolation>, &[crate::rules::RuleEntry]),
         base: &Path,
     ) -> Result<Cluster, Vec<ConfigError>> {
         let index = entry.index;
@@ -727,6 +744,16 @@ impl Config {
             }
             None => None,
         };
+        let rules = match crate::rules::Rules::compile(default_rules, &entry.rules) {
+            Ok(rules) => Arc::new(rules),
+            Err(problems) => {
+                // The defaults' own errors are reported where they are written.
+                for (_, i, e) in problems.into_iter().filter(|(own, ..)| *own) {
+                    errors.push(self.error_at(&at(&format!("rules[{i}].{}", e.field)), e.message));
+                }
+                Arc::default()
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -745,6 +772,7 @@ impl Config {
             initial_delay,
             isolation: entry.isolation.or(default_isolation).unwrap_or_default(),
             collector: entry.collector,
+            rules,
             tls,
             auth,
             options,

@@ -254,11 +254,15 @@ pub struct PluginsConfig {
 
 /// One entry of `connectors:`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping (isolation:)")]
+#[serde(deny_unknown_fields, expecting = "a mapping (isolation:, rules:)")]
 pub struct ConnectorDefaults {
     /// How clusters of this connector run unless they say otherwise.
     #[serde(default)]
     pub isolation: Option<Isolation>,
+    /// Verdict rules for every cluster of this connector (a cluster's rule of the same name
+    /// replaces one).
+    #[serde(default)]
+    pub rules: Vec<crate::rules::RuleEntry>,
 }
 
 /// Where a cluster's connector runs.
@@ -687,6 +691,9 @@ pub struct ClusterEntry {
     /// Connector-specific options; the connector validates them.
     #[serde(default)]
     pub options: serde_json::Value,
+    /// Verdict rules over the cluster's reports, after the connector's own verdict.
+    #[serde(default)]
+    pub rules: Vec<crate::rules::RuleEntry>,
 }
 
 /// `tls:` of a cluster.

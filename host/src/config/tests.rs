@@ -863,3 +863,31 @@ fn alerts_errors_are_named_where_they_are() {
         "{error}"
     );
 }
+
+#[test]
+fn a_bad_rule_is_named_where_it_is_written_with_its_place_in_the_expression() {
+    let e = only_error(
+        "clusters:\n  - id: a\n    connector: system\n    rules:\n      - {when: \"load1 >\", status: degraded}\n",
+    );
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:5:"), "{e}");
+    assert!(e.contains("column 8 of the expression"), "{e}");
+    let e = only_error(
+        "connectors:\n  system:\n    rules:\n      - {when: \"load1 > 1\", status: healthy}\nclusters:\n  - {id: a, connector: system}\n  - {id: b, connector: system}\n",
+    );
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:4:"), "{e}");
+    assert!(e.contains("override: true"), "{e}");
+    let e = only_error(
+        "clusters:\n  - id: a\n    connector: system\n    rules:\n      - {when: \"load1 > 1\", status: broken}\n",
+    );
+    assert!(e.starts_with("/etc/dbmon/dbmon.yaml:5:"), "{e}");
+}
+
+#[test]
+fn a_clusters_rules_are_compiled_with_the_connectors_defaults() {
+    let config = parse(
+        "connectors:\n  system:\n    rules:\n      - {when: \"load1 > 100\", status: degraded, name: busy}\nclusters:\n  - id: a\n    connector: system\n    rules:\n      - {when: \"load1 > 50\", status: degraded, name: busy}\n  - {id: b, connector: system}\n",
+    )
+    .unwrap();
+    assert!(!config.clusters[0].rules.is_empty());
+    assert_ne!(config.clusters[0].rules, config.clusters[1].rules);
+}

@@ -9,7 +9,7 @@ pub mod collector;
 mod registry;
 mod server;
 mod session;
-mod wire;
+pub(crate) mod wire;
 
 pub use collector::{Collector, Upstream};
 pub use registry::{Collectors, Remote};

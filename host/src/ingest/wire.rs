@@ -68,13 +68,24 @@ fn collected(report: proto::Report) -> Result<Collected, String> {
         }
     }
     parts.0.report_labels = parts.labels(&report.labels);
-    Collected::new(
+    let fired = report
+        .rules
+        .iter()
+        .map(|f| crate::rules::Fired {
+            rule: f.rule.as_str().into(),
+            status: self::status(f.status()),
+            reason: f.reason.clone(),
+        })
+        .collect();
+    let mut collected = Collected::new(
         status,
         report.reasons,
         parts.0,
         values.into(),
         node_status.into(),
-    )
+    )?;
+    collected.set_fired(fired);
+    Ok(collected)
 }
 
 /// Schema parts being laid out.

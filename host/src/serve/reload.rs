@@ -171,6 +171,7 @@ impl Reloader {
                     runner,
                     jitter: cluster.jitter,
                     initial_delay: cluster.initial_delay,
+                    rules: Arc::clone(&cluster.rules),
                 });
             }
             if !self.coordinated {
@@ -240,12 +241,14 @@ impl Reloader {
 }
 
 /// Whether a reload leaves a cluster as it is: the same connector, configuration (endpoints,
-/// schedule, TLS, auth, options as the connector receives them), isolation and start offsets.
+/// schedule, TLS, auth, options as the connector receives them), isolation, start offsets and
+/// verdict rules.
 fn same(a: &Cluster, b: &Cluster) -> bool {
     a.connector == b.connector
         && a.isolation == b.isolation
         && a.jitter == b.jitter
         && a.initial_delay == b.initial_delay
+        && a.rules == b.rules
         && a.connector_json() == b.connector_json()
 }
 

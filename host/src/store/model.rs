@@ -93,6 +93,8 @@ pub struct Collected {
     pub(super) schema: Schema,
     pub(super) values: Box<[f64]>,
     pub(super) node_status: Box<[NodeStatus]>,
+    /// The configuration's rules that fired (`rules:`).
+    pub(super) fired: Vec<crate::rules::Fired>,
 }
 
 impl Collected {
@@ -119,7 +121,27 @@ impl Collected {
             schema,
             values,
             node_status,
+            fired: Vec::new(),
         })
+    }
+
+    /// The verdict after the configuration's rules: its status, the fired rules' reasons
+    /// after the connector's, and which rules fired.
+    pub fn judged(&mut self, verdict: crate::rules::Verdict) {
+        self.status = verdict.status;
+        self.reasons.extend(verdict.reasons);
+        self.fired = verdict.fired;
+    }
+
+    /// Which rules fired, for a report judged elsewhere (a pushed report, whose reasons
+    /// hold theirs already).
+    pub fn set_fired(&mut self, fired: Vec<crate::rules::Fired>) {
+        self.fired = fired;
+    }
+
+    /// The configuration's rules that fired.
+    pub fn fired(&self) -> &[crate::rules::Fired] {
+        &self.fired
     }
 
     /// The verdict.

@@ -30,6 +30,8 @@ pub struct Report {
     pub status: Status,
     /// Why the verdict is not healthy.
     pub reasons: Vec<String>,
+    /// The configuration's rules that fired (their reasons are among `reasons`).
+    pub fired: Vec<crate::rules::Fired>,
     /// Why the collection failed.
     pub error: Option<String>,
     /// Failed collections in a row, this one included.

@@ -179,6 +179,7 @@ impl ClusterSlot {
             duration: c.duration,
             status: Status::Unreachable,
             reasons: Vec::new(),
+            fired: Vec::new(),
             error: None,
             consecutive_failures: 0,
             last_success: previous.and_then(|p| p.last_success),
@@ -196,9 +197,11 @@ impl ClusterSlot {
                     schema,
                     values,
                     node_status,
+                    fired,
                 } = collected;
                 report.status = status;
                 report.reasons = reasons;
+                report.fired = fired;
                 report.values = values;
                 report.node_status = node_status;
                 report.schema = self

@@ -16,6 +16,7 @@ mod metrics;
 mod misbehave;
 mod prometheus;
 mod reload;
+mod rules;
 mod security;
 mod sharding;
 mod shared_store;

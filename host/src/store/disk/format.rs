@@ -273,6 +273,16 @@ pub fn encode_report(report: &Report, schema: u64, base: Option<&[f64]>) -> Vec<
         Packed::Xor(bytes) => out.bytes(&bytes),
         Packed::Raw(_) => unreachable!("a base as long as the values"),
     }
+    // The rules that fired, after everything else: records written before rules existed
+    // end here and read as none fired.
+    if !report.fired.is_empty() {
+        out.u32(report.fired.len() as u32);
+        for fired in &report.fired {
+            out.str(&fired.rule);
+            out.u8(fired.status as u8);
+            out.str(&fired.reason);
+        }
+    }
     out.0
 }
 
@@ -323,6 +333,16 @@ pub fn decode_report(sequence: u64, bytes: &[u8], cx: Context<'_>) -> Result<Rep
     };
     let n = r.u32()? as usize;
     let packed = r.bytes()?;
+    let mut fired = Vec::new();
+    if !r.0.is_empty() {
+        for _ in 0..r.count(9)? {
+            fired.push(crate::rules::Fired {
+                rule: r.str()?.into(),
+                status: Status::from_code(r.u8()?),
+                reason: r.str()?.to_owned(),
+            });
+        }
+    }
     r.end()?;
     if n != cx.schema.series().len() || node_status.len() != cx.schema.node_defs().len() {
         return Err(corrupt(
@@ -347,6 +367,7 @@ pub fn decode_report(sequence: u64, bytes: &[u8], cx: Context<'_>) -> Result<Rep
         duration,
         status,
         reasons,
+        fired,
         error,
         consecutive_failures,
         last_success,

@@ -209,3 +209,32 @@ async fn reading_a_store_back_keeps_only_a_bounded_page_cache() {
     let db = &again.catalog.as_ref().unwrap().db;
     assert!(db.cache_stats().evictions() > 0);
 }
+
+#[tokio::test]
+async fn the_rules_that_fired_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 5, &["a"], false).unwrap();
+    let a = store.cluster("a").unwrap();
+    let fired = crate::rules::Fired {
+        rule: "quorum".into(),
+        status: dbmon_connector_api::Status::Unhealthy,
+        reason: "only 2 nodes".into(),
+    };
+    let mut judged = collection(1, &[2.0]);
+    if let Outcome::Collected(c) = &mut judged.outcome {
+        c.judged(crate::rules::Verdict {
+            status: fired.status,
+            reasons: vec![fired.reason.clone()],
+            fired: vec![fired.clone()],
+        });
+    }
+    a.record(judged).await.unwrap();
+    a.record(collection(2, &[3.0])).await.unwrap();
+    drop((a, store));
+    let again = open(dir.path(), 5, &["a"], false).unwrap();
+    let reports = again.cluster("a").unwrap().reports(0, None);
+    let by_sequence = |s: u64| reports.iter().find(|r| r.sequence == s).unwrap();
+    assert_eq!(by_sequence(1).fired, [fired]);
+    assert_eq!(by_sequence(1).reasons, ["only 2 nodes"]);
+    assert!(by_sequence(2).fired.is_empty());
+}
