@@ -59,7 +59,7 @@ pub fn judge(report: &mut Report, view: &View, gathered: &Gathered, settings: &S
         }
         Err(e) => report.degraded(format!("cannot read the queues from {asked}: {e}")),
     }
-    strangers(report, view);
+    strangers(report, view, gathered);
 }
 
 /// Every alarm in effect, once each: the health check's list (live) and the nodes' flags (as
@@ -153,22 +153,17 @@ fn queue_reason(report: &mut Report, queue: &Queue, threshold: u64) {
     }
 }
 
-/// Endpoints that answer for another cluster than the one asked.
-fn strangers(report: &mut Report, view: &View) {
-    let Some(cluster) = view
-        .asked
-        .and_then(|p| p.answered())
-        .map(|o| &o.cluster_name)
-    else {
+/// Endpoints that answer as a node the cluster does not list: another cluster's. (Cluster
+/// names tell nothing: a node without `cluster_name` set gives a default of its own.)
+fn strangers(report: &mut Report, view: &View, gathered: &Gathered) {
+    let (Ok(_), Some(asked)) = (&gathered.nodes, view.asked) else {
         return;
     };
-    for node in &view.nodes {
-        if let Some(o) = node.overview().filter(|o| &o.cluster_name != cluster) {
+    for node in view.nodes.iter().filter(|n| n.listed.is_none()) {
+        if let (Some(o), Some(p)) = (node.overview(), node.probe) {
             report.degraded(format!(
-                "endpoint {} answers as node {} of cluster '{}', not of '{cluster}'",
-                node.probe.map_or("", |p| p.url.as_str()),
-                o.node,
-                o.cluster_name
+                "endpoint {} answers as node {}, which is not a node of the cluster {} belongs to",
+                p.url, o.node, asked.url
             ));
         }
     }
