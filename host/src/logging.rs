@@ -4,7 +4,7 @@ use std::{
     fs::{File, OpenOptions},
     io,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
 };
 use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
 
@@ -96,6 +96,33 @@ pub fn init(
     }
 }
 
+/// Changes the filter of the subscriber [`init`] installed (a reload's `log_level:`).
+type SetFilter = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+static SET_FILTER: OnceLock<SetFilter> = OnceLock::new();
+
+/// Filters the log with `filter` from now on; an error when it is not a filter, or when no
+/// log was installed.
+pub fn set_filter(filter: &str) -> Result<(), String> {
+    let parsed =
+        EnvFilter::try_new(filter).map_err(|e| format!("bad log filter '{filter}': {e}"))?;
+    match SET_FILTER.get() {
+        Some(set) => set(parsed),
+        None => Err("no log to filter".into()),
+    }
+}
+
+/// Keeps the handle that changes an installed subscriber's filter.
+macro_rules! reloadable {
+    ($builder:expr) => {{
+        let builder = $builder.with_filter_reloading();
+        let handle = builder.reload_handle();
+        let _ = SET_FILTER.set(Box::new(move |f| {
+            handle.reload(f).map_err(|e| e.to_string())
+        }));
+        builder.init()
+    }};
+}
+
 /// Sets the global subscriber: `format` lines to `writer`, in colour when `terminal` allows it
 /// (never in JSON, whose readers are programs).
 fn install<W>(filter: EnvFilter, format: LogFormat, writer: W, terminal: bool)
@@ -106,9 +133,9 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     match format {
-        LogFormat::Text if terminal => builder.init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
-        LogFormat::Json => builder.with_ansi(false).json().init(),
+        LogFormat::Text if terminal => reloadable!(builder),
+        LogFormat::Text => reloadable!(builder.with_ansi(false)),
+        LogFormat::Json => reloadable!(builder.with_ansi(false).json()),
     }
 }
 

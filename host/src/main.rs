@@ -21,9 +21,10 @@ struct Cli {
     /// Print one JSON object per line instead of a table.
     #[arg(long, global = true)]
     json: bool,
-    /// Log filter (tracing EnvFilter syntax: info, debug, dbmon=debug,connector=trace).
-    #[arg(long, global = true, env = "DBMON_LOG", default_value = "info")]
-    log_level: String,
+    /// Log filter (tracing EnvFilter syntax: info, debug, dbmon=debug,connector=trace). By
+    /// default `serve` takes the file's `log_level:` (which a reload changes), else `info`.
+    #[arg(long, global = true, env = "DBMON_LOG")]
+    log_level: Option<String>,
     /// Write the log to this file instead of stderr.
     #[arg(long, global = true, env = "DBMON_LOG_FILE")]
     log_file: Option<PathBuf>,
@@ -106,17 +107,17 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = parse();
+    let log_level = cli.log_level.as_deref().unwrap_or("info");
     match cli.command {
         Command::Serve(args) => {
-            let log_file =
-                match logging::init(&cli.log_level, cli.log_format, cli.log_file.as_deref()) {
-                    Ok(log_file) => log_file,
-                    Err(e) => {
-                        eprintln!("dbmon: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-            match serve::serve(args, &cli.log_level, log_file.clone()).await {
+            let log_file = match logging::init(log_level, cli.log_format, cli.log_file.as_deref()) {
+                Ok(log_file) => log_file,
+                Err(e) => {
+                    eprintln!("dbmon: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match serve::serve(args, cli.log_level.as_deref(), log_file.clone()).await {
                 Ok(code) => code,
                 Err(e) => {
                     // Once: on stderr, and in the log when the log is elsewhere.
@@ -130,7 +131,7 @@ async fn main() -> ExitCode {
         }
         Command::Connector { command } => {
             // The checked connector's log lines are forwarded to this log.
-            if let Err(e) = logging::init(&cli.log_level, cli.log_format, cli.log_file.as_deref()) {
+            if let Err(e) = logging::init(log_level, cli.log_format, cli.log_file.as_deref()) {
                 eprintln!("dbmon: {e}");
                 return ExitCode::FAILURE;
             }
@@ -161,7 +162,7 @@ async fn main() -> ExitCode {
         )),
         Command::Man => printed(completions::man(command(), &mut std::io::stdout())),
         Command::Worker(args) => {
-            logging::init_worker(&cli.log_level);
+            logging::init_worker(log_level);
             // A hangup of the host's terminal is the host's to handle; a worker ends when its
             // host closes its stdin.
             // SAFETY: setting a signal's disposition to SIG_IGN before any other thread uses it.

@@ -88,11 +88,12 @@ impl Role {
     }
 }
 
-/// Runs the host; returns when it was asked to stop, or at once on a bad config. `log_level`
-/// is passed on to connector workers; `log_file` is reopened on SIGHUP.
+/// Runs the host; returns when it was asked to stop, or at once on a bad config.
+/// `log_flag` is `--log-level` when given (it wins over the file's `log_level:`); the filter
+/// in force is passed on to connector workers. `log_file` is reopened on SIGHUP.
 pub async fn serve(
     args: ServeArgs,
-    log_level: &str,
+    log_flag: Option<&str>,
     log_file: Option<LogFile>,
 ) -> anyhow::Result<ExitCode> {
     // Before anything else: the default action of these signals ends the process at once.
@@ -200,6 +201,14 @@ pub async fn serve(
     if args.check || !errors.is_empty() {
         return Ok(check(&config, found, errors));
     }
+    let log_level = reload::log_level(log_flag, config.log_level.as_deref());
+    if log_flag.is_none()
+        && config.log_level.is_some()
+        && let Err(e) = crate::logging::set_filter(&log_level)
+    {
+        tracing::warn!("log_level: {e}");
+    }
+    let log_level = log_level.as_str();
     let runners = match start_runners(&config, found, log_level).await {
         Ok(runners) => runners,
         Err(errors) => return Ok(refuse(&errors)),
@@ -327,7 +336,7 @@ pub async fn serve(
         overrides: overrides.clone(),
         role,
         coordinated,
-        log_level: log_level.to_string(),
+        log_flag: log_flag.map(str::to_string),
         store: Arc::clone(&store),
         live: Arc::clone(&live),
         agents: Arc::clone(&agents),
@@ -337,6 +346,7 @@ pub async fn serve(
             clusters: config.clusters.clone(),
             listen: config.listen.clone(),
             metrics_listen: config.metrics_listen.clone(),
+            log_level: log_level.to_string(),
         }),
     });
     tokio::spawn(reload::follow_requests(Arc::clone(&reloader), reload_asked));

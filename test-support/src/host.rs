@@ -95,13 +95,11 @@ impl Host {
         Self::launch_with(dir, config, TEST_LOG_LEVEL, args)
     }
 
-    /// Like [`start_in`](Self::start_in), listening where the file's `listen:` says (no
-    /// `--listen` flag, so a reload can move it).
-    pub fn start_in_listening_as_configured(
-        dir: tempfile::TempDir,
-        config: &str,
-    ) -> Result<Host, String> {
-        Self::launch_on(dir, config, TEST_LOG_LEVEL, &[], false)
+    /// Like [`start_in`](Self::start_in), listening and logging as the file says (no
+    /// `--listen` nor `--log-level` flag, which win over the file, so a reload can change
+    /// both).
+    pub fn start_in_as_configured(dir: tempfile::TempDir, config: &str) -> Result<Host, String> {
+        Self::launch_on(dir, config, None, &[], false)
     }
 
     fn launch(dir: tempfile::TempDir, config: &str, log_level: &str) -> Result<Host, String> {
@@ -116,13 +114,13 @@ impl Host {
     ) -> Result<Host, String> {
         // A free port unless the caller names one (a restarted server keeps its address).
         let free_port = !args.contains(&"--listen");
-        Self::launch_on(dir, config, log_level, args, free_port)
+        Self::launch_on(dir, config, Some(log_level), args, free_port)
     }
 
     fn launch_on(
         dir: tempfile::TempDir,
         config: &str,
-        log_level: &str,
+        log_level: Option<&str>,
         args: &[&str],
         free_port: bool,
     ) -> Result<Host, String> {
@@ -141,8 +139,12 @@ impl Host {
             .args(listen)
             .arg("--log-file")
             .arg(&log)
-            .arg("--log-level")
-            .arg(log_level)
+            .args(
+                log_level
+                    .map(|level| ["--log-level", level])
+                    .iter()
+                    .flatten(),
+            )
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -31,6 +31,7 @@ pub async fn run(
             "refused": answer.refused,
             "notes": answer.notes,
             "listeners": answer.listeners,
+            "settings": answer.settings,
         });
         writeln!(out, "{line}")?;
     } else if answer.errors.is_empty() {
@@ -52,6 +53,9 @@ pub async fn run(
         }
         for moved in &answer.listeners {
             writeln!(out, "listener {moved}")?;
+        }
+        for setting in &answer.settings {
+            writeln!(out, "setting {setting}")?;
         }
         for note in &answer.notes {
             writeln!(out, "note: {note}")?;

@@ -109,6 +109,8 @@ pub struct Config {
     pub collector: Collector,
     /// `watch_config:`: reload when the file changes.
     pub watch_config: bool,
+    /// `log_level:`, checked.
+    pub log_level: Option<String>,
     /// `store:` with `kind: redis`, resolved (secrets read), when valid.
     pub shared_store: Option<crate::store::SharedOptions>,
     /// `coordination:` resolved (secrets read), when set and valid.
@@ -347,6 +349,7 @@ impl Config {
             auth: raw.auth.as_ref().map(security_auth),
             insecure: raw.insecure,
             watch_config: raw.watch_config,
+            log_level: raw.log_level.clone(),
             collector: Collector {
                 id: raw.collector.id.clone(),
                 upstream: raw.collector.upstream.clone(),
@@ -367,6 +370,12 @@ impl Config {
 
     /// The checks of settings that their types do not make.
     fn check_settings(&self, raw: &FileConfig, errors: &mut Vec<ConfigError>) {
+        if let Some(level) = &raw.log_level
+            && let Err(e) = tracing_subscriber::EnvFilter::try_new(level)
+        {
+            let message = format!("'{level}' is not a log filter (info, debug, dbmon=debug): {e}");
+            errors.push(self.error_at("log_level", message));
+        }
         for (i, digest) in raw.plugins.allow.iter().enumerate() {
             if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
                 let message = format!("'{digest}' is not a SHA-256 digest (64 hex digits)");

@@ -60,6 +60,10 @@ pub struct FileConfig {
     /// and `dbmon reload` do. By default, false.
     #[serde(default)]
     pub watch_config: bool,
+    /// The log filter (EnvFilter syntax: `info`, `info,dbmon=debug`), applied at the start and
+    /// by every reload; `--log-level` (`DBMON_LOG`) wins over it. By default, `info`.
+    #[serde(default)]
+    pub log_level: Option<String>,
     /// How this host pushes its reports to a server when it runs as a collector
     /// (`dbmon serve --role collector`); the other roles ignore it.
     #[serde(default)]

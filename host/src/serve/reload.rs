@@ -40,7 +40,8 @@ pub(super) struct Reloader {
     /// A collector whose share comes from a coordinator: its clusters change at a restart
     /// (the coordinator's candidates are fixed when it joins).
     pub coordinated: bool,
-    pub log_level: String,
+    /// `--log-level` (`DBMON_LOG`), which wins over the file's `log_level:`.
+    pub log_flag: Option<String>,
     pub store: Arc<Store>,
     pub live: Arc<Live>,
     pub agents: Arc<Mutex<Agents>>,
@@ -57,6 +58,13 @@ pub(super) struct Applied {
     pub clusters: Vec<Cluster>,
     pub listen: String,
     pub metrics_listen: Option<String>,
+    /// The log filter in force (also given to connector workers started from now on).
+    pub log_level: String,
+}
+
+/// The log filter: the flag's, else the file's, else `info`.
+pub(super) fn log_level(flag: Option<&str>, file: Option<&str>) -> String {
+    flag.or(file).unwrap_or("info").to_string()
 }
 
 impl Reloader {
@@ -107,14 +115,14 @@ impl Reloader {
             registry: &registry,
             refusals: &refusals,
         };
-        let runners =
-            match start_runners_of(&config, fresh.iter().copied(), found, &self.log_level).await {
-                Ok(runners) => runners,
-                Err(errors) => {
-                    answer.errors = errors.0.iter().map(|e| e.to_string()).collect();
-                    return self.refused(answer);
-                }
-            };
+        let level = log_level(self.log_flag.as_deref(), config.log_level.as_deref());
+        let runners = match start_runners_of(&config, fresh.iter().copied(), found, &level).await {
+            Ok(runners) => runners,
+            Err(errors) => {
+                answer.errors = errors.0.iter().map(|e| e.to_string()).collect();
+                return self.refused(answer);
+            }
+        };
         let moved = !fresh.is_empty() || current.clusters.len() != config.clusters.len();
         if self.coordinated && moved {
             answer.errors.push(format!(
@@ -192,6 +200,24 @@ impl Reloader {
             collectors.set_local(self.live.cluster_ids());
         }
         answer.listeners = self.listeners.apply(moves);
+        if level != current.log_level {
+            match crate::logging::set_filter(&level) {
+                Ok(()) => {
+                    answer
+                        .settings
+                        .push(format!("log_level: {} -> {level}", current.log_level));
+                    current.log_level = level;
+                }
+                Err(e) => answer.notes.push(format!("log_level: {e}")),
+            }
+        } else if let (Some(flag), Some(file)) = (&self.log_flag, &config.log_level)
+            && flag != file
+        {
+            answer.notes.push(format!(
+                "log_level: --log-level (DBMON_LOG) sets the filter ({flag}); the file's \
+                 '{file}' applies when the flag is not given"
+            ));
+        }
         current.clusters = config.clusters;
         current.listen = config.listen;
         current.metrics_listen = config.metrics_listen;

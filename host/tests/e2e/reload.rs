@@ -171,7 +171,7 @@ async fn a_reload_moves_opens_and_closes_listeners_and_open_connections_go_on() 
     let (grpc_before, metrics_before) = (free_address(), free_address());
     let dir = crate::folder_with_plugins(&[(&lib("system"), "libdbmon_connector_system.so")]);
     let config = listening_config(&grpc_before, Some(&metrics_before));
-    let host = Host::start_in_listening_as_configured(dir, &config).unwrap();
+    let host = Host::start_in_as_configured(dir, &config).unwrap();
     assert_eq!(host.url, format!("http://{grpc_before}"));
     assert_eq!(metrics_status(&metrics_before).await, Ok(200));
     // A connection opened before the move, and a Watch stream on it.
@@ -248,4 +248,37 @@ async fn a_reload_moves_opens_and_closes_listeners_and_open_connections_go_on() 
     let said = String::from_utf8_lossy(&opened.stdout).to_string();
     assert!(said.contains("metrics_listen: opened on"), "{said}");
     assert_eq!(metrics_status(&metrics_again).await, Ok(200));
+}
+
+#[tokio::test]
+async fn a_reload_changes_the_log_filter_and_a_bad_one_changes_nothing() {
+    let dir = crate::folder_with_plugins(&[(&lib("misbehave"), "libdbmon_connector_misbehave.so")]);
+    let failing = "  - {id: f, connector: misbehave, interval: 200ms, timeout: 100ms, jitter: 0s, options: {mode: fail}}\n";
+    let with_level = |level: &str| format!("log_level: '{level}'\nclusters:\n{failing}");
+    let host = Host::start_in_as_configured(dir, &with_level("info")).unwrap();
+    reports_when(&host, "f", 3, Duration::from_secs(10)).await;
+    // The agent logs a failed collection at debug: not under `info`.
+    assert!(!host.log().contains("collection failed"), "{}", host.log());
+
+    let file = host.dir.path().join("dbmon.yaml");
+    std::fs::write(&file, with_level("info,dbmon=debug")).unwrap();
+    let output = host.cli(&["reload"]);
+    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        said.contains("setting log_level: info -> info,dbmon=debug"),
+        "{said}"
+    );
+    until(&host, "debug lines after the reload", |h| {
+        h.log().contains("collection failed")
+    })
+    .await;
+
+    std::fs::write(&file, with_level("info,dbmon=nonsense-level")).unwrap();
+    let refused = host.cli(&["reload"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let errors = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        errors.contains("dbmon.yaml:1:12") && errors.contains("is not a log filter"),
+        "{errors}"
+    );
 }
