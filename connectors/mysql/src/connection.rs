@@ -163,6 +163,14 @@ impl Node {
 pub fn describe(e: &mysql_async::Error) -> String {
     match e {
         mysql_async::Error::Server(s) => format!("ERROR {} ({}): {}", s.code, s.state, s.message),
+        // rustls reports a failed handshake as an I/O error that carries its own.
+        mysql_async::Error::Io(mysql_async::IoError::Io(io))
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            format!("TLS: {io}")
+        }
         mysql_async::Error::Io(mysql_async::IoError::Io(io)) => io.to_string(),
         mysql_async::Error::Io(mysql_async::IoError::Tls(tls)) => format!("TLS: {tls}"),
         mysql_async::Error::Driver(d) => d.to_string(),

@@ -6,7 +6,7 @@ use mysql_async::{Conn, Row, Value, prelude::Queryable};
 use std::{collections::BTreeMap, time::Instant};
 
 /// The status counters and gauges read, besides every `wsrep_%` one (Galera).
-pub const STATUS: [&str; 14] = [
+pub const STATUS: [&str; 11] = [
     "Uptime",
     "Threads_connected",
     "Threads_running",
@@ -18,21 +18,10 @@ pub const STATUS: [&str; 14] = [
     "Innodb_buffer_pool_reads",
     "Innodb_buffer_pool_pages_dirty",
     "Innodb_buffer_pool_pages_total",
-    "Innodb_buffer_pool_pages_data",
-    "Innodb_buffer_pool_bytes_dirty",
-    "Innodb_buffer_pool_bytes_data",
 ];
 
 /// The server variables read.
-pub const VARIABLES: [&str; 7] = [
-    "version",
-    "version_comment",
-    "max_connections",
-    "read_only",
-    "wsrep_on",
-    "gtid_slave_pos",
-    "gtid_executed",
-];
+pub const VARIABLES: [&str; 4] = ["version", "max_connections", "wsrep_on", "gtid_slave_pos"];
 
 /// `COUNT(*)` of the threads that send the binary log to a replica (`Binlog Dump`, `Binlog
 /// Dump GTID`); other users' threads are visible with the PROCESS privilege.

@@ -4,8 +4,7 @@
 //! dropped, even when the test fails, and its folder removed. The machine's server on 3306 is
 //! never touched.
 
-use super::direct;
-use mysql_async::{Conn, prelude::Queryable};
+use mysql_async::{Conn, OptsBuilder, prelude::Queryable};
 use std::{
     path::Path,
     process::{Child, Command, Stdio},
@@ -72,11 +71,12 @@ impl MariaDb {
                     server.setup().await;
                     return server;
                 }
-                Err(log) => {
+                Err(Failed::Exited(log)) => {
                     last_log = log;
                     server.kill();
                     dir = std::mem::replace(&mut server.dir, TempDir::new().unwrap());
                 }
+                Err(Failed::NotReady(log)) => panic!("mariadbd did not start: {log}"),
             }
         }
         panic!("mariadbd did not start: {last_log}");
@@ -87,9 +87,19 @@ impl MariaDb {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// A direct connection as root.
+    /// A direct connection as root, over the server's socket (which a server that requires
+    /// TLS over TCP accepts as it is).
     pub async fn conn(&self) -> Conn {
-        direct(self.port).await
+        Conn::new(self.socket_opts())
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}'s socket: {e}", self.endpoint()))
+    }
+
+    fn socket_opts(&self) -> OptsBuilder {
+        let socket = self.dir.path().join("sock");
+        OptsBuilder::default()
+            .socket(Some(socket.to_string_lossy().into_owned()))
+            .user(Some("root"))
     }
 
     /// Runs statements as root.
@@ -156,7 +166,7 @@ impl MariaDb {
         }
     }
 
-    async fn wait_ready(&mut self) -> Result<(), String> {
+    async fn wait_ready(&mut self) -> Result<(), Failed> {
         let until = Instant::now() + START_WITHIN;
         loop {
             if let Some(status) = self
@@ -164,21 +174,19 @@ impl MariaDb {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                return Err(format!("exited with {status}:\n{}", self.log()));
+                return Err(Failed::Exited(format!(
+                    "exited with {status}:\n{}",
+                    self.log()
+                )));
             }
-            let opts = mysql_async::OptsBuilder::default()
-                .ip_or_hostname("127.0.0.1")
-                .tcp_port(self.port)
-                .user(Some("root"))
-                .prefer_socket(false);
-            if let Ok(Ok(conn)) =
-                tokio::time::timeout(Duration::from_secs(2), Conn::new(opts)).await
-            {
+            let connecting = Conn::new(self.socket_opts());
+            if let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_secs(2), connecting).await {
                 let _ = conn.disconnect().await;
                 return Ok(());
             }
             if Instant::now() > until {
-                return Err(format!("not ready in {START_WITHIN:?}:\n{}", self.log()));
+                let log = format!("not ready in {START_WITHIN:?}:\n{}", self.log());
+                return Err(Failed::NotReady(log));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -197,6 +205,14 @@ impl MariaDb {
         ))
         .await;
     }
+}
+
+/// Why a server did not start.
+enum Failed {
+    /// It exited (another process took its port, or a bad option): worth another try.
+    Exited(String),
+    /// It runs, but does not take connections.
+    NotReady(String),
 }
 
 impl Drop for MariaDb {
