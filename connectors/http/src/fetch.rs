@@ -1,12 +1,13 @@
 //! One request to one node: send it through dbmon-scrape (bounded body, deadline), check the
-//! status, read the body in its format.
+//! status, read the body ([`crate::read`]).
 
-use crate::options::Format;
-use crate::plan::Request;
-use dbmon_connector_api::Login;
+use crate::plan::Plan;
+use crate::read::{self, Reading};
 use dbmon_scrape::{FetchError, reqwest::Client};
-use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 /// A good answer.
 #[derive(Debug)]
@@ -15,17 +16,8 @@ pub struct Answer {
     pub status: u16,
     /// Time from sending to the body's last byte.
     pub elapsed: Duration,
-    /// The body, read.
-    pub document: Document,
-}
-
-/// A body in the form the extract rules read.
-#[derive(Debug)]
-pub enum Document {
-    /// JSON, or a text as one JSON string.
-    Json(Value),
-    /// The samples of a Prometheus text body that the request's rules take.
-    Prometheus(Vec<crate::extract::PromSample>),
+    /// What it says.
+    pub reading: Reading,
 }
 
 /// A failed request.
@@ -39,18 +31,23 @@ pub struct Failure {
     pub elapsed: Option<Duration>,
 }
 
+/// Bodies up to this size are read on the collection's own thread; larger ones on tokio's
+/// blocking pool.
+const READ_INLINE_BYTES: usize = 256 << 10;
+
 /// How much of a refused body a reason shows.
 const EXCERPT_CHARS: usize = 120;
 
-/// Sends `request` to `url`, giving up at `deadline` (or the request's own timeout).
+/// Sends request `index` of `plan` to `url`, giving up at `deadline` (or the request's own
+/// timeout), and reads a good answer.
 pub async fn fetch(
     client: &Client,
-    request: &Request,
+    plan: &Arc<Plan>,
+    index: usize,
     url: &str,
-    login: Option<&Login>,
     deadline: Instant,
-    max_bytes: usize,
 ) -> Result<Answer, Failure> {
+    let request = &plan.requests[index];
     // Which limit comes first names the timeout in the reason.
     let own = request
         .timeout
@@ -60,7 +57,7 @@ pub async fn fetch(
     let mut builder = client
         .request(request.method.clone(), url)
         .headers(request.headers.clone());
-    if let Some(login) = login {
+    if let Some(login) = &plan.login {
         builder = builder.basic_auth(&login.username, Some(&login.password));
     }
     if let Some((body, content_type)) = &request.body {
@@ -68,7 +65,7 @@ pub async fn fetch(
             .header("content-type", content_type)
             .body(body.clone());
     }
-    let fetched = dbmon_scrape::send(builder, url, deadline, max_bytes)
+    let fetched = dbmon_scrape::send(builder, url, deadline, plan.max_body_bytes)
         .await
         .map_err(|e| Failure {
             why: match (e, own) {
@@ -93,43 +90,25 @@ pub async fn fetch(
             excerpt(&fetched.body)
         )));
     }
-    let json_type = is_json(&fetched.content_type);
-    let document = match request.format {
-        _ if request.method == dbmon_scrape::reqwest::Method::HEAD => {
-            Document::Json(Value::String(String::new()))
-        }
-        Some(Format::Prometheus) => {
-            let format = dbmon_promtext::Format::from_content_type(&fetched.content_type);
-            let wanted = |name: &str| request.extracts.iter().any(|e| e.takes_series(name));
-            let samples = crate::extract::parse_prometheus(&fetched.body, format, wanted)
-                .map_err(|why| failed(format!("{why}{}", excerpt(&fetched.body))))?;
-            Document::Prometheus(samples)
-        }
-        Some(Format::Text) => Document::Json(Value::String(fetched.body.trim().to_string())),
-        Some(Format::Json) => Document::Json(json(&fetched.body).map_err(failed)?),
-        None if json_type => Document::Json(json(&fetched.body).map_err(failed)?),
-        None => Document::Json(Value::String(fetched.body.trim().to_string())),
+    let reading = if fetched.body.len() <= READ_INLINE_BYTES {
+        read::read(&plan.requests[index], &fetched.body, &fetched.content_type)
+    } else {
+        // Parsing and walking a large document holds a thread for tens of milliseconds.
+        let (plan, body, content_type) = (
+            Arc::clone(plan),
+            fetched.body.clone(),
+            fetched.content_type.clone(),
+        );
+        tokio::task::spawn_blocking(move || read::read(&plan.requests[index], &body, &content_type))
+            .await
+            .unwrap_or_else(|e| Err(format!("reading the body failed: {e}")))
     };
+    let reading = reading.map_err(|why| failed(format!("{why}{}", excerpt(&fetched.body))))?;
     Ok(Answer {
         status: fetched.status,
         elapsed: fetched.elapsed,
-        document,
+        reading,
     })
-}
-
-fn json(body: &str) -> Result<Value, String> {
-    serde_json::from_str(body).map_err(|e| format!("the body is not JSON ({e}){}", excerpt(body)))
-}
-
-/// `application/json`, `application/problem+json`, ...
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence.ends_with("+json")
 }
 
 /// `: ` and the start of `body` on one line, or nothing for an empty body.
@@ -168,14 +147,6 @@ fn transport(e: FetchError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_content_types_are_known() {
-        assert!(is_json("application/json; charset=utf-8"));
-        assert!(is_json("application/problem+json"));
-        assert!(!is_json("text/plain; charset=utf-8"));
-        assert!(!is_json(""));
-    }
 
     #[test]
     fn an_excerpt_is_one_short_line() {

@@ -12,6 +12,7 @@ mod extract;
 mod fetch;
 mod options;
 mod plan;
+mod read;
 mod report;
 mod selector;
 mod status;
@@ -29,10 +30,11 @@ use dbmon_connector_api::{
 use dbmon_scrape::reqwest::Client;
 use plan::{Plan, Target};
 use report::Outcome;
+use std::sync::Arc;
 
 /// One cluster: its checked plan and its HTTP client.
 pub struct Http {
-    plan: Plan,
+    plan: Arc<Plan>,
     client: Client,
 }
 
@@ -51,7 +53,10 @@ impl Connector for Http {
     fn new(config: ClusterConfig<Options>) -> Result<Self, ConfigError> {
         let plan = plan::plan(&config)?;
         let client = dbmon_scrape::client(config.tls.as_ref())?;
-        Ok(Http { plan, client })
+        Ok(Http {
+            plan: Arc::new(plan),
+            client,
+        })
     }
 
     async fn collect(&self, ctx: &CollectContext) -> Result<Report, Error> {
@@ -70,15 +75,7 @@ impl Connector for Http {
             };
             for (node, url) in targets {
                 sends.push(async move {
-                    let result = fetch::fetch(
-                        &self.client,
-                        request,
-                        &url,
-                        plan.login.as_ref(),
-                        ctx.deadline,
-                        plan.max_body_bytes,
-                    )
-                    .await;
+                    let result = fetch::fetch(&self.client, plan, index, &url, ctx.deadline).await;
                     if let Err(failure) = &result {
                         tracing::debug!(%url, request = %request.label, why = %failure.why, "request failed");
                     }

@@ -1,7 +1,7 @@
 //! The report from every request's outcome on every node: series, node statuses, verdict.
 
 use crate::extract::{Extract, Found, Sample};
-use crate::fetch::{Answer, Document, Failure};
+use crate::fetch::{Answer, Failure};
 use crate::options::Scope;
 use crate::plan::{Plan, Request};
 use dbmon_connector_api::{Error, NodeRef, NodeStatus, Report};
@@ -95,13 +95,9 @@ pub fn write(plan: &Plan, outcomes: &[Outcome<'_>]) -> Result<Report, Error> {
                 continue;
             }
         };
-        for extract in &request.extracts {
-            let found = match &answer.document {
-                Document::Json(value) => extract.read_json(value),
-                Document::Prometheus(samples) => extract.read_prometheus(samples),
-            };
+        for (extract, found) in request.extracts.iter().zip(&answer.reading.found) {
             add_series(&mut report, target, extract, &found.samples);
-            note_missing(outcome, plan, extract, &found, &mut required_missing);
+            note_missing(outcome, plan, extract, found, &mut required_missing);
         }
         judge_status(request, answer, &mut findings[outcome.node]);
     }
@@ -165,23 +161,19 @@ fn note_missing(
 }
 
 fn judge_status(request: &Request, answer: &Answer, findings: &mut NodeFindings) {
-    let (Some(rule), Document::Json(document)) = (&request.node_status, &answer.document) else {
+    let (Some(rule), Some((status, shown))) = (&request.node_status, &answer.reading.status) else {
         return;
     };
     if findings.status.is_some() {
         return;
     }
-    match rule.status(document) {
+    match status {
         Ok(NodeStatus::Live) => {}
         Ok(status) => {
-            let why = format!(
-                "node_status: {} is '{}'",
-                rule.selector,
-                rule.shown(document)
-            );
-            findings.status = Some((status, why));
+            let why = format!("node_status: {} is '{shown}'", rule.selector);
+            findings.status = Some((*status, why));
         }
-        Err(why) => findings.status = Some((NodeStatus::Unknown, why)),
+        Err(why) => findings.status = Some((NodeStatus::Unknown, why.clone())),
     }
 }
 

@@ -372,3 +372,43 @@ async fn a_body_that_is_not_prometheus_text_fails_the_request() {
     );
     assert_eq!(report.node_value_of(&good.url(""), "up"), Some(1.0));
 }
+
+#[tokio::test]
+async fn a_large_answer_reads_the_same_as_a_small_one() {
+    // Over 256 KiB: read on tokio's blocking pool.
+    let checks: Vec<serde_json::Value> = (0..2000)
+        .map(|i| {
+            serde_json::json!({"Node": format!("node-{i}"), "CheckID": "serfHealth",
+                "Status": if i % 3 == 0 { "critical" } else { "warning" },
+                "Output": "x".repeat(100)})
+        })
+        .collect();
+    let body = serde_json::to_string(&checks).unwrap();
+    assert!(body.len() > 256 << 10, "{}", body.len());
+    let api = serving("/checks", Reply::json(body)).await;
+    let http = connector(config(
+        &[api.url("")],
+        "requests: [{path: /checks, extract: [
+            {name: checks, path: '$[*]', count: true},
+            {name: critical, path: '$[?@.Status == \"critical\"]', count: true},
+            {name: check_critical, each: '$[*]', path: $.Status, equals: critical, labels: {node: $.Node}}]}]",
+    ));
+    let report = collect(&http).await;
+    let node = Some(api.url(""));
+    let node = node.as_deref();
+    let critical = checks.iter().filter(|c| c["Status"] == "critical").count();
+    assert_eq!(report.exact_value(node, "checks", &[]), checks.len() as f64);
+    assert_eq!(report.exact_value(node, "critical", &[]), critical as f64);
+    assert_eq!(
+        report.series_of(node, "check_critical", &[]).len(),
+        checks.len()
+    );
+    assert_eq!(
+        report.exact_value(node, "check_critical", &[("node", "node-3")]),
+        1.0
+    );
+    assert_eq!(
+        report.exact_value(node, "check_critical", &[("node", "node-4")]),
+        0.0
+    );
+}
