@@ -83,6 +83,11 @@ const OWN: &[(&str, Kind, &str)] = &[
         "The cluster's verdict: 1 for the current status, 0 for the others.",
     ),
     (
+        "dbmon_cluster_rule_firing",
+        Kind::Gauge,
+        "Places (nodes, series) where a verdict rule of the configuration holds in the cluster's newest report; absent when none.",
+    ),
+    (
         "dbmon_cluster_last_report_timestamp_seconds",
         Kind::Gauge,
         "When the cluster's newest report was collected, in seconds since 1970.",
@@ -222,6 +227,20 @@ fn cluster(out: &mut Exposition, state: &State, slot: &ClusterSlot, now: SystemT
         );
     }
     if let Some(report) = &latest {
+        // One series per rule, counting where it held; in the order the rules fired.
+        let mut firing: Vec<(&str, Status, usize)> = Vec::new();
+        for fired in &report.fired {
+            match firing.iter_mut().find(|(rule, ..)| *rule == &*fired.rule) {
+                Some((_, _, places)) => *places += 1,
+                None => firing.push((&fired.rule, fired.status, 1)),
+            }
+        }
+        for (rule, status, places) in firing {
+            let mut labels = base.clone();
+            labels.push(label("rule", rule));
+            labels.push(label("status", status.as_str()));
+            own(out, "dbmon_cluster_rule_firing", "", &labels, places as f64);
+        }
         let at = report
             .collected_at
             .duration_since(SystemTime::UNIX_EPOCH)

@@ -438,3 +438,42 @@ fn histograms_and_summaries_keep_their_family() {
     assert!(text.contains(&expected), "{text}");
     assert_families_whole(&text);
 }
+
+#[test]
+fn firing_rules_are_series_of_their_cluster_counting_where_they_hold() {
+    let store = Arc::new(Store::new([info("db-1", "pg")], 10));
+    let now = SystemTime::now();
+    let mut r = Builder::new();
+    r.metric("lag", 40.0).gauge();
+    let mut c = collected(1, now - Duration::from_secs(1), r);
+    let fired = |rule: &str, status, reason: &str| crate::rules::Fired {
+        rule: rule.into(),
+        status,
+        reason: reason.into(),
+    };
+    if let crate::store::Outcome::Collected(report) = &mut c.outcome {
+        report.judged(crate::rules::Verdict {
+            status: dbmon_connector_api::Status::Unhealthy,
+            reasons: vec!["a lags".into(), "b lags".into(), "lag".into()],
+            fired: vec![
+                fired("lag", dbmon_connector_api::Status::Degraded, "a lags"),
+                fired("lag", dbmon_connector_api::Status::Degraded, "b lags"),
+                fired(
+                    "lag \"high\"",
+                    dbmon_connector_api::Status::Unhealthy,
+                    "lag",
+                ),
+            ],
+        });
+    }
+    store.cluster("db-1").unwrap().record_now(c);
+    let text = exposition(&state(Arc::clone(&store)), now);
+    assert_families_whole(&text);
+    assert_eq!(
+        lines(&text, "dbmon_cluster_rule_firing{"),
+        [
+            "dbmon_cluster_rule_firing{cluster=\"db-1\",connector=\"pg\",rule=\"lag\",status=\"degraded\"} 2",
+            "dbmon_cluster_rule_firing{cluster=\"db-1\",connector=\"pg\",rule=\"lag \\\"high\\\"\",status=\"unhealthy\"} 1",
+        ]
+    );
+}
