@@ -4,8 +4,8 @@
 //! failed request makes its node dead.
 //!
 //! Modules in the order data flows: options (as written) → plan (checked: selector, env,
-//! extract and status rules) → fetch (one request to one node) → report (series, statuses,
-//! verdict).
+//! extract and status rules) → fetch (one request to one node) → read (the body through the
+//! request's rules) → report (series, statuses, verdict).
 
 mod env;
 mod extract;

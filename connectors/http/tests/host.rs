@@ -63,6 +63,7 @@ async fn the_host_reports_an_api_cluster() {
             - {{ name: nodes, path: $.number_of_nodes }}
             - {{ name: shards_active_percent, path: $.active_shards_percent_as_number, unit: percent }}
             - {{ name: green, path: $.status, equals: green }}
+            - {{ name: relocating, path: $.relocating_shards_typo }}
 ",
         es.url("")
     );
@@ -110,6 +111,17 @@ async fn the_host_reports_an_api_cluster() {
             .all(|r| r.headers["authorization"] == format!("Bearer {TOKEN}"))
     );
     assert!(!host.log().contains(TOKEN), "the token is in the log");
+    // A series whose path matches nothing is absent, and a debug line says why.
+    assert!(metrics.get("relocating").is_none(), "{report:#}");
+    let log = host.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("series left out"))
+        .unwrap_or_else(|| panic!("no debug line for the missing series:\n{log}"));
+    assert!(
+        line.contains("path $.relocating_shards_typo: selects nothing"),
+        "{line}"
+    );
     assert!(!report.to_string().contains(TOKEN));
 }
 
