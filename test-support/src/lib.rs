@@ -4,13 +4,16 @@
 //! [`HttpServer::start_tls`]). For connector tests: lookups on a collected report
 //! ([`ReportExt`]), the example.yaml and README checks ([`docs`]), and nodes that never answer
 //! for the conformance kit ([`SilentHttpNodes`]). Real etcd clusters ([`etcd`]). redis-server processes, standalone or a six-node
-//! Redis Cluster ([`redis`]).
+//! Redis Cluster ([`redis`]). PostgreSQL primaries and streaming replicas ([`postgres`]). A
+//! loopback server speaking CockroachDB's HTTP formats for a whole cluster ([`cockroach`]).
 
+pub mod cockroach;
 mod conformance;
 pub mod docs;
 pub mod etcd;
 mod host;
 mod http;
+pub mod postgres;
 mod process;
 pub mod readme_kinds;
 pub mod redis;

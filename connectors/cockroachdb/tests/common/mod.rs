@@ -2,8 +2,7 @@
 //! and collections with a deadline.
 #![allow(dead_code)] // each test file uses its own part of this module
 
-pub mod fake;
-pub mod vars;
+pub use dbmon_test_support::cockroach as fake;
 
 use dbmon_connector_api::{
     AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report, TlsConfig,

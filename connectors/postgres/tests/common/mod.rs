@@ -1,9 +1,9 @@
 //! What the integration tests share: the connector built as the host builds it, collections
-//! with a deadline, and PostgreSQL servers.
+//! with a deadline, and PostgreSQL servers (test-support's, which the demo runs too).
 #![allow(dead_code)] // each test file uses its own part of this module
 
-mod programs;
-pub mod server;
+#[allow(unused_imports)] // not every test file starts a server
+pub use dbmon_test_support::postgres as server;
 
 use dbmon_connector_api::{
     AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report, TlsConfig,
