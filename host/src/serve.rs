@@ -279,7 +279,7 @@ pub async fn serve(
         );
         let (watchers, deliveries) = (Arc::clone(&watchers), Arc::clone(&deliveries));
         let refusals: Arc<[Refusal]> = refusals.clone().into();
-        let (runners, stopped) = (runners.clone(), stopped.clone());
+        let stopped = stopped.clone();
         Box::new(move |listener, security| {
             let state = crate::http::State {
                 durations: crate::http::metrics::Durations::follow(&store),
@@ -295,7 +295,7 @@ pub async fn serve(
                 true => crate::web::router(crate::web::Sources::of(
                     &store,
                     &collectors,
-                    &runners,
+                    &live,
                     &stopped,
                 )),
                 false => axum::Router::new(),

@@ -13,7 +13,7 @@ mod overview;
 mod rows;
 mod svg;
 
-use crate::{ingest::Collectors, runner::Runner, store::Store};
+use crate::{ingest::Collectors, live::Live, store::Store};
 use axum::{
     Router,
     extract::{Path, State},
@@ -21,7 +21,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 use tokio::sync::{Semaphore, watch};
 
 /// The page's stylesheet.
@@ -38,25 +38,26 @@ pub struct Sources {
     pub store: Arc<Store>,
     /// The collectors that push to this host (who collects each remote cluster).
     pub collectors: Arc<Collectors>,
-    /// The clusters this process collects, by id.
-    pub runners: Arc<HashMap<String, Arc<Runner>>>,
+    /// The connectors and runners of the clusters this process collects, as reloads change
+    /// them.
+    pub live: Arc<Live>,
     /// Turns true when the host stops: open event streams end then.
     pub stopped: watch::Receiver<bool>,
 }
 
 impl Sources {
     /// The sources of a host that serves this store, these collectors' clusters and its own
-    /// `runners`' (`serve.rs` builds it next to the HTTP listener's state).
+    /// (`serve.rs` builds it next to the HTTP listener's state).
     pub fn of(
         store: &Arc<Store>,
         collectors: &Arc<Collectors>,
-        runners: &HashMap<String, Arc<Runner>>,
+        live: &Arc<Live>,
         stopped: &watch::Receiver<bool>,
     ) -> Sources {
         Sources {
             store: Arc::clone(store),
             collectors: Arc::clone(collectors),
-            runners: Arc::new(runners.clone()),
+            live: Arc::clone(live),
             stopped: stopped.clone(),
         }
     }

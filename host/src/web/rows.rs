@@ -49,9 +49,9 @@ pub fn all(sources: &Sources) -> Vec<Row> {
 /// The row of one cluster.
 pub fn of(sources: &Sources, slot: &Arc<ClusterSlot>) -> Row {
     let id = &*slot.info.id;
-    let runner = sources.runners.get(id).map(|r| &**r);
+    let runner = sources.live.runner(id);
     let remote = sources.collectors.remote(id);
-    let wire = convert::cluster(slot, runner, remote.as_ref());
+    let wire = convert::cluster(slot, runner.as_deref(), remote.as_ref());
     let latest = slot.latest();
     let mut durations: Vec<f64> = slot
         .reports(SPARK_POINTS, None)

@@ -76,7 +76,7 @@ fn sources(store: Arc<Store>, stopped: watch::Receiver<bool>) -> Sources {
     Sources {
         store,
         collectors: Arc::new(Collectors::new([])),
-        runners: Arc::default(),
+        live: Arc::new(crate::live::Live::new(Arc::default(), Default::default())),
         stopped,
     }
 }
