@@ -92,6 +92,17 @@ pub struct MessageStats {
     /// Messages published.
     #[serde(default, deserialize_with = "number")]
     pub publish: Option<f64>,
+    /// The rate of `publish` over the last sampling window, as RabbitMQ computes it.
+    #[serde(default, deserialize_with = "lenient")]
+    pub publish_details: Details,
+}
+
+/// `NAME_details` of a counter.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Details {
+    /// Per second.
+    #[serde(default, deserialize_with = "number")]
+    pub rate: Option<f64>,
 }
 
 /// One node of `GET /api/nodes`: every node of the cluster, running or not. A node that is

@@ -39,6 +39,12 @@ pub fn write(report: &mut Report, view: &View, gathered: &Gathered, alarms: usiz
         if let Some(published) = o.message_stats.publish {
             report.metric("messages_published", published).counter();
         }
+        if let Some(rate) = o.message_stats.publish_details.rate {
+            report
+                .metric("messages_published_per_second", rate)
+                .gauge()
+                .unit("messages/s");
+        }
     }
     if gathered.nodes.is_ok() {
         let listed = || view.nodes.iter().filter_map(|n| n.listed);

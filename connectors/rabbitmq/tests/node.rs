@@ -7,7 +7,7 @@ mod common;
 
 use common::rabbit::{MONITOR_USER, RabbitNode};
 use common::{build, collect, collect_until, connector, try_collect};
-use dbmon_connector_api::{MetricKind, Report, Status};
+use dbmon_connector_api::{Connector, MetricKind, Report, Status};
 use dbmon_connector_rabbitmq::Options;
 use dbmon_test_support::{
     ReportExt,
@@ -57,6 +57,7 @@ async fn a_real_node_from_start_to_stop() {
     assert_eq!(report.status(), Status::Healthy, "{report:#?}");
     readme_lists_every_metric_with_its_kind_and_unit(&report);
 
+    commands_show_the_tables(&node, &rabbit).await;
     a_backlog_over_the_threshold_degrades(&endpoints).await;
     only_the_largest_queues_are_reported(&node, &endpoints).await;
     a_wrong_password_is_refused_without_showing_it(&endpoints).await;
@@ -243,4 +244,52 @@ fn readme_lists_every_metric_with_its_kind_and_unit(report: &Report) {
     assert!(checked.unseen_cluster.is_empty(), "{checked:?}");
     assert!(checked.unseen_node.is_empty(), "{checked:?}");
     assert!(report.series().all(|s| s.kind() != MetricKind::Unknown));
+}
+
+/// `dbmon run CLUSTER queues` and `nodes`, as the host would call them.
+async fn commands_show_the_tables(node: &RabbitNode, rabbit: &dbmon_connector_rabbitmq::RabbitMq) {
+    let ctx = dbmon_connector_api::CollectContext {
+        sequence: 1,
+        deadline: std::time::Instant::now() + common::TIMEOUT,
+    };
+    let ctx = &ctx;
+    let run = |command: &'static str, args: Vec<String>| async move {
+        rabbit
+            .run_command(command, &args, ctx)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let queues = run("queues", vec![]).await.unwrap();
+    let lines: Vec<&str> = queues.lines().collect();
+    assert!(lines[0].starts_with("VHOST  QUEUE"), "{queues}");
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        row,
+        [
+            "/",
+            QUEUE,
+            "7",
+            "7",
+            "0",
+            "0",
+            "running",
+            node.name.as_str()
+        ],
+        "{queues}"
+    );
+    let nodes = run("nodes", vec![]).await.unwrap();
+    let row: Vec<&str> = nodes.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        &row[..3],
+        [node.name.as_str(), "live", node.api_url.as_str()],
+        "{nodes}"
+    );
+    // No alarm, no partition.
+    assert_eq!(&row[row.len() - 2..], ["-", "-"], "{nodes}");
+    let err = run("queues", vec!["extra".into()]).await.unwrap_err();
+    assert!(
+        err.contains("queues takes no arguments; got extra"),
+        "{err}"
+    );
+    assert!(run("purge", vec![]).await.is_err());
 }

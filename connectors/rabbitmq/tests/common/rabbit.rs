@@ -9,7 +9,9 @@
 //! root, so the scripts they wrap are run instead (`/usr/lib/rabbitmq/bin`, or
 //! `DBMON_RABBITMQ_BIN`).
 
+use dbmon_connector_api::TlsConfig;
 use dbmon_scrape::reqwest::{self, Client, Method};
+use dbmon_test_support::TestCa;
 use std::{
     os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
@@ -62,8 +64,24 @@ impl RabbitNode {
         node
     }
 
+    /// Starts a node whose management API listens with HTTPS only, with a certificate for
+    /// `localhost` and `127.0.0.1` signed by `ca` (the API is then `https://localhost:PORT`).
+    pub async fn start_tls(ca: &TestCa) -> RabbitNode {
+        let temp = tempfile::tempdir().expect("a temp dir");
+        let home = temp.path().join("home");
+        let mut node = RabbitNode::spawn_with(temp.path().join("node"), &home, Some(ca));
+        node._temp = Some(temp);
+        node.wait_ready().await;
+        node
+    }
+
     /// Starts a node in `dir` whose Erlang cookie is in `home` (nodes that cluster share it).
     pub fn spawn(dir: PathBuf, home: &Path) -> RabbitNode {
+        RabbitNode::spawn_with(dir, home, None)
+    }
+
+    /// [`spawn`](Self::spawn), with an HTTPS management listener when `ca` is given.
+    fn spawn_with(dir: PathBuf, home: &Path, ca: Option<&TestCa>) -> RabbitNode {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
         let name = format!("dbmontest{}x{n}@localhost", std::process::id());
@@ -72,12 +90,38 @@ impl RabbitNode {
         let (amqp, api, dist) = (free_port(), free_port(), free_port());
         let file = |f: &str| dir.join(f).display().to_string();
         std::fs::write(dir.join("env.conf"), "").unwrap();
+        let (listener, api_url, http) = match ca {
+            None => (
+                format!("management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {api}\n"),
+                format!("http://127.0.0.1:{api}"),
+                dbmon_scrape::client(None).unwrap(),
+            ),
+            Some(ca) => {
+                let ca_file = ca.write(&dir);
+                let server = ca.server_cert(&["localhost", "127.0.0.1"]);
+                let (cert, key) = server.write(&dir, "server");
+                let tls = TlsConfig {
+                    ca: Some(ca_file.clone()),
+                    ..TlsConfig::default()
+                };
+                (
+                    format!(
+                        "management.ssl.ip = 127.0.0.1\nmanagement.ssl.port = {api}\n\
+                         management.ssl.cacertfile = {}\nmanagement.ssl.certfile = {}\n\
+                         management.ssl.keyfile = {}\n",
+                        ca_file.display(),
+                        cert.display(),
+                        key.display()
+                    ),
+                    format!("https://localhost:{api}"),
+                    dbmon_scrape::client(Some(&tls)).unwrap(),
+                )
+            }
+        };
         std::fs::write(
             dir.join("rabbitmq.conf"),
             format!(
-                "listeners.tcp.default = 127.0.0.1:{amqp}\n\
-                 management.tcp.ip = 127.0.0.1\n\
-                 management.tcp.port = {api}\n\
+                "listeners.tcp.default = 127.0.0.1:{amqp}\n{listener}\
                  loopback_users = none\n\
                  collect_statistics_interval = 1000\n"
             ),
@@ -118,11 +162,11 @@ impl RabbitNode {
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin("rabbitmq-server").display()));
         RabbitNode {
             name,
-            api_url: format!("http://127.0.0.1:{api}"),
+            api_url,
             dir,
             env,
             child: Some(child),
-            http: dbmon_scrape::client(None).unwrap(),
+            http,
             _temp: None,
         }
     }
