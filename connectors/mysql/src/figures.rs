@@ -120,13 +120,16 @@ impl Figures {
         }
     }
 
-    /// The buffer pool hit ratio since the previous collection, or, when no page was requested
-    /// in between (and on the first collection), since the server started.
+    /// The buffer pool hit ratio since the previous collection; since the server started when
+    /// there is no previous collection of this server run to compare with. `None` when no page
+    /// was requested in between: an idle server has no recent ratio, and the one since it
+    /// started would read as a change.
     pub fn hit_percent(&self) -> Option<f64> {
-        self.since.hit_percent.or_else(|| {
-            let requests = self.read_requests.filter(|r| *r > 0.0)?;
-            Some(hit_percent(requests, self.reads?))
-        })
+        if self.since.compared {
+            return self.since.hit_percent;
+        }
+        let requests = self.read_requests.filter(|r| *r > 0.0)?;
+        Some(hit_percent(requests, self.reads?))
     }
 
     /// Dirty pages as a percentage of the pool's pages.

@@ -31,6 +31,9 @@ pub struct Since {
     /// Of the buffer pool's page requests in between, the percentage served from memory;
     /// `None` when none was requested.
     pub hit_percent: Option<f64>,
+    /// Whether there was a sample of the same server run to compare with: `false` on the
+    /// first collection, after a restart, and when no time passed.
+    pub compared: bool,
 }
 
 /// The previous sample of every node.
@@ -65,6 +68,7 @@ impl Samples {
         Since {
             queries_per_second: increase(before.questions, now.questions).map(|q| q / seconds),
             hit_percent: requests.zip(reads).map(|(r, d)| hit_percent(r, d)),
+            compared: true,
         }
     }
 }
@@ -101,6 +105,7 @@ mod tests {
         let since = samples.update("a", sample(t1, 102.0, 1100.0, 600.0, 15.0));
         assert_eq!(since.queries_per_second, Some(50.0));
         assert_eq!(since.hit_percent, Some(95.0));
+        assert!(since.compared);
         // Another node has its own.
         assert_eq!(
             samples.update("b", sample(t1, 5.0, 1.0, 1.0, 1.0)),
@@ -132,5 +137,6 @@ mod tests {
         let since = samples.update("a", sample(t3, 3.0, 20.0, 700.0, 10.0));
         assert_eq!(since.queries_per_second, Some(10.0));
         assert_eq!(since.hit_percent, None);
+        assert!(since.compared);
     }
 }

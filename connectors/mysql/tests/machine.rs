@@ -132,7 +132,7 @@ async fn figures_match_what_the_server_says() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queries_per_second_is_the_increase_of_questions_between_collections() {
+async fn rates_and_the_hit_ratio_are_over_the_time_between_collections() {
     let mysql = connector(config(&[MACHINE], Options::default()));
     let mut conn = direct(3306).await;
     let a = Instant::now();
@@ -140,6 +140,12 @@ async fn queries_per_second_is_the_increase_of_questions_between_collections() {
     let b = Instant::now();
     for _ in 0..50 {
         conn.query_drop("DO 1").await.unwrap();
+    }
+    // Reads an InnoDB table: buffer pool page requests in between.
+    for _ in 0..5 {
+        conn.query_drop("SELECT COUNT(*) FROM mysql.innodb_table_stats")
+            .await
+            .unwrap();
     }
     let c = Instant::now();
     let second = collect(&mysql).await;
@@ -162,4 +168,15 @@ async fn queries_per_second_is_the_increase_of_questions_between_collections() {
         .map(|s| s.unit())
         .collect();
     assert_eq!(units, [Some("queries/s")]);
+
+    // The hit ratio of the second is over the page reads between the two, not since the start.
+    let counter = |r: &dbmon_connector_api::Report, name: &str| r.exact_value(node, name, &[]);
+    let requests = counter(&second, "innodb_buffer_pool_read_requests")
+        - counter(&first, "innodb_buffer_pool_read_requests");
+    let reads =
+        counter(&second, "innodb_buffer_pool_reads") - counter(&first, "innodb_buffer_pool_reads");
+    assert!(requests > 0.0, "{requests}");
+    let hit = second.exact_value(node, "innodb_buffer_pool_hit_percent", &[]);
+    let expected = 100.0 * (1.0 - reads / requests);
+    assert!((hit - expected).abs() < 1e-9, "{hit} vs {expected}");
 }
