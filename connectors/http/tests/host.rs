@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{apis, closed_url};
-use dbmon_test_support::{Host, built_binary, built_library};
+use common::{apis, closed_url, dir};
+use dbmon_test_support::{Host, TestCa, built_binary, built_library};
 use serde_json::Value;
 use std::{
     process::Command,
@@ -208,4 +208,44 @@ clusters:
     ] {
         assert!(err.contains(expected), "{expected}\nnot in:\n{err}");
     }
+}
+
+/// The README's example headings, each followed by a complete cluster entry.
+const EXAMPLES: [&str; 4] = [
+    "### Elasticsearch: /_cluster/health",
+    "### Consul: /v1/health/state/critical",
+    "### Kubernetes API server: /healthz and /readyz",
+    "### Vault: /v1/sys/health",
+];
+
+#[test]
+fn the_host_accepts_every_readme_example_with_its_rules() {
+    let work = tempfile::tempdir().unwrap();
+    // The examples' CA files, made here: the connector reads them at startup.
+    let ca = TestCa::new("Example CA").write(work.path());
+    let mut clusters = Vec::new();
+    for heading in EXAMPLES {
+        let mut cluster = dir().readme_cluster(heading, "http");
+        assert!(cluster["rules"].is_sequence(), "{heading} has host rules");
+        if let Some(tls) = cluster.get_mut("tls") {
+            tls["ca"] = serde_yaml_ng::Value::String(ca.display().to_string());
+        }
+        clusters.push(cluster);
+    }
+    let plugins = work.path().join("plugins.d");
+    std::fs::create_dir(&plugins).unwrap();
+    let library = built_library("dbmon_connector_http");
+    std::fs::copy(&library, plugins.join(library.file_name().unwrap())).unwrap();
+    let file = work.path().join("examples.yaml");
+    let config = serde_yaml_ng::to_string(&serde_json::json!({ "clusters": clusters })).unwrap();
+    std::fs::write(&file, &config).unwrap();
+    let output = Command::new(built_binary("dbmon"))
+        .args(["serve", "--check", "--config"])
+        .arg(&file)
+        .env("CONSUL_TOKEN", "consul-token")
+        .env("KUBE_TOKEN", "kube-token")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{config}\n{stderr}");
 }
