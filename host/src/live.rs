@@ -1,8 +1,11 @@
-//! What a reload may change while the host runs: the loaded connectors and each cluster's
-//! runner. The client API, the collector's commands and the reload share one [`Live`]; each
+//! What a reload may change while the host runs: the loaded connectors, the libraries the
+//! last look at the plugins folder refused, and each cluster's runner. The client API, the collector's commands and the reload share one [`Live`]; each
 //! reader takes a snapshot (an `Arc`) and never holds the lock across an await.
 
-use crate::{plugins::Registry, runner::Runner};
+use crate::{
+    plugins::{Refusal, Registry},
+    runner::Runner,
+};
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
@@ -12,6 +15,7 @@ use std::{
 #[derive(Default)]
 pub struct Live {
     registry: RwLock<Arc<Registry>>,
+    refusals: RwLock<Arc<[Refusal]>>,
     runners: RwLock<HashMap<Arc<str>, Arc<Runner>>>,
 }
 
@@ -20,6 +24,7 @@ impl Live {
     pub fn new(registry: Arc<Registry>, runners: HashMap<String, Arc<Runner>>) -> Live {
         Live {
             registry: RwLock::new(registry),
+            refusals: RwLock::new(Arc::new([])),
             runners: RwLock::new(
                 runners
                     .into_iter()
@@ -37,6 +42,17 @@ impl Live {
     /// Replaces the connectors (a reload loaded more).
     pub fn set_registry(&self, registry: Arc<Registry>) {
         *self.registry.write().unwrap_or_else(|p| p.into_inner()) = registry;
+    }
+
+    /// The libraries the last look at the plugins folder refused (at the start, or by the
+    /// last reload applied).
+    pub fn refusals(&self) -> Arc<[Refusal]> {
+        Arc::clone(&self.refusals.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Replaces the refused libraries.
+    pub fn set_refusals(&self, refusals: Arc<[Refusal]>) {
+        *self.refusals.write().unwrap_or_else(|p| p.into_inner()) = refusals;
     }
 
     /// The runner of cluster `id`, when this host collects it.

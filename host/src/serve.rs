@@ -259,6 +259,7 @@ pub async fn serve(
     });
     let agents = Arc::new(std::sync::Mutex::new(Agents::new(agents, stopped.clone())));
     let live = Arc::new(Live::new(Arc::clone(&registry), runners.clone()));
+    live.set_refusals(refusals.clone().into());
     let watchers = Arc::new(api::Watchers::default());
     let collectors = Arc::new(Collectors::new(runners.keys().map(|id| id.as_str().into())));
     let deliveries = Arc::new(crate::alerts::Deliveries::default());
@@ -278,7 +279,6 @@ pub async fn serve(
             Arc::clone(&live),
         );
         let (watchers, deliveries) = (Arc::clone(&watchers), Arc::clone(&deliveries));
-        let refusals: Arc<[Refusal]> = refusals.clone().into();
         let stopped = stopped.clone();
         Box::new(move |listener, security| {
             let state = crate::http::State {
@@ -286,7 +286,6 @@ pub async fn serve(
                 store: Arc::clone(&store),
                 collectors: Arc::clone(&collectors),
                 live: Arc::clone(&live),
-                refusals: Arc::clone(&refusals),
                 watchers: Arc::clone(&watchers),
                 deliveries: Arc::clone(&deliveries),
             };

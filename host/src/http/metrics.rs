@@ -349,7 +349,7 @@ fn host(out: &mut Exposition, state: &State) {
         "dbmon_plugins_refused",
         "",
         &[],
-        state.refusals.len() as f64,
+        state.live.refusals().len() as f64,
     );
     own(out, "dbmon_watchers", "", &[], state.watchers.open() as f64);
     for c in state.collectors.list() {

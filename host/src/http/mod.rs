@@ -22,7 +22,6 @@ use crate::{
     ingest::Collectors,
     listener::{self, ConnInfo, Connections, Greeting},
     live::Live,
-    plugins::Refusal,
     security::{Role, ServerSecurity, ServerTls, auth::bearer},
     store::Store,
 };
@@ -46,10 +45,8 @@ pub struct State {
     /// cluster (`remote(id)`, with its worker restarts there); `list()` for each collector's
     /// counters. Empty on a collector and when none pushes.
     pub collectors: Arc<Collectors>,
-    /// The libraries of the plugins folder that were refused at the start, with why.
-    pub refusals: Arc<[Refusal]>,
-    /// The connectors loaded now (`registry()`; none on a server) and the runner of each
-    /// cluster this process collects (`runner(id)`: `isolation()`, `restarts()`), as reloads
+    /// The connectors loaded now (`registry()`; none on a server), the libraries refused
+    /// (`refusals()`) and the runner of each cluster this process collects (`runner(id)`: `isolation()`, `restarts()`), as reloads
     /// change them.
     pub live: Arc<Live>,
     /// Open Watch streams of the gRPC API (none on a collector, which serves no API).

@@ -221,7 +221,6 @@ fn state(store: Arc<Store>) -> State {
         store,
         collectors: Arc::new(Collectors::new([])),
         live: Arc::new(Live::new(Arc::new(Registry::default()), HashMap::new())),
-        refusals: Arc::new([]),
         watchers: Arc::new(Watchers::default()),
         deliveries: Arc::default(),
     }

@@ -196,6 +196,9 @@ impl Reloader {
             share.send_replace(Arc::new(ids.collect()));
         }
         self.live.set_registry(Arc::new(registry));
+        if self.role.collects() {
+            self.live.set_refusals(refusals.into());
+        }
         if let Some(collectors) = &self.collectors {
             collectors.set_local(self.live.cluster_ids());
         }

@@ -248,6 +248,17 @@ async fn a_reload_moves_opens_and_closes_listeners_and_open_connections_go_on() 
     let said = String::from_utf8_lossy(&opened.stdout).to_string();
     assert!(said.contains("metrics_listen: opened on"), "{said}");
     assert_eq!(metrics_status(&metrics_again).await, Ok(200));
+
+    // A library the reload refuses is counted in /metrics.
+    let junk = host.dir.path().join("plugins.d/libdbmon_connector_junk.so");
+    std::fs::write(&junk, b"not a library").unwrap();
+    let refusing = crate::cli_to(&moved, &["reload"]).await;
+    let said = String::from_utf8_lossy(&refusing.stdout).to_string();
+    assert!(said.contains("refused library"), "{said}");
+    let client = dbmon_scrape::client(None).unwrap();
+    let url = format!("http://{metrics_again}/metrics");
+    let (_, _, body) = crate::metrics::get(&client, &url, None).await.unwrap();
+    assert!(body.contains("\ndbmon_plugins_refused 1\n"), "{body}");
 }
 
 #[tokio::test]
