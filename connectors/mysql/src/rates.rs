@@ -8,6 +8,11 @@ use std::{
     time::Instant,
 };
 
+/// How far behind the time between two samples a server's uptime may grow before it counts
+/// as restarted: two readings of a whole-second counter differ from the time between them by
+/// less than a second each way.
+const UPTIME_SLACK_SECONDS: f64 = 2.0;
+
 /// The counters of one node at one time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
@@ -54,8 +59,10 @@ impl Samples {
             Some(d) if !d.is_zero() => d.as_secs_f64(),
             _ => return Since::default(),
         };
+        // Uptime counts whole seconds: it grows by the time in between, give or take one. Much
+        // less is a restart, even one whose counters have grown past the old ones again.
         if let (Some(a), Some(b)) = (before.uptime_seconds, now.uptime_seconds)
-            && b < a
+            && b < a + seconds - UPTIME_SLACK_SECONDS
         {
             return Since::default();
         }
@@ -122,19 +129,24 @@ mod tests {
         let t1 = t0 + Duration::from_secs(1);
         let since = samples.update("a", sample(t1, 1.0, 2000.0, 600.0, 10.0));
         assert_eq!(since, Since::default());
+        // Uptime grew, but by far less than the 10 s in between, and Questions grew past the
+        // old figure: restarted too.
+        let t1 = t1 + Duration::from_secs(10);
+        let since = samples.update("a", sample(t1, 2.0, 3000.0, 700.0, 10.0));
+        assert_eq!(since, Since::default());
         // No time passed.
         assert_eq!(
-            samples.update("a", sample(t1, 1.0, 2000.0, 600.0, 10.0)),
+            samples.update("a", sample(t1, 2.0, 3000.0, 700.0, 10.0)),
             Since::default()
         );
         // A counter that went down.
         let t2 = t1 + Duration::from_secs(1);
-        let since = samples.update("a", sample(t2, 2.0, 10.0, 700.0, 10.0));
+        let since = samples.update("a", sample(t2, 3.0, 10.0, 800.0, 10.0));
         assert_eq!(since.queries_per_second, None);
         assert_eq!(since.hit_percent, Some(100.0));
         // No page requested: no hit ratio.
         let t3 = t2 + Duration::from_secs(1);
-        let since = samples.update("a", sample(t3, 3.0, 20.0, 700.0, 10.0));
+        let since = samples.update("a", sample(t3, 4.0, 20.0, 800.0, 10.0));
         assert_eq!(since.queries_per_second, Some(10.0));
         assert_eq!(since.hit_percent, None);
         assert!(since.compared);

@@ -177,3 +177,29 @@ async fn too_many_connections_are_degraded() {
     let report = collect(&connector(config(&[&e], options))).await;
     assert_eq!(report.status(), Status::Healthy, "{report:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_is_reconnected_and_its_rates_start_again() {
+    let mut server = MariaDb::start(1, &[]).await;
+    let e = server.endpoint();
+    let mysql = connector(config(&[&e], Options::default()));
+    let rate = |r: &dbmon_connector_api::Report| r.node_value_of(&e, "queries_per_second");
+    let first = collect(&mysql).await;
+    assert_eq!(rate(&first), None);
+    // Long enough for its uptime to be clearly more than the new run's.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let second = collect(&mysql).await;
+    assert!(rate(&second).is_some(), "{second:#?}");
+
+    server.restart().await;
+    // The kept connection is gone with the old process: made again, no reason.
+    let third = collect(&mysql).await;
+    assert_eq!(third.status(), Status::Healthy, "{third:#?}");
+    let uptime = |r: &dbmon_connector_api::Report| r.exact_value(Some(&e), "uptime_seconds", &[]);
+    assert!(uptime(&third) < uptime(&second), "{third:#?}");
+    // A new server run: nothing to compare its counters with.
+    assert_eq!(rate(&third), None, "{third:#?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fourth = collect(&mysql).await;
+    assert!(rate(&fourth).is_some(), "{fourth:#?}");
+}

@@ -29,7 +29,7 @@ impl Probe {
 pub struct Gathered {
     /// One per configured endpoint, in their order.
     pub probes: Vec<Probe>,
-    /// The endpoint the cluster-wide questions went to; `None` when no endpoint answered.
+    /// The endpoint the cluster-wide questions went to; `None` when no endpoint could be read.
     pub asked: Option<usize>,
     /// `/api/nodes`.
     pub nodes: Result<Vec<Node>, String>,
@@ -55,7 +55,7 @@ pub async fn gather(
     }))
     .await;
     let Some(asked) = probes.iter().position(|p| p.answered().is_some()) else {
-        let none = "no endpoint answered".to_string();
+        let none = "no endpoint could be read".to_string();
         return Gathered {
             probes,
             asked: None,

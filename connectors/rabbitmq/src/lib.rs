@@ -53,7 +53,7 @@ impl RabbitMq {
                 .iter()
                 .filter_map(|p| p.overview.as_ref().err().cloned())
                 .collect();
-            return Err(format!("no endpoint answered: {}", failures.join("; ")).into());
+            return Err(format!("no endpoint could be read: {}", failures.join("; ")).into());
         }
         self.known.learn(&gathered);
         Ok(gathered)

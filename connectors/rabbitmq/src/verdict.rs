@@ -62,13 +62,13 @@ pub fn judge(report: &mut Report, view: &View, gathered: &Gathered, settings: &S
     strangers(report, view, gathered);
 }
 
-/// Every alarm in effect, once each: the health check's list (live) and the nodes' flags (as
-/// of their last statistics).
+/// Every alarm in effect, once each: the health check's list, which is live; without it (an
+/// older RabbitMQ, or the check failed), the nodes' flags, as of their last statistics.
 pub fn alarms(view: &View, gathered: &Gathered) -> Vec<Alarm> {
-    let mut alarms: Vec<Alarm> = match &gathered.alarms {
-        Ok(Some(check)) => check.alarms.clone(),
-        _ => Vec::new(),
-    };
+    if let Ok(Some(check)) = &gathered.alarms {
+        return check.alarms.clone();
+    }
+    let mut alarms: Vec<Alarm> = Vec::new();
     for node in view.nodes.iter().filter_map(|n| n.listed) {
         for (on, resource) in [
             (node.mem_alarm, "memory"),

@@ -100,6 +100,6 @@ async fn the_host_reports_the_node() {
         r["status"] == "unreachable"
     });
     let error = gone["error"].as_str().unwrap_or_default();
-    assert!(error.contains("no endpoint answered"), "{gone:#}");
+    assert!(error.contains("no endpoint could be read"), "{gone:#}");
     assert!(error.contains(&node.api_url), "{gone:#}");
 }

@@ -65,7 +65,7 @@ async fn a_real_node_from_start_to_stop() {
 
     node.stop();
     let err = try_collect(&rabbit).await.unwrap_err();
-    assert!(err.starts_with("no endpoint answered: "), "{err}");
+    assert!(err.starts_with("no endpoint could be read: "), "{err}");
     assert!(err.contains(&node.api_url), "{err}");
     assert!(err.to_lowercase().contains("connection refused"), "{err}");
 }

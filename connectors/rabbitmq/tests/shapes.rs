@@ -288,3 +288,16 @@ async fn an_endpoint_of_another_cluster_is_named() {
         "{report:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_closed_port_is_the_error_of_the_collection() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let err = try_collect(&connector(Options::default(), std::slice::from_ref(&url)))
+        .await
+        .unwrap_err();
+    let expected = format!("no endpoint could be read: GET {url}/api/overview: ");
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+}

@@ -45,7 +45,7 @@ async fn https_with_the_clusters_ca() {
     let err = try_collect(&connector(&node.api_url, None))
         .await
         .unwrap_err();
-    assert!(err.starts_with("no endpoint answered: "), "{err}");
+    assert!(err.starts_with("no endpoint could be read: "), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 
     // insecure_skip_verify accepts it.

@@ -166,6 +166,15 @@ impl MariaDb {
         }
     }
 
+    /// Kills the server and starts it again on the same port and data: a crash and restart.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = Some(spawn(self.dir.path(), self.port, self.server_id, &[]));
+        if let Err(Failed::Exited(log) | Failed::NotReady(log)) = self.wait_ready().await {
+            panic!("mariadbd did not start again: {log}");
+        }
+    }
+
     async fn wait_ready(&mut self) -> Result<(), Failed> {
         let until = Instant::now() + START_WITHIN;
         loop {
