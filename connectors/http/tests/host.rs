@@ -64,13 +64,18 @@ async fn the_host_reports_an_api_cluster() {
             - {{ name: shards_active_percent, path: $.active_shards_percent_as_number, unit: percent }}
             - {{ name: green, path: $.status, equals: green }}
             - {{ name: relocating, path: $.relocating_shards_typo }}
+    rules:
+      - {{ when: \"green == 0\", status: degraded, reason: \"cluster health is not green\", for: 2 }}
+      - {{ when: \"nodes < 3\", status: unhealthy, reason: \"only {{nodes}} nodes\" }}
 ",
         es.url("")
     );
     let host = Host::start(&config, &[built_library("dbmon_connector_http")]);
     let report = report_at_least(&host, 2).await;
     assert_eq!(report["connector"], "http");
-    assert_eq!(report["status"], "degraded", "{report:#}");
+    // The connector's verdict (a node down: DEGRADED), raised by the README's host rules: one
+    // node of the 3 wanted, and not green for 2 reports.
+    assert_eq!(report["status"], "unhealthy", "{report:#}");
     let served: Value = serde_json::from_str(apis::ES_HEALTH).unwrap();
     let metrics = &report["metrics"];
     assert_eq!(
@@ -104,6 +109,16 @@ async fn the_host_reports_an_api_cluster() {
             .any(|r| r.starts_with(&format!("node {down}: GET /_cluster/health: "))),
         "{reasons:?}"
     );
+    let served_nodes = served["number_of_nodes"].as_u64().unwrap();
+    for rule_reason in [
+        format!("only {served_nodes} nodes"),
+        "cluster health is not green".to_string(),
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(&rule_reason)),
+            "{rule_reason}: {reasons:?}"
+        );
+    }
     // The token went to the server, and nowhere else.
     let sent = es.requests();
     assert!(
@@ -247,5 +262,5 @@ fn the_host_accepts_every_readme_example_with_its_rules() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{config}\n{stderr}");
+    assert!(output.status.success(), "{stderr}\nfor:\n{config}");
 }
