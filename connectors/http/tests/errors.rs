@@ -412,3 +412,21 @@ async fn a_large_answer_reads_the_same_as_a_small_one() {
         0.0
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_with_a_base_path_prefixes_every_request() {
+    let api = serving("/api/v2/status", Reply::json(r#"{"ok": true}"#)).await;
+    let base = api.url("/api/v2/");
+    let http = connector(config(
+        std::slice::from_ref(&base),
+        "requests: [{path: /status, extract: [{name: ok, path: $.ok}]}]",
+    ));
+    let report = collect(&http).await;
+    let id = api.url("/api/v2");
+    assert_eq!(report.node_value_of(&id, "ok"), Some(1.0), "{report:#?}");
+    assert_eq!(
+        report.address_of(report.node_by_id(&id)),
+        Some(api.addr.to_string().as_str())
+    );
+    assert_eq!(api.hits("/api/v2/status"), 1);
+}
