@@ -51,7 +51,7 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// The figures of `answer`; `since` from [`Figures::sample`] of the same answer.
+    /// The figures of `answer`, with `since` what its [`Figures::sample`] made of the previous.
     pub fn of(answer: &Answer, since: Since) -> Figures {
         let number = |name: &str| status_number(answer, name);
         let gtid_slave_pos = answer.variables.get("gtid_slave_pos").map(String::as_str);
