@@ -90,30 +90,38 @@ pub async fn fetch(
             excerpt(&fetched.body)
         )));
     }
-    let reading = if fetched.body.len() <= READ_INLINE_BYTES {
-        read::read(&plan.requests[index], &fetched.body, &fetched.content_type)
+    let (status, elapsed) = (fetched.status, fetched.elapsed);
+    let (reading, body) = if fetched.body.len() <= READ_INLINE_BYTES {
+        let reading = read::read(request, &fetched.body, &fetched.content_type);
+        (reading, fetched.body)
     } else {
         // Parsing and walking a large document holds a thread for tens of milliseconds.
-        let (plan, body, content_type) = (
-            Arc::clone(plan),
-            fetched.body.clone(),
-            fetched.content_type.clone(),
-        );
-        tokio::task::spawn_blocking(move || read::read(&plan.requests[index], &body, &content_type))
-            .await
-            .unwrap_or_else(|e| Err(format!("reading the body failed: {e}")))
+        let plan = Arc::clone(plan);
+        let (body, content_type) = (fetched.body, fetched.content_type);
+        tokio::task::spawn_blocking(move || {
+            let reading = read::read(&plan.requests[index], &body, &content_type);
+            (reading, body)
+        })
+        .await
+        .unwrap_or_else(|e| (Err(format!("reading the body failed: {e}")), String::new()))
     };
-    let reading = reading.map_err(|why| failed(format!("{why}{}", excerpt(&fetched.body))))?;
+    let reading = reading.map_err(|why| Failure {
+        why: format!("{why}{}", excerpt(&body)),
+        status: Some(status),
+        elapsed: Some(elapsed),
+    })?;
     Ok(Answer {
-        status: fetched.status,
-        elapsed: fetched.elapsed,
+        status,
+        elapsed,
         reading,
     })
 }
 
 /// `: ` and the start of `body` on one line, or nothing for an empty body.
 fn excerpt(body: &str) -> String {
-    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Whitespace runs collapse, so a few times the excerpt's length is enough to look at.
+    let head: String = body.chars().take(EXCERPT_CHARS * 4).collect();
+    let flat: String = head.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.is_empty() {
         return String::new();
     }
