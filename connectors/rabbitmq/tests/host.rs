@@ -17,8 +17,8 @@ fn config(node: &RabbitNode) -> String {
 clusters:
   - id: rabbitmq-e2e
     connector: rabbitmq
-    interval: 1s
-    timeout: 1s
+    interval: 2s
+    timeout: 2s
     endpoints: ['{}']
     auth: {{username: {MONITOR_USER}, password: {MONITOR_PASSWORD}}}
     options: {{ready_without_consumers_degraded: 2}}

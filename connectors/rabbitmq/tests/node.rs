@@ -191,7 +191,7 @@ async fn a_wrong_password_is_refused_without_showing_it(endpoints: &[String]) {
 
 /// A memory alarm, then a disk alarm, each set with rabbitmqctl and cleared again.
 async fn alarms_make_it_unhealthy(node: &RabbitNode, rabbit: &dbmon_connector_rabbitmq::RabbitMq) {
-    let within = Duration::from_secs(20);
+    let within = Duration::from_secs(40);
     node.ctl(&["set_vm_memory_high_watermark", "0.0000001"]);
     let report = collect_until(rabbit, within, |r| r.status() == Status::Unhealthy).await;
     let check = node.call_alarms().await;
