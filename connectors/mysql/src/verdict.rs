@@ -141,6 +141,79 @@ mod tests {
         ("wsrep_local_state_comment", "Synced"),
     ];
 
+    /// A MySQL 8 replica with one channel, `SHOW REPLICA STATUS` spelling.
+    fn mysql_replica(io: &str, sql: &str, behind: Option<&str>, io_error: &str) -> Figures {
+        let row: crate::probe::Fields = [
+            ("Channel_Name", Some("")),
+            ("Source_Host", Some("db0")),
+            ("Source_Port", Some("3306")),
+            ("Replica_IO_Running", Some(io)),
+            ("Replica_SQL_Running", Some(sql)),
+            ("Seconds_Behind_Source", behind),
+            (
+                "Last_IO_Errno",
+                Some(if io_error.is_empty() { "0" } else { "13117" }),
+            ),
+            ("Last_IO_Error", Some(io_error)),
+            ("Last_SQL_Errno", Some("0")),
+            ("Last_SQL_Error", Some("")),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.map(String::from)))
+        .collect();
+        let answer = Answer {
+            variables: [("version".to_string(), "8.4.3".to_string())].into(),
+            channels: vec![row],
+            ..Answer::default()
+        };
+        Figures::of(&answer, Since::default())
+    }
+
+    fn reasons(report: &Report) -> Vec<&str> {
+        report.reasons().collect()
+    }
+
+    #[test]
+    fn mysql_replicas_in_the_new_spelling() {
+        let report = judged(mysql_replica("Yes", "Yes", Some("3"), ""));
+        assert_eq!(report.status(), Status::Healthy, "{report:?}");
+
+        let report = judged(mysql_replica(
+            "No",
+            "Yes",
+            None,
+            "Fatal error: source has purged",
+        ));
+        assert_eq!(report.status(), Status::Unhealthy);
+        assert_eq!(
+            reasons(&report),
+            [
+                "replica db1:3306 (source db0:3306): I/O thread not running (last error: error \
+                 13117: Fatal error: source has purged): nothing is received from the source"
+            ]
+        );
+
+        let report = judged(mysql_replica("Connecting", "Yes", None, "can't connect"));
+        assert_eq!(report.status(), Status::Degraded);
+        assert_eq!(
+            reasons(&report),
+            [
+                "replica db1:3306 (source db0:3306): I/O thread connecting to its source, not \
+                 replicating (last error: error 13117: can't connect)"
+            ]
+        );
+
+        let report = judged(mysql_replica("Yes", "Yes", Some("45"), ""));
+        assert_eq!(report.status(), Status::Degraded);
+        assert_eq!(
+            reasons(&report),
+            [
+                "replica db1:3306 (source db0:3306) is 45 s behind its source \
+                 (replication_seconds_behind over 30)"
+            ]
+        );
+    }
+
     #[test]
     fn a_synced_galera_node_is_healthy() {
         let report = judged(galera(&SYNCED));

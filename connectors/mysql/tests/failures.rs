@@ -203,3 +203,43 @@ async fn a_restarted_server_is_reconnected_and_its_rates_start_again() {
     let fourth = collect(&mysql).await;
     assert!(rate(&fourth).is_some(), "{fourth:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_costs_the_deadline_then_is_asked_anew() {
+    let server = MariaDb::start(1, &[]).await;
+    let e = server.endpoint();
+    let mysql = connector(config(&[&e], Options::default()));
+    assert_eq!(collect(&mysql).await.status(), Status::Healthy);
+
+    // Its connection stays open, and nothing comes back on it.
+    server.signal(libc::SIGSTOP);
+    let (error, took) = collect_error(&mysql, Duration::from_millis(500)).await;
+    assert!(
+        error.starts_with(&format!("node {e}: no answer within")),
+        "{error}"
+    );
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    server.signal(libc::SIGCONT);
+
+    let report = collect(&mysql).await;
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    // The stalled connection was closed, not kept: the server is left with the new one.
+    let mut conn = server.conn().await;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let others: Option<u64> = conn
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()",
+            )
+            .await
+            .unwrap();
+        if others == Some(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{others:?} connections besides the test's"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -166,6 +166,14 @@ impl MariaDb {
         }
     }
 
+    /// Stops (`SIGSTOP`) or continues (`SIGCONT`) the server's process: a server that keeps
+    /// its connections open and stops answering on them.
+    pub fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("a running server");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    }
+
     /// Kills the server and starts it again on the same port and data: a crash and restart.
     pub async fn restart(&mut self) {
         self.kill();
