@@ -1,8 +1,8 @@
 //! The health rules: each problem found adds a reason naming the node or queue and the figure.
 //!
 //! UNHEALTHY when publishing or the cluster's integrity is at risk: an alarm (RabbitMQ then
-//! blocks every publishing connection of the cluster), a network partition, a majority of nodes
-//! down. DEGRADED for what needs attention while the cluster serves: one node down or not
+//! blocks every publishing connection of the cluster), a network partition, half the nodes or
+//! more down. DEGRADED for what needs attention while the cluster serves: one node down or not
 //! answering, a queue filling with nobody consuming, a question the API did not answer.
 
 use crate::api::{Alarm, Queue};
