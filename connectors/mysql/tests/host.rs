@@ -80,8 +80,8 @@ async fn the_host_reports_a_pair_and_its_stopped_sql_thread() {
   - id: pair
     connector: mysql
     endpoints: ['mysql://{s}', '{r}']
-    interval: 500ms
-    timeout: 400ms
+    interval: 1s
+    timeout: 900ms
     auth: {{ username: root }}
 "
     );
