@@ -190,3 +190,58 @@ async fn a_delayed_replica_over_the_threshold_is_degraded() {
     replica.wait_caught_up(&source).await;
     collect_until(&mysql, "healthy", |r| r.status() == Status::Healthy).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_named_connection_of_a_multi_source_replica_is_a_channel() {
+    let (east, west, replica) = tokio::join!(
+        MariaDb::start(1, &["--gtid-domain-id=1"]),
+        MariaDb::start(2, &["--gtid-domain-id=2"]),
+        MariaDb::start(3, &[]),
+    );
+    replica.replicate_as("east", &east).await;
+    replica.replicate_as("west", &west).await;
+    east.exec("CREATE DATABASE e").await;
+    west.exec("CREATE DATABASE w").await;
+    replica.wait_caught_up(&east).await;
+    replica.wait_caught_up(&west).await;
+    let r = replica.endpoint();
+    let mysql = connector(config(&[&r], Options::default()));
+    let report = collect(&mysql).await;
+    assert_eq!(report.status(), Status::Healthy, "{report:#?}");
+    assert_eq!(
+        report.exact_value(Some(&r), "replication_channels", &[]),
+        2.0
+    );
+    for (name, source) in [("east", &east), ("west", &west)] {
+        let labels = [("channel", name), ("source", &source.endpoint())];
+        for metric in ["replication_io_running", "replication_sql_running"] {
+            assert_eq!(
+                report.exact_value(Some(&r), metric, &labels),
+                1.0,
+                "{metric}"
+            );
+        }
+        assert_eq!(
+            report.exact_value(Some(&r), "replication_gtid_gap", &labels),
+            0.0
+        );
+    }
+
+    // One connection stopped: both its threads, named in the reasons; the other replicates.
+    replica.exec("STOP SLAVE 'west'").await;
+    let report = collect(&mysql).await;
+    assert_eq!(report.status(), Status::Unhealthy, "{report:#?}");
+    let who = format!("replica {r} channel 'west' (source {})", west.endpoint());
+    assert!(report.has_reason(&[&who, "SQL thread not running"]));
+    assert!(report.has_reason(&[&who, "I/O thread not running"]));
+    assert_eq!(report.reasons().count(), 2, "{report:#?}");
+    let east_labels = [("channel", "east")];
+    assert_eq!(
+        report.one_value(Some(&r), "replication_sql_running", &east_labels),
+        1.0
+    );
+    assert_eq!(
+        report.one_value(Some(&r), "replication_sql_running", &[("channel", "west")]),
+        0.0
+    );
+}
