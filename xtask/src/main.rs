@@ -6,10 +6,14 @@
 //!   libraries and run the `dbmon` binary), then runs every test: `cargo nextest run
 //!   --workspace [ARGS]` and the doc tests where cargo-nextest is installed, else `cargo test
 //!   --workspace [ARGS]`.
+//! - `cargo xtask demo`: real clusters to watch (etcd, Redis Cluster, PostgreSQL with a replica,
+//!   CockroachDB's HTTP formats) on loopback ports in a temp folder, a `dbmon serve` on them,
+//!   and faults on demand (`cargo xtask demo fault NAME`); see `demo/mod.rs`.
 //! - `cargo xtask dist`: builds the release and packs `target/dist/dbmon-VERSION-ARCH-linux.tar.gz`
 //!   (the binary, the stripped connectors, the sample config, the systemd units, completions and
 //!   the man page; see `dist.rs`).
 
+mod demo;
 mod dist;
 
 use anyhow::{Context, Result, bail};
@@ -26,6 +30,7 @@ fn main() -> Result<ExitCode> {
     match task.as_str() {
         "serve" => serve(&root, &rest),
         "test" => test(&root, &rest),
+        "demo" => demo::main(&root, &rest),
         "dist" => {
             let tarball = make_dist(&root)?;
             println!("wrote {}", tarball.display());
@@ -37,7 +42,7 @@ fn main() -> Result<ExitCode> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask serve [dbmon serve args] | test [cargo test args] | dist | install-plugins"
+                "usage: cargo xtask serve [dbmon serve args] | test [cargo test args] | demo [fault NAME] | dist | install-plugins"
             );
             Ok(ExitCode::from(2))
         }
