@@ -83,7 +83,11 @@ impl Figures {
                 .map(|row| channel(row, gtid_slave_pos))
                 .collect(),
             replication_unreadable: answer.replication_unreadable.clone(),
-            replicas_connected: answer.replicas_connected,
+            // The process list shows other accounts' threads only with PROCESS; MariaDB counts
+            // its replicas for everyone.
+            replicas_connected: answer
+                .replicas_connected
+                .max(number("slaves_connected").unwrap_or(0.0)),
             galera: Galera::of(answer),
             since,
         }

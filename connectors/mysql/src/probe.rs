@@ -6,7 +6,7 @@ use mysql_async::{Conn, Row, Value, prelude::Queryable};
 use std::{collections::BTreeMap, time::Instant};
 
 /// The status counters and gauges read, besides every `wsrep_%` one (Galera).
-pub const STATUS: [&str; 11] = [
+pub const STATUS: [&str; 12] = [
     "Uptime",
     "Threads_connected",
     "Threads_running",
@@ -18,6 +18,8 @@ pub const STATUS: [&str; 11] = [
     "Innodb_buffer_pool_reads",
     "Innodb_buffer_pool_pages_dirty",
     "Innodb_buffer_pool_pages_total",
+    // MariaDB's count of connected replicas, which needs no privilege.
+    "Slaves_connected",
 ];
 
 /// The server variables read.
@@ -43,7 +45,7 @@ pub struct Answer {
     pub channels: Vec<Fields>,
     /// Why the replication status could not be read (a missing privilege), if it could not.
     pub replication_unreadable: Option<String>,
-    /// Threads sending the binary log to replicas.
+    /// Threads sending the binary log to replicas, as the process list shows them.
     pub replicas_connected: f64,
     /// When the status arrived: the time of the counters, for rates.
     pub at: Instant,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{collect, config, connector, server::MariaDb};
+use common::{collect, config, connector, server::MariaDb, with_auth};
 use dbmon_connector_api::{Report, Status};
 use dbmon_connector_mysql::{Mysql, Options};
 use dbmon_test_support::ReportExt;
@@ -76,6 +76,19 @@ async fn a_replicating_pair_is_healthy_until_the_sql_thread_stops_or_the_source_
         report.exact_value(None, "replication_seconds_behind", &[]),
         0.0
     );
+    // An account without PROCESS does not see the replica's thread; MariaDB's own count of
+    // its replicas still tells that the source is one.
+    source
+        .exec("SET sql_log_bin = 0; CREATE USER 'plain'@'127.0.0.1' IDENTIFIED BY 'pw'; SET sql_log_bin = 1")
+        .await;
+    let plain = connector(with_auth(
+        config(&[&s], Options::default()),
+        "plain",
+        Some("pw"),
+    ));
+    let seen = collect(&plain).await;
+    assert_eq!(seen.exact_value(Some(&s), "replicas_connected", &[]), 1.0);
+    assert_eq!(role(&seen, &s).as_deref(), Some("source"));
     // As the replica says.
     assert_eq!(
         slave_status(&replica, "Slave_IO_Running").await.as_deref(),
