@@ -51,6 +51,17 @@ impl Fault {
             .find(|(_, n, _)| *n == name)
             .map(|(f, _, _)| *f)
     }
+
+    /// The id of the cluster it turns; `None` for `heal`, which touches every one.
+    pub fn cluster(self) -> Option<&'static str> {
+        match self {
+            Fault::EtcdMemberDown => Some(ETCD),
+            Fault::RedisMasterDown => Some(REDIS),
+            Fault::PgReplicaDown => Some(PG),
+            Fault::CrdbNodeDraining => Some(CRDB),
+            Fault::Heal => None,
+        }
+    }
 }
 
 /// What the faults stopped.

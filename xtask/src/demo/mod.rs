@@ -15,6 +15,15 @@
 //! `--state DIR` (default `target/demo`) is where a running demo keeps its lock and control
 //! socket (`state.rs`): a second demo on the same folder says that one runs and exits 1.
 
+/// `println!` that never panics: the demo must still stop everything when its terminal or
+/// pipe has gone (a closed stdout makes `println!` panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod clusters;
 mod control;
 mod dbmon;
@@ -126,7 +135,7 @@ fn run(root: &Path, state: &StateDir, args: &Args) -> Result<ExitCode> {
         Taken::Ours(lock, stale) => {
             if let Some(folder) = stale.as_ref().and_then(|h| h.folder.as_ref()) {
                 let killed = state::remove_leftovers(folder);
-                println!(
+                say!(
                     "the demo that held {} is gone ({}): removed its folder and the {killed} \
                      processes it left running",
                     state.dir.display(),
@@ -166,7 +175,7 @@ fn run(root: &Path, state: &StateDir, args: &Args) -> Result<ExitCode> {
     runtime.shutdown_timeout(Duration::from_secs(5));
     let path = folder.path().to_path_buf();
     drop(folder);
-    println!("removed {}", path.display());
+    say!("removed {}", path.display());
     outcome
 }
 
@@ -200,20 +209,20 @@ async fn demo(
     folder: &Path,
 ) -> Result<ExitCode> {
     let mut signals = Signals::new()?;
-    println!("dbmon demo: starting its clusters in {}", folder.display());
+    say!("dbmon demo: starting its clusters in {}", folder.display());
     let started = Instant::now();
     let start = Clusters::start();
     tokio::pin!(start);
     let clusters = tokio::select! {
         clusters = &mut start => clusters,
         _ = signals.recv() => {
-            println!("stopping: waiting for the servers being started, then stopping them");
+            say!("stopping: waiting for the servers being started, then stopping them");
             drop(start.await);
             return Ok(ExitCode::SUCCESS);
         }
     };
     for line in &clusters.skipped {
-        println!("  {line}");
+        say!("  {line}");
     }
     let ids = clusters.ids();
     let config = clusters.config(folder)?;
@@ -226,7 +235,7 @@ async fn demo(
         }
     };
     lock.record(folder, Some(&serve.url))?;
-    println!("dbmon serving on {}", serve.url);
+    say!("dbmon serving on {}", serve.url);
     let socket = state.socket();
     let _ = std::fs::remove_file(&socket);
     let listener = tokio::net::UnixListener::bind(&socket)
@@ -234,7 +243,7 @@ async fn demo(
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let control = control::serve(listener, Arc::clone(&clusters), stop_tx);
     let summary = clusters.lock().unwrap().summary();
-    banner(state_flag, binaries, &serve, &summary);
+    banner(state_flag, binaries, &serve, &summary, &ids);
 
     let mut healthy = false;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -244,7 +253,7 @@ async fn demo(
             _ = stop_rx.changed() => break ExitCode::SUCCESS,
             _ = tick.tick() => {
                 if let Some(status) = serve.exited() {
-                    eprintln!("dbmon exited ({status}); its log: {}", folder.join("dbmon.log").display());
+                    say!("dbmon exited ({status}); its log: {}", folder.join("dbmon.log").display());
                     break ExitCode::FAILURE;
                 }
                 if !healthy {
@@ -253,7 +262,7 @@ async fn demo(
             }
         }
     };
-    println!("dbmon demo: stopping dbmon and every server it started");
+    say!("dbmon demo: stopping dbmon and every server it started");
     control.abort();
     let _ = std::fs::remove_file(&socket);
     serve.stop();
@@ -277,14 +286,14 @@ async fn check_healthy(
     };
     let took = started.elapsed().as_secs_f64();
     if dbmon::all_healthy(&listed, ids) {
-        println!(
+        say!(
             "\nevery cluster reports ({took:.1} s after the start):\n  {}",
             dbmon::describe(&listed).join("\n  ")
         );
         return true;
     }
     if started.elapsed() > HEALTHY_WITHIN {
-        println!(
+        say!(
             "\nafter {took:.0} s not every cluster reports healthy:\n  {}",
             dbmon::describe(&listed).join("\n  ")
         );
@@ -321,14 +330,20 @@ fn shown(path: &Path) -> String {
     }
 }
 
-fn banner(state_flag: &str, binaries: &dbmon::Binaries, serve: &dbmon::Serve, summary: &[String]) {
+fn banner(
+    state_flag: &str,
+    binaries: &dbmon::Binaries,
+    serve: &dbmon::Serve,
+    summary: &[String],
+    ids: &[&str],
+) {
     let dbmon = shown(&binaries.dbmon);
     let server = &serve.url;
-    println!("\nclusters (dbmon.yaml in the demo's folder registers them):");
+    say!("\nclusters (dbmon.yaml in the demo's folder registers them):");
     for line in summary {
-        println!("  {line}");
+        say!("  {line}");
     }
-    println!(
+    say!(
         "\nTry, in another terminal:\n  \
          {dbmon} --server {server} clusters      # every cluster with its verdict\n  \
          {dbmon} --server {server} watch         # each new report as it comes\n  \
@@ -339,8 +354,10 @@ fn banner(state_flag: &str, binaries: &dbmon::Binaries, serve: &dbmon::Serve, su
          \nFaults, to see verdicts change (each says what dbmon should show, and within how long):",
         web = serve.web
     );
-    for (_, name, what) in faults::FAULTS {
-        println!("  cargo xtask demo fault {name}{state_flag}   # {what}");
+    for (fault, name, what) in faults::FAULTS {
+        let absent = fault.cluster().is_some_and(|id| !ids.contains(&id));
+        let note = if absent { " (not in this demo)" } else { "" };
+        say!("  cargo xtask demo fault {name}{state_flag}   # {what}{note}");
     }
-    println!("\nCtrl-C stops dbmon and every server, and removes the folder.");
+    say!("\nCtrl-C stops dbmon and every server, and removes the folder.");
 }
