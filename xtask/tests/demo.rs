@@ -331,7 +331,12 @@ fn the_demo_runs_real_clusters_turns_faults_into_verdicts_and_leaves_nothing() {
     );
     eprintln!("healthy {:.1} s after heal", took.as_secs_f64());
 
+    let stopping = Instant::now();
     let status = demo.interrupt(Duration::from_secs(60));
+    eprintln!(
+        "stopped {:.1} s after SIGINT",
+        stopping.elapsed().as_secs_f64()
+    );
     let out = demo.output();
     assert!(status.is_some_and(|s| s.success()), "{status:?}:\n{out}");
     assert!(

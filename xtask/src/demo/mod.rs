@@ -111,7 +111,17 @@ fn request(state: &StateDir, request: &str, fault: Option<&str>) -> Result<ExitC
         );
         return Ok(ExitCode::FAILURE);
     }
-    let (answer, refused) = control::send(&state.socket(), request)?;
+    let Ok((answer, refused)) = control::send(&state.socket(), request) else {
+        eprintln!(
+            "the demo ({}) does not answer yet: it is still starting its clusters; try again \
+             once it has printed what to try",
+            state
+                .live_holder()
+                .map(|h| h.describe())
+                .unwrap_or_default()
+        );
+        return Ok(ExitCode::FAILURE);
+    };
     print!("{answer}");
     Ok(if refused {
         ExitCode::FAILURE
@@ -145,6 +155,8 @@ fn run(root: &Path, state: &StateDir, args: &Args) -> Result<ExitCode> {
             lock
         }
     };
+    // A killed demo's socket: nobody answers on it until ours is bound.
+    let _ = std::fs::remove_file(state.socket());
     let binaries = dbmon::binaries(root, args.debug_binaries)?;
     let folder = tempfile::Builder::new()
         .prefix("dbmon-demo-")
