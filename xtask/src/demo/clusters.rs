@@ -18,15 +18,21 @@ pub const INTERVAL_SECS: u64 = 2;
 /// The CockroachDB nodes API login the demo's fake cluster accepts.
 pub const CRDB_USER: &str = "monitor";
 
-/// The cluster ids in the demo's dbmon.yaml.
+/// The etcd cluster's id in the demo's dbmon.yaml (its members are `demo-etcd1..3`).
 pub const ETCD: &str = "demo-etcd";
+/// The Redis Cluster's id.
 pub const REDIS: &str = "demo-redis";
+/// The PostgreSQL pair's id.
 pub const PG: &str = "demo-pg";
+/// The CockroachDB-format cluster's id.
 pub const CRDB: &str = "demo-crdb";
+/// This machine's id, as in the default dbmon.yaml.
 pub const SYSTEM: &str = "local";
 
-/// The PostgreSQL servers' `cluster_name`s (the replica's `application_name` on the primary).
+/// The PostgreSQL primary's `cluster_name`.
 pub const PG_PRIMARY: &str = "demo-primary";
+/// The replica's `cluster_name`: its `application_name` on the primary, which the cluster's
+/// `expected_replicas` names.
 pub const PG_REPLICA: &str = "demo-replica";
 
 /// A primary and its streaming replica.
@@ -41,6 +47,7 @@ pub struct Clusters {
     pub redis: Option<redis::Cluster>,
     pub pg: Option<Pg>,
     pub crdb: Option<FakeCluster>,
+    /// The password of [`CRDB_USER`], made up at each start.
     pub crdb_password: String,
     /// One line per kind left out: why, and what to install.
     pub skipped: Vec<String>,

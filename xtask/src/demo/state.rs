@@ -18,6 +18,7 @@ pub const MARKER: &str = "DBMON_DEMO";
 
 /// Where the state lives.
 pub struct StateDir {
+    /// The folder (`target/demo` unless `--state`).
     pub dir: PathBuf,
 }
 
