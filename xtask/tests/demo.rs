@@ -6,6 +6,7 @@
 
 use std::{
     io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::{Arc, Mutex},
@@ -47,7 +48,16 @@ fn collect(pipe: impl std::io::Read + Send + 'static, sink: Arc<Mutex<String>>) 
 
 impl Demo {
     fn start(state: &Path) -> Demo {
-        let mut child = Command::new(XTASK)
+        let mut command = Command::new(XTASK);
+        // Should this test's process be killed (a CI timeout), the demo stops too.
+        // SAFETY: prctl(2) only, between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            })
+        };
+        let mut child = command
             .args(["demo", "--debug-binaries", "--state"])
             .arg(state)
             .stdin(Stdio::null())

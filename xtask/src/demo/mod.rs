@@ -3,8 +3,8 @@
 //! replica and a loopback server speaking CockroachDB's HTTP formats for three nodes (each
 //! where its programs are installed), writes a dbmon.yaml registering them and `system`, runs
 //! `dbmon serve` on it, and says what to try. `cargo xtask demo fault NAME` injects a fault
-//! into the running demo (and `heal` undoes them); Ctrl-C or SIGTERM stops everything and
-//! removes the folder.
+//! into the running demo (and `heal` undoes them); Ctrl-C, SIGTERM or a closed terminal
+//! (SIGHUP) stops everything and removes the folder.
 //!
 //! - `cargo xtask demo [--debug-binaries] [--state DIR]`: runs the demo. It builds the release
 //!   as `cargo xtask serve` does; `--debug-binaries` takes `target/debug`'s dbmon and
@@ -191,10 +191,11 @@ fn run(root: &Path, state: &StateDir, args: &Args) -> Result<ExitCode> {
     outcome
 }
 
-/// SIGINT or SIGTERM.
+/// SIGINT, SIGTERM or SIGHUP (its terminal closed): each stops the demo.
 struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -202,6 +203,7 @@ impl Signals {
         Ok(Signals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
         })
     }
 
@@ -209,6 +211,7 @@ impl Signals {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
         }
     }
 }
