@@ -123,6 +123,7 @@ pub fn report(r: &Report) -> proto::Report {
                 rule: f.rule.to_string(),
                 status: status(f.status) as i32,
                 reason: f.reason.clone(),
+                places: f.places,
             })
             .collect(),
     }

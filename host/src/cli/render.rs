@@ -161,6 +161,7 @@ pub fn report_json(r: &proto::Report) -> Value {
             "rule": f.rule,
             "status": status(f.status),
             "reason": f.reason,
+            "places": f.places,
         })).collect::<Vec<_>>(),
     })
 }

@@ -757,7 +757,10 @@ impl Config {
             Ok(rules) => Arc::new(rules),
             Err(problems) => {
                 // The defaults' own errors are reported where they are written.
-                for (_, i, e) in problems.into_iter().filter(|(own, ..)| *own) {
+                let own = problems
+                    .into_iter()
+                    .filter(|(list, ..)| *list == crate::rules::List::Own);
+                for (_, i, e) in own {
                     errors.push(self.error_at(&at(&format!("rules[{i}].{}", e.field)), e.message));
                 }
                 Arc::default()

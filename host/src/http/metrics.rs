@@ -228,11 +228,12 @@ fn cluster(out: &mut Exposition, state: &State, slot: &ClusterSlot, now: SystemT
     }
     if let Some(report) = &latest {
         // One series per rule, counting where it held; in the order the rules fired.
-        let mut firing: Vec<(&str, Status, usize)> = Vec::new();
+        let mut firing: Vec<(&str, Status, u64)> = Vec::new();
         for fired in &report.fired {
+            let places = u64::from(fired.places);
             match firing.iter_mut().find(|(rule, ..)| *rule == &*fired.rule) {
-                Some((_, _, places)) => *places += 1,
-                None => firing.push((&fired.rule, fired.status, 1)),
+                Some((_, _, n)) => *n += places,
+                None => firing.push((&fired.rule, fired.status, places)),
             }
         }
         for (rule, status, places) in firing {

@@ -220,7 +220,11 @@ fn state(store: Arc<Store>) -> State {
         durations: Arc::new(Durations::default()),
         store,
         collectors: Arc::new(Collectors::new([])),
-        live: Arc::new(Live::new(Arc::new(Registry::default()), HashMap::new())),
+        live: Arc::new(Live::new(
+            Arc::new(Registry::default()),
+            Arc::new([]),
+            HashMap::new(),
+        )),
         watchers: Arc::new(Watchers::default()),
         deliveries: Arc::default(),
     }
@@ -445,23 +449,23 @@ fn firing_rules_are_series_of_their_cluster_counting_where_they_hold() {
     let mut r = Builder::new();
     r.metric("lag", 40.0).gauge();
     let mut c = collected(1, now - Duration::from_secs(1), r);
-    let fired = |rule: &str, status, reason: &str| crate::rules::Fired {
+    let fired = |rule: &str, status, reason: &str, places| crate::rules::Fired {
         rule: rule.into(),
         status,
         reason: reason.into(),
+        places,
     };
+    let (degraded, unhealthy) = (
+        dbmon_connector_api::Status::Degraded,
+        dbmon_connector_api::Status::Unhealthy,
+    );
     if let crate::store::Outcome::Collected(report) = &mut c.outcome {
         report.judged(crate::rules::Verdict {
-            status: dbmon_connector_api::Status::Unhealthy,
-            reasons: vec!["a lags".into(), "b lags".into(), "lag".into()],
+            status: unhealthy,
             fired: vec![
-                fired("lag", dbmon_connector_api::Status::Degraded, "a lags"),
-                fired("lag", dbmon_connector_api::Status::Degraded, "b lags"),
-                fired(
-                    "lag \"high\"",
-                    dbmon_connector_api::Status::Unhealthy,
-                    "lag",
-                ),
+                fired("lag", degraded, "a lags", 1),
+                fired("lag", degraded, "lag: and 4 more places", 4),
+                fired("lag \"high\"", unhealthy, "lag", 1),
             ],
         });
     }
@@ -471,7 +475,7 @@ fn firing_rules_are_series_of_their_cluster_counting_where_they_hold() {
     assert_eq!(
         lines(&text, "dbmon_cluster_rule_firing{"),
         [
-            "dbmon_cluster_rule_firing{cluster=\"db-1\",connector=\"pg\",rule=\"lag\",status=\"degraded\"} 2",
+            "dbmon_cluster_rule_firing{cluster=\"db-1\",connector=\"pg\",rule=\"lag\",status=\"degraded\"} 5",
             "dbmon_cluster_rule_firing{cluster=\"db-1\",connector=\"pg\",rule=\"lag \\\"high\\\"\",status=\"unhealthy\"} 1",
         ]
     );

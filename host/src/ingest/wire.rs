@@ -75,6 +75,7 @@ fn collected(report: proto::Report) -> Result<Collected, String> {
             rule: f.rule.as_str().into(),
             status: self::status(f.status()),
             reason: f.reason.clone(),
+            places: f.places.max(1),
         })
         .collect();
     let mut collected = Collected::new(

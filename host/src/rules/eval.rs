@@ -19,7 +19,7 @@ use crate::store::{Collected, LabelDef, Schema};
 use cel::{Context, Value};
 use dbmon_connector_api::{NodeStatus, Status};
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, atomic::Ordering},
 };
 
@@ -43,17 +43,22 @@ impl Held {
 pub struct Verdict {
     /// The status.
     pub status: Status,
-    /// The fired rules' reasons, to add to the connector's.
-    pub reasons: Vec<String>,
-    /// Which rules fired.
+    /// Which rules fired, each with its reason (to add after the connector's).
     pub fired: Vec<Fired>,
 }
+
+/// Places a rule's reason is given for, each on its own; past them one entry counts the rest
+/// (a rule over 5,000 queues must not add 5,000 reasons to every report).
+pub const REASONS_PER_RULE: usize = 10;
+
+/// The fanned metric and the series of it a place takes, when a rule is evaluated per
+/// series.
+type Fan<'a> = Option<(&'a str, usize)>;
 
 /// One place a rule is evaluated at.
 struct Place<'a> {
     node: Option<usize>,
-    /// The series of the fanned metric, when the rule is evaluated per series.
-    series: Option<usize>,
+    fan: Fan<'a>,
     labels: &'a [LabelDef],
 }
 
@@ -64,37 +69,54 @@ impl Rules {
             return None;
         }
         let schema = report.schema();
-        let values = report.values();
         let mut cluster: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, s) in schema.series().iter().enumerate() {
             if s.node == 0 {
                 cluster.entry(schema.str(s.name)).or_default().push(i);
             }
         }
-        let nodes = NodeMaps::new(schema, values, report.node_status());
+        let nodes = NodeMaps::new(schema, report.values(), report.node_status());
+        let mut root = Context::default();
+        root.add_variable_from_value("status", report.status().as_str());
+        let seen = Seen {
+            report,
+            cluster: &cluster,
+            nodes: &nodes,
+            root: &root,
+        };
         let mut before = std::mem::take(&mut held.0);
         let mut fired: Vec<(&Rule, Fired)> = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
-            let Some(places) = places(rule, schema, &cluster, nodes.len()) else {
+            let Some(places) = places(rule, &seen) else {
                 continue;
             };
+            let mut keys = HashSet::new();
+            let mut reasons = 0;
             for place in places {
-                let holds = rule.holds_at(&place, report, &cluster, &nodes);
-                if !holds {
+                let key = (index, place_key(schema, &place));
+                // A second place with the same node and labels is the same place.
+                if !keys.insert(key.1.clone()) || !rule.holds_at(&place, &seen) {
                     continue;
                 }
-                let key = (index, place_key(schema, &place));
-                let count = before.remove(&key).unwrap_or(0) + 1;
+                let count = before.remove(&key).unwrap_or(0).saturating_add(1);
                 held.0.insert(key, count);
-                if count >= rule.holds_for {
-                    let reason = rule.fill(&place, report, &cluster, &nodes);
-                    let entry = Fired {
-                        rule: Arc::clone(&rule.name),
-                        status: rule.status,
-                        reason,
-                    };
-                    fired.push((rule, entry));
+                if count < rule.holds_for {
+                    continue;
                 }
+                reasons += 1;
+                if reasons <= REASONS_PER_RULE {
+                    let reason = rule.fill(&place, &seen);
+                    fired.push((rule, rule.fired(reason, 1)));
+                } else if reasons == REASONS_PER_RULE + 1 {
+                    fired.push((rule, rule.fired(String::new(), 1)));
+                } else if let Some((_, more)) = fired.last_mut() {
+                    more.places += 1;
+                }
+            }
+            if reasons > REASONS_PER_RULE
+                && let Some((_, more)) = fired.last_mut()
+            {
+                more.reason = format!("{}: and {} more places", rule.name, more.places);
             }
         }
         let mut status = report.status();
@@ -109,51 +131,53 @@ impl Rules {
         for (rule, _) in fired.iter().filter(|(r, _)| !r.overrides) {
             status = status.max(rule.status);
         }
-        before.clear();
-        let fired: Vec<Fired> = fired.into_iter().map(|(_, f)| f).collect();
         Some(Verdict {
             status,
-            reasons: fired.iter().map(|f| f.reason.clone()).collect(),
-            fired,
+            fired: fired.into_iter().map(|(_, f)| f).collect(),
         })
     }
 }
 
+/// What one report gives its rules to read, made once per report.
+struct Seen<'a> {
+    report: &'a Collected,
+    /// The cluster-level series of each name.
+    cluster: &'a HashMap<&'a str, Vec<usize>>,
+    nodes: &'a NodeMaps,
+    /// What every evaluation sees (`status`); each place adds its own in a scope of it.
+    root: &'a Context<'a>,
+}
+
 /// Where `rule` is evaluated in this report; `None` when a metric it names is missing.
-fn places<'a>(
-    rule: &Rule,
-    schema: &'a Schema,
-    cluster: &HashMap<&str, Vec<usize>>,
-    nodes: usize,
-) -> Option<Vec<Place<'a>>> {
+fn places<'a>(rule: &'a Rule, seen: &Seen<'a>) -> Option<Vec<Place<'a>>> {
+    let schema = seen.report.schema();
     let mut fan = None;
     for metric in &rule.metrics {
-        let series = cluster.get(metric.as_str())?;
+        let Some(series) = seen.cluster.get(metric.as_str()) else {
+            rule.note_missing(metric);
+            return None;
+        };
         let labelled = series.len() > 1 || schema.series()[series[0]].labels.len > 0;
         if labelled && fan.is_none() {
-            fan = Some(series);
+            fan = Some((metric.as_str(), series));
         }
     }
-    let by_series: Vec<(Option<usize>, &[LabelDef])> = match fan {
-        Some(series) => series
+    let by_series: Vec<(Fan<'_>, &[LabelDef])> = match fan {
+        Some((metric, series)) => series
             .iter()
-            .map(|&i| (Some(i), schema.labels(schema.series()[i].labels)))
+            .map(|&i| (Some((metric, i)), schema.labels(schema.series()[i].labels)))
             .collect(),
         None => vec![(None, schema.report_labels())],
     };
     let by_node: Vec<Option<usize>> = if rule.per_node {
-        (0..nodes).map(Some).collect()
+        (0..seen.nodes.len()).map(Some).collect()
     } else {
         vec![None]
     };
     let mut all = Vec::with_capacity(by_series.len() * by_node.len());
     for &node in &by_node {
-        for &(series, labels) in &by_series {
-            all.push(Place {
-                node,
-                series,
-                labels,
-            });
+        for &(fan, labels) in &by_series {
+            all.push(Place { node, fan, labels });
         }
     }
     Some(all)
@@ -165,7 +189,7 @@ fn place_key(schema: &Schema, place: &Place<'_>) -> String {
     if let Some(n) = place.node {
         key.push_str(schema.str(schema.node_defs()[n].id));
     }
-    if place.series.is_some() {
+    if place.fan.is_some() {
         for l in place.labels {
             key.push('\u{1f}');
             key.push_str(schema.str(l.key));
@@ -177,23 +201,25 @@ fn place_key(schema: &Schema, place: &Place<'_>) -> String {
 }
 
 impl Rule {
-    fn holds_at(
-        &self,
-        place: &Place<'_>,
-        report: &Collected,
-        cluster: &HashMap<&str, Vec<usize>>,
-        nodes: &NodeMaps,
-    ) -> bool {
-        let schema = report.schema();
-        let mut context = Context::default();
+    fn fired(&self, reason: String, places: u32) -> Fired {
+        Fired {
+            rule: Arc::clone(&self.name),
+            status: self.status,
+            reason,
+            places,
+        }
+    }
+
+    fn holds_at(&self, place: &Place<'_>, seen: &Seen<'_>) -> bool {
+        let schema = seen.report.schema();
+        let mut context = seen.root.new_inner_scope();
         for metric in &self.metrics {
-            let value = self.metric_value(metric, place, report, cluster);
+            let value = metric_value(metric, place, seen);
             context.add_variable_from_value(metric.as_str(), value.unwrap_or(f64::NAN));
         }
         context.add_variable_from_value("labels", label_map(schema, place.labels));
-        context.add_variable_from_value("status", report.status().as_str());
         if let Some(n) = place.node {
-            context.add_variable_from_value("node", nodes.map(n));
+            context.add_variable_from_value("node", seen.nodes.map(n));
         }
         match self.program.execute(&context) {
             Ok(Value::Bool(holds)) => holds,
@@ -210,22 +236,6 @@ impl Rule {
         }
     }
 
-    fn metric_value(
-        &self,
-        metric: &str,
-        place: &Place<'_>,
-        report: &Collected,
-        cluster: &HashMap<&str, Vec<usize>>,
-    ) -> Option<f64> {
-        let series = cluster.get(metric)?;
-        // The fanned metric takes the place's series; others their first.
-        let i = match place.series {
-            Some(s) if series.contains(&s) => s,
-            _ => series[0],
-        };
-        report.values().get(i).copied()
-    }
-
     fn warn_once(&self, why: String) {
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
@@ -236,17 +246,24 @@ impl Rule {
         }
     }
 
+    /// Says once (at debug: a metric may come and go) that a report lacks a metric the rule
+    /// names, which is also how a misspelt name shows.
+    fn note_missing(&self, metric: &str) {
+        if !self.missing_noted.swap(true, Ordering::Relaxed) {
+            tracing::debug!(
+                "rule '{}' names the metric '{metric}', which a report did not have; it does \
+                 not hold there",
+                self.name
+            );
+        }
+    }
+
     /// The reason with its placeholders filled in: `{value}` (the first metric the
     /// condition names: a node metric in a per-node rule), `{node}`, `{status}`,
     /// `{labels.KEY}`, `{node.NAME}` and `{NAME}` for any metric of the report. An unknown
     /// placeholder stays as written.
-    fn fill(
-        &self,
-        place: &Place<'_>,
-        report: &Collected,
-        cluster: &HashMap<&str, Vec<usize>>,
-        nodes: &NodeMaps,
-    ) -> String {
+    fn fill(&self, place: &Place<'_>, seen: &Seen<'_>) -> String {
+        let (report, nodes) = (seen.report, seen.nodes);
         let schema = report.schema();
         let lookup = |name: &str| -> Option<String> {
             match name {
@@ -257,7 +274,7 @@ impl Rule {
                         None => self
                             .metrics
                             .first()
-                            .and_then(|m| self.metric_value(m, place, report, cluster)),
+                            .and_then(|m| metric_value(m, place, seen)),
                     };
                     value.map(number)
                 }
@@ -276,12 +293,22 @@ impl Rule {
                     if let Some(metric) = name.strip_prefix("node.") {
                         return place.node.and_then(|n| nodes.metric(n, metric)).map(number);
                     }
-                    self.metric_value(name, place, report, cluster).map(number)
+                    metric_value(name, place, seen).map(number)
                 }
             }
         };
         fill_template(&self.reason, lookup)
     }
+}
+
+/// The value of the cluster-level `metric` at `place`: the place's series for the fanned
+/// metric, the first series of the name for the others.
+fn metric_value(metric: &str, place: &Place<'_>, seen: &Seen<'_>) -> Option<f64> {
+    let i = match place.fan {
+        Some((fanned, series)) if fanned == metric => series,
+        _ => *seen.cluster.get(metric)?.first()?,
+    };
+    seen.report.values().get(i).copied()
 }
 
 /// `{name}` in `template` replaced by what `lookup` says; unknown ones stay.
@@ -330,9 +357,10 @@ fn label_map(schema: &Schema, labels: &[LabelDef]) -> HashMap<String, Value> {
         .collect()
 }
 
-/// Each node as a condition sees it, made once per report.
+/// Each node as a condition sees it, made once per report (a CEL map, shared by every
+/// evaluation at that node).
 struct NodeMaps {
-    maps: Vec<HashMap<String, Value>>,
+    maps: Vec<Value>,
 }
 
 impl NodeMaps {
@@ -341,18 +369,16 @@ impl NodeMaps {
             .nodes()
             .zip(statuses)
             .map(|(node, status)| {
-                let mut map = HashMap::new();
-                map.insert("id".into(), Value::String(Arc::new(node.id.to_string())));
-                map.insert(
-                    "address".into(),
-                    Value::String(Arc::new(node.address.to_string())),
-                );
-                map.insert(
-                    "status".into(),
-                    Value::String(Arc::new(status.as_str().to_string())),
-                );
-                map.insert("labels".into(), Value::from(label_map(schema, node.labels)));
-                map
+                let text = |s: &str| Value::String(Arc::new(s.to_string()));
+                HashMap::from([
+                    ("id".to_string(), text(node.id)),
+                    ("address".to_string(), text(node.address)),
+                    ("status".to_string(), text(status.as_str())),
+                    (
+                        "labels".to_string(),
+                        Value::from(label_map(schema, node.labels)),
+                    ),
+                ])
             })
             .collect();
         for (s, value) in schema.series().iter().zip(values) {
@@ -367,19 +393,24 @@ impl NodeMaps {
                 map.insert(name.to_string(), Value::Float(*value));
             }
         }
-        NodeMaps { maps }
+        NodeMaps {
+            maps: maps.into_iter().map(Value::from).collect(),
+        }
     }
 
     fn len(&self) -> usize {
         self.maps.len()
     }
 
-    fn map(&self, n: usize) -> HashMap<String, Value> {
+    fn map(&self, n: usize) -> Value {
         self.maps[n].clone()
     }
 
     fn metric(&self, n: usize, name: &str) -> Option<f64> {
-        match self.maps.get(n)?.get(name)? {
+        let Value::Map(map) = self.maps.get(n)? else {
+            return None;
+        };
+        match map.map.get(&cel::objects::Key::from(name))? {
             Value::Float(v) => Some(*v),
             _ => None,
         }

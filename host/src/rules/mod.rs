@@ -76,6 +76,9 @@ pub struct Fired {
     pub status: Status,
     /// Its reason, filled in.
     pub reason: String,
+    /// Places (nodes, series) it stands for: 1, or more for the entry that counts the places
+    /// past [`eval::REASONS_PER_RULE`].
+    pub places: u32,
 }
 
 /// What is wrong with one entry: the field (relative to the entry) and why.
@@ -85,6 +88,15 @@ pub struct RuleError {
     pub field: &'static str,
     /// The message.
     pub message: String,
+}
+
+/// Which list of rules an entry is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    /// `connectors.NAME.rules`.
+    Defaults,
+    /// The cluster's `rules:`.
+    Own,
 }
 
 /// The rules of one cluster, compiled.
@@ -119,6 +131,8 @@ struct Rule {
     node_metrics: Vec<String>,
     /// Whether an evaluation error was logged already (once per rule).
     warned: AtomicBool,
+    /// Whether a missing metric was noted already (once per rule).
+    missing_noted: AtomicBool,
 }
 
 /// Names a condition can use that are not metrics.
@@ -126,33 +140,32 @@ const RESERVED: [&str; 3] = ["node", "labels", "status"];
 
 impl Rules {
     /// Compiles a cluster's rules: the connector's defaults, then the cluster's own (which
-    /// replace a default of the same name). Errors come with the entry's index in its list
-    /// (`false`: the defaults, `true`: the cluster's).
+    /// replace a default of the same name). Errors come with the entry's list and index.
     pub fn compile(
         defaults: &[RuleEntry],
         own: &[RuleEntry],
-    ) -> Result<Rules, Vec<(bool, usize, RuleError)>> {
+    ) -> Result<Rules, Vec<(List, usize, RuleError)>> {
         let mut errors = Vec::new();
         let mut rules: Vec<Rule> = Vec::new();
         let mut entries = Vec::new();
-        for (is_own, list) in [(false, defaults), (true, own)] {
+        for (which, list) in [(List::Defaults, defaults), (List::Own, own)] {
             let mut names = std::collections::HashSet::new();
             for (index, entry) in list.iter().enumerate() {
                 match compile_one(entry) {
                     Ok(rule) => {
                         if !names.insert(Arc::clone(&rule.name)) {
                             let message = format!("a second rule named '{}'", rule.name);
-                            errors.push((is_own, index, field_error("name", message)));
+                            errors.push((which, index, field_error("name", message)));
                             continue;
                         }
-                        if is_own {
+                        if which == List::Own {
                             rules.retain(|r| r.name != rule.name);
                             entries.retain(|e| entry_name(e) != &*rule.name);
                         }
                         rules.push(rule);
                         entries.push(entry.clone());
                     }
-                    Err(e) => errors.push((is_own, index, e)),
+                    Err(e) => errors.push((which, index, e)),
                 }
             }
         }
@@ -244,6 +257,7 @@ fn compile_one(entry: &RuleEntry) -> Result<Rule, RuleError> {
         metrics,
         node_metrics,
         warned: AtomicBool::new(false),
+        missing_noted: AtomicBool::new(false),
     })
 }
 
@@ -258,8 +272,10 @@ fn words_to_operators(text: &str) -> String {
         let b = bytes[i];
         if let Some(q) = quote {
             if b == b'\\' && i + 1 < bytes.len() {
-                out.push_str(&text[i..i + 2]);
-                i += 2;
+                // The backslash and the whole character it escapes.
+                let len = 1 + text[i + 1..].chars().next().map_or(0, char::len_utf8);
+                out.push_str(&text[i..i + len]);
+                i += len;
                 continue;
             }
             if b == q {

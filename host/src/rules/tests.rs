@@ -192,8 +192,8 @@ fn the_status_and_report_labels_are_there_to_test() {
 fn bad_rules_name_their_field_and_the_position_in_the_expression() {
     let errors =
         Rules::compile(&[], &[rule(r#"{when: "nodes >", status: degraded}"#)]).unwrap_err();
-    let (own, index, e) = &errors[0];
-    assert!(*own);
+    let (list, index, e) = &errors[0];
+    assert_eq!(*list, super::List::Own);
     assert_eq!(*index, 0);
     assert_eq!(e.field, "when");
     assert!(
@@ -260,4 +260,57 @@ fn words_become_operators_of_the_same_length_outside_strings() {
 fn templates_leave_unknown_placeholders_as_written() {
     let filled = eval::fill_for_test("{a} and {b} {unclosed", &[("a", "1")]);
     assert_eq!(filled, "1 and {b} {unclosed");
+}
+
+#[test]
+fn a_backslash_before_any_character_in_a_string_is_kept_whole() {
+    let text = r"labels.x == '\é' and a > 1";
+    let cel = words_to_operators(text);
+    assert_eq!(cel.len(), text.len());
+    assert!(cel.starts_with(r"labels.x == '\é' &&"), "{cel}");
+    // A rule with it compiles (or is refused) instead of panicking.
+    let _ = Rules::compile(
+        &[],
+        &[rule(r#"{when: "labels.x == '\\é'", status: degraded}"#)],
+    );
+}
+
+#[test]
+fn a_rule_gives_ten_reasons_and_counts_the_other_places() {
+    let rules =
+        rules(&[r#"{when: "queue_ready > 0", status: degraded, reason: "{labels.queue}"}"#]);
+    let queues: Vec<String> = (0..25).map(|q| format!("q{q:02}")).collect();
+    let metrics = queues
+        .iter()
+        .map(|q| metric("queue_ready", 1.0, &[("queue", q.as_str())]))
+        .collect();
+    let report = report(proto::Status::Healthy, metrics, Vec::new());
+    let judged = judged(&rules, report, &mut Held::default());
+    let fired = judged.fired();
+    assert_eq!(fired.len(), eval::REASONS_PER_RULE + 1);
+    assert_eq!(fired[0].reason, "q00");
+    let rest = fired.last().unwrap();
+    assert_eq!(rest.places, 15);
+    assert_eq!(rest.reason, "queue_ready > 0: and 15 more places");
+    assert_eq!(fired.iter().map(|f| f.places).sum::<u32>(), 25);
+    assert_eq!(judged.reasons().len(), 11);
+}
+
+#[test]
+fn the_same_place_twice_counts_once_and_keeps_its_run() {
+    let rules = rules(&[r#"{when: "x > 0", status: degraded, for: 2}"#]);
+    let twice = || {
+        report(
+            proto::Status::Healthy,
+            vec![
+                metric("x", 1.0, &[("k", "v")]),
+                metric("x", 1.0, &[("k", "v")]),
+            ],
+            Vec::new(),
+        )
+    };
+    let mut held = Held::default();
+    assert!(judged(&rules, twice(), &mut held).fired().is_empty());
+    let second = judged(&rules, twice(), &mut held);
+    assert_eq!(second.fired().len(), 1, "{:?}", second.fired());
 }

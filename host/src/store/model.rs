@@ -129,7 +129,8 @@ impl Collected {
     /// after the connector's, and which rules fired.
     pub fn judged(&mut self, verdict: crate::rules::Verdict) {
         self.status = verdict.status;
-        self.reasons.extend(verdict.reasons);
+        self.reasons
+            .extend(verdict.fired.iter().map(|f| f.reason.clone()));
         self.fired = verdict.fired;
     }
 

@@ -45,7 +45,11 @@ async fn shipped_configs_start_and_serve_their_clusters() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         // Examples read their passwords from the environment (`${env:NAME}`).
-        for name in text.split("${env:").skip(1).filter_map(|r| r.split('}').next()) {
+        for name in text
+            .split("${env:")
+            .skip(1)
+            .filter_map(|r| r.split('}').next())
+        {
             // SAFETY: set before this example's host starts; no other test reads these.
             unsafe { std::env::set_var(name, "example-password") };
         }

@@ -281,6 +281,7 @@ pub fn encode_report(report: &Report, schema: u64, base: Option<&[f64]>) -> Vec<
             out.str(&fired.rule);
             out.u8(fired.status as u8);
             out.str(&fired.reason);
+            out.u32(fired.places);
         }
     }
     out.0
@@ -335,11 +336,12 @@ pub fn decode_report(sequence: u64, bytes: &[u8], cx: Context<'_>) -> Result<Rep
     let packed = r.bytes()?;
     let mut fired = Vec::new();
     if !r.0.is_empty() {
-        for _ in 0..r.count(9)? {
+        for _ in 0..r.count(13)? {
             fired.push(crate::rules::Fired {
                 rule: r.str()?.into(),
                 status: Status::from_code(r.u8()?),
                 reason: r.str()?.to_owned(),
+                places: r.u32()?,
             });
         }
     }

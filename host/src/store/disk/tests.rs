@@ -219,12 +219,12 @@ async fn the_rules_that_fired_survive_a_restart() {
         rule: "quorum".into(),
         status: dbmon_connector_api::Status::Unhealthy,
         reason: "only 2 nodes".into(),
+        places: 1,
     };
     let mut judged = collection(1, &[2.0]);
     if let Outcome::Collected(c) = &mut judged.outcome {
         c.judged(crate::rules::Verdict {
             status: fired.status,
-            reasons: vec![fired.reason.clone()],
             fired: vec![fired.clone()],
         });
     }
