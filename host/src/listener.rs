@@ -52,6 +52,15 @@ pub struct Greeting {
 }
 
 impl Greeting {
+    /// The answer of a gRPC listener at `address`, with TLS or without.
+    pub fn grpc_at(address: SocketAddr, tls: bool) -> Greeting {
+        if tls {
+            Greeting::grpc_tls(address)
+        } else {
+            Greeting::grpc(address)
+        }
+    }
+
     /// The answer of a gRPC listener at `address`.
     pub fn grpc(address: SocketAddr) -> Greeting {
         Greeting {
@@ -299,7 +308,7 @@ pub fn incoming(
         tx,
         connections,
         tls,
-        accepting: Mutex::new(accepting.abort_handle()),
+        accepting: Mutex::new(accepting),
     };
     (ReceiverStream::new(rx), rebind)
 }
@@ -312,13 +321,14 @@ pub struct Rebind {
     tx: mpsc::Sender<io::Result<Conn>>,
     connections: Connections,
     tls: Option<Arc<ServerTls>>,
-    accepting: Mutex<tokio::task::AbortHandle>,
+    accepting: Mutex<tokio::task::JoinHandle<()>>,
 }
 
 impl Rebind {
     /// Accepts on `listener` from now on (greeting HTTP/1.x probes with `greeting`), and no
-    /// longer on the socket before, which closes.
-    pub fn to(&self, listener: TcpListener, greeting: Greeting) {
+    /// longer on the socket before, which is closed when this returns (so that a next move
+    /// may take its address again).
+    pub async fn to(&self, listener: TcpListener, greeting: Greeting) {
         let accepting = tokio::spawn(accept_loop(
             listener,
             Arc::new(greeting),
@@ -326,8 +336,13 @@ impl Rebind {
             self.tls.clone(),
             self.tx.clone(),
         ));
-        let mut current = self.accepting.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::replace(&mut *current, accepting.abort_handle()).abort();
+        let old = {
+            let mut current = self.accepting.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *current, accepting)
+        };
+        old.abort();
+        // The aborted task drops its socket as it ends.
+        let _ = old.await;
     }
 }
 

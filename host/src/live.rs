@@ -1,6 +1,7 @@
 //! What a reload may change while the host runs: the loaded connectors, the libraries the
-//! last look at the plugins folder refused, and each cluster's runner. The client API, the collector's commands and the reload share one [`Live`]; each
-//! reader takes a snapshot (an `Arc`) and never holds the lock across an await.
+//! last look at the plugins folder refused, and each cluster's runner. The client API, the
+//! collector's commands and the reload share one [`Live`]; each reader takes a snapshot (an
+//! `Arc`) and never holds the lock across an await.
 
 use crate::{
     plugins::{Refusal, Registry},
@@ -20,11 +21,15 @@ pub struct Live {
 }
 
 impl Live {
-    /// These connectors and runners.
-    pub fn new(registry: Arc<Registry>, runners: HashMap<String, Arc<Runner>>) -> Live {
+    /// These connectors, refused libraries and runners.
+    pub fn new(
+        registry: Arc<Registry>,
+        refusals: Arc<[Refusal]>,
+        runners: HashMap<String, Arc<Runner>>,
+    ) -> Live {
         Live {
             registry: RwLock::new(registry),
-            refusals: RwLock::new(Arc::new([])),
+            refusals: RwLock::new(refusals),
             runners: RwLock::new(
                 runners
                     .into_iter()

@@ -258,8 +258,11 @@ pub async fn serve(
         rules: Arc::clone(&cluster.rules),
     });
     let agents = Arc::new(std::sync::Mutex::new(Agents::new(agents, stopped.clone())));
-    let live = Arc::new(Live::new(Arc::clone(&registry), runners.clone()));
-    live.set_refusals(refusals.clone().into());
+    let live = Arc::new(Live::new(
+        Arc::clone(&registry),
+        refusals.clone().into(),
+        runners.clone(),
+    ));
     let watchers = Arc::new(api::Watchers::default());
     let collectors = Arc::new(Collectors::new(runners.keys().map(|id| id.as_str().into())));
     let deliveries = Arc::new(crate::alerts::Deliveries::default());
@@ -280,9 +283,11 @@ pub async fn serve(
         );
         let (watchers, deliveries) = (Arc::clone(&watchers), Arc::clone(&deliveries));
         let stopped = stopped.clone();
+        // Once, whichever reload opens the listener: it follows the store for the host's life.
+        let durations = crate::http::metrics::Durations::follow(&store);
         Box::new(move |listener, security| {
             let state = crate::http::State {
-                durations: crate::http::metrics::Durations::follow(&store),
+                durations: Arc::clone(&durations),
                 store: Arc::clone(&store),
                 collectors: Arc::clone(&collectors),
                 live: Arc::clone(&live),
@@ -307,7 +312,7 @@ pub async fn serve(
             let address = listener.local_addr()?;
             let rebind = start_metrics(listener, http_security.clone())?;
             Some(listeners::Listening {
-                rebind,
+                rebind: Arc::new(rebind),
                 security: http_security,
                 address,
             })
@@ -399,14 +404,11 @@ pub async fn serve(
     if let Some(changes) = store_health {
         api::health::follow_store(&health, changes).await;
     }
-    let greeting = match security.tls {
-        Some(_) => Greeting::grpc_tls(address),
-        None => Greeting::grpc(address),
-    };
+    let greeting = Greeting::grpc_at(address, security.tls.is_some());
     let (incoming, rebind) =
         listener::incoming(listener, greeting, connections, security.tls.clone());
     *listeners.grpc.lock().unwrap_or_else(|p| p.into_inner()) = Some(listeners::Listening {
-        rebind,
+        rebind: Arc::new(rebind),
         security: security.clone(),
         address,
     });

@@ -46,8 +46,8 @@ pub struct State {
     /// counters. Empty on a collector and when none pushes.
     pub collectors: Arc<Collectors>,
     /// The connectors loaded now (`registry()`; none on a server), the libraries refused
-    /// (`refusals()`) and the runner of each cluster this process collects (`runner(id)`: `isolation()`, `restarts()`), as reloads
-    /// change them.
+    /// (`refusals()`) and the runner of each cluster this process collects (`runner(id)`:
+    /// `isolation()`, `restarts()`), as reloads change them.
     pub live: Arc<Live>,
     /// Open Watch streams of the gRPC API (none on a collector, which serves no API).
     pub watchers: Arc<Watchers>,
@@ -105,20 +105,14 @@ pub fn may_listen_on(
     base: &ServerSecurity,
     address: SocketAddr,
 ) -> Result<(), ConfigError> {
-    if let Some(problem) = base.exposure(address) {
-        if !config.insecure {
-            return Err(config.error_at(
-                "metrics_listen",
-                format!(
-                    "{problem}; it needs the file's `tls:` and `auth:` blocks (a token with the \
-                     role read for Prometheus' `authorization:`), or an address on 127.0.0.1; \
-                     `insecure: true` serves it anyway"
-                ),
-            ));
-        }
-        tracing::warn!("insecure: true: {problem}; anyone who reaches {address} reads /metrics");
-    }
-    Ok(())
+    base.allowed_at(
+        config,
+        address,
+        "metrics_listen",
+        "it needs the file's `tls:` and `auth:` blocks (a token with the role read for \
+         Prometheus' `authorization:`), or an address on 127.0.0.1",
+        "reads /metrics",
+    )
 }
 
 /// Serves `/metrics` and `extra` on the connections of `incoming` until `stopped` turns true
@@ -134,6 +128,7 @@ pub async fn serve(
     let router = metrics::router(state).merge(extra);
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
+    let mut open = tokio::task::JoinSet::new();
     loop {
         let conn = tokio::select! {
             conn = incoming.next() => match conn {
@@ -155,14 +150,18 @@ pub async fn serve(
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(conn), TowerToHyperService::new(service))
             .into_owned();
-        tokio::spawn(graceful.watch(connection));
+        // Finished connections leave the set as new ones come.
+        while open.try_join_next().is_some() {}
+        open.spawn(graceful.watch(connection));
     }
     drop(incoming);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::debug!("HTTP connections still open {SHUTDOWN_GRACE:?} after the stop");
+        // An event stream never finishes by itself: a closed listener ends its connections.
+        tracing::debug!("HTTP connections still open {SHUTDOWN_GRACE:?} after the stop: closed");
+        open.abort_all();
     }
 }
 

@@ -42,21 +42,37 @@ impl ServerSecurity {
     }
 
     /// The safe-default rule for the gRPC listener at `address` (at the start, and when a
-    /// reload moves it): beyond loopback, TLS and authentication, unless `insecure: true`.
-    /// The error names `listen`.
+    /// reload moves it). The error names `listen`.
     pub fn may_listen_on(&self, config: &Config, address: SocketAddr) -> Result<(), ConfigError> {
+        self.allowed_at(
+            config,
+            address,
+            "listen",
+            "run `dbmon certs init DIR` and add its `tls:` block, and an `auth:` block (tokens \
+             from `dbmon token new NAME --roles read`), or listen on 127.0.0.1",
+            "is trusted",
+        )
+    }
+
+    /// The one safe-default rule, for any listener at `address` serving with these settings:
+    /// beyond loopback, TLS and authentication, unless `insecure: true` (then a warning says
+    /// that anyone who reaches it `trusted`). The error names `field` and gives `advice`.
+    pub fn allowed_at(
+        &self,
+        config: &Config,
+        address: SocketAddr,
+        field: &str,
+        advice: &str,
+        trusted: &str,
+    ) -> Result<(), ConfigError> {
         if let Some(problem) = self.exposure(address) {
             if !config.insecure {
                 return Err(config.error_at(
-                    "listen",
-                    format!(
-                        "{problem}; run `dbmon certs init DIR` and add its `tls:` block, and an \
-                         `auth:` block (tokens from `dbmon token new NAME --roles read`), or \
-                         listen on 127.0.0.1; `insecure: true` serves it anyway"
-                    ),
+                    field,
+                    format!("{problem}; {advice}; `insecure: true` serves it anyway"),
                 ));
             }
-            tracing::warn!("insecure: true: {problem}; anyone who reaches {address} is trusted");
+            tracing::warn!("insecure: true: {problem}; anyone who reaches {address} {trusted}");
         }
         Ok(())
     }

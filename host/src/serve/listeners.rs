@@ -11,12 +11,15 @@ use crate::{
     listener::{Greeting, Rebind},
     security::ServerSecurity,
 };
-use std::{net::SocketAddr, sync::Mutex};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
 use tokio::net::TcpListener;
 
 /// A listener that serves: where it accepts and what it serves with.
 pub(super) struct Listening {
-    pub rebind: Rebind,
+    pub rebind: Arc<Rebind>,
     pub security: ServerSecurity,
     pub address: SocketAddr,
 }
@@ -98,7 +101,11 @@ impl Listeners {
             }
             (None, Some(now)) => match crate::http::bind(config, now).await {
                 Ok(socket) => {
-                    let security = ServerSecurity::settings(config).and_then(|base| {
+                    // The settings the other listeners serve with (as a reload leaves them),
+                    // or, on a collector, the file's.
+                    let running = lock(&self.grpc).as_ref().map(|l| l.security.clone());
+                    let base = running.map_or_else(|| ServerSecurity::settings(config), Ok);
+                    let security = base.and_then(|base| {
                         let address = socket.local_addr().map_err(|e| {
                             config.error_at("metrics_listen", format!("{now}: {e}"))
                         })?;
@@ -122,48 +129,21 @@ impl Listeners {
     }
 
     /// Puts the bound sockets to work; returns what changed, one line each.
-    pub fn apply(&self, moves: Moves) -> Vec<String> {
+    pub async fn apply(&self, moves: Moves) -> Vec<String> {
         let mut changed = Vec::new();
-        if let Some(socket) = moves.grpc
-            && let Some(grpc) = lock(&self.grpc).as_mut()
-            && let Ok(address) = socket.local_addr()
-        {
-            let greeting = match grpc.security.tls {
-                Some(_) => Greeting::grpc_tls(address),
-                None => Greeting::grpc(address),
-            };
-            grpc.rebind.to(socket, greeting);
-            changed.push(format!("listen: {} -> {address}", grpc.address));
-            tracing::info!("gRPC listener moved from {} to {address}", grpc.address);
-            println!("dbmon serving on {}://{address}", grpc.security.scheme());
-            grpc.address = address;
+        if let Some(socket) = moves.grpc {
+            changed.extend(self.move_grpc(socket).await);
         }
-        let mut metrics = lock(&self.metrics);
         match moves.metrics {
             MetricsMove::Keep => {}
-            MetricsMove::To(socket) => {
-                if let (Some(listening), Ok(address)) = (metrics.as_mut(), socket.local_addr()) {
-                    listening.rebind.to(socket, Greeting::http());
-                    changed.push(format!(
-                        "metrics_listen: {} -> {address}",
-                        listening.address
-                    ));
-                    tracing::info!(
-                        "HTTP listener moved from {} to {address}",
-                        listening.address
-                    );
-                    let scheme = listening.security.scheme();
-                    println!("dbmon metrics on {scheme}://{address}/metrics");
-                    listening.address = address;
-                }
-            }
+            MetricsMove::To(socket) => changed.extend(self.move_metrics(socket).await),
             MetricsMove::Open(socket, security) => {
                 let address = socket.local_addr();
                 match (address, (self.start_metrics)(socket, security.clone())) {
                     (Ok(address), Ok(rebind)) => {
                         changed.push(format!("metrics_listen: opened on {address}"));
-                        *metrics = Some(Listening {
-                            rebind,
+                        *lock(&self.metrics) = Some(Listening {
+                            rebind: Arc::new(rebind),
                             security,
                             address,
                         });
@@ -175,13 +155,51 @@ impl Listeners {
                 }
             }
             MetricsMove::Close => {
-                if let Some(closed) = metrics.take() {
+                if let Some(closed) = lock(&self.metrics).take() {
                     changed.push(format!("metrics_listen: closed (was {})", closed.address));
                     tracing::info!("HTTP listener on {} closed", closed.address);
                 }
             }
         }
         changed
+    }
+
+    /// Whether the HTTP listener serves (after a reload: whether it opened).
+    pub fn metrics_open(&self) -> bool {
+        lock(&self.metrics).is_some()
+    }
+
+    /// Moves the gRPC listener to `socket`; the line saying so.
+    async fn move_grpc(&self, socket: TcpListener) -> Option<String> {
+        let address = socket.local_addr().ok()?;
+        let (rebind, was, tls, scheme) = {
+            let mut grpc = lock(&self.grpc);
+            let grpc = grpc.as_mut()?;
+            let was = std::mem::replace(&mut grpc.address, address);
+            let security = &grpc.security;
+            let tls = security.tls.is_some();
+            (Arc::clone(&grpc.rebind), was, tls, security.scheme())
+        };
+        rebind.to(socket, Greeting::grpc_at(address, tls)).await;
+        tracing::info!("gRPC listener moved from {was} to {address}");
+        println!("dbmon serving on {scheme}://{address}");
+        Some(format!("listen: {was} -> {address}"))
+    }
+
+    /// Moves the HTTP listener to `socket`; the line saying so.
+    async fn move_metrics(&self, socket: TcpListener) -> Option<String> {
+        let address = socket.local_addr().ok()?;
+        let (rebind, was, scheme) = {
+            let mut metrics = lock(&self.metrics);
+            let listening = metrics.as_mut()?;
+            let was = std::mem::replace(&mut listening.address, address);
+            let scheme = listening.security.scheme();
+            (Arc::clone(&listening.rebind), was, scheme)
+        };
+        rebind.to(socket, Greeting::http()).await;
+        tracing::info!("HTTP listener moved from {was} to {address}");
+        println!("dbmon metrics on {scheme}://{address}/metrics");
+        Some(format!("metrics_listen: {was} -> {address}"))
     }
 }
 

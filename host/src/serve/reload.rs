@@ -202,7 +202,7 @@ impl Reloader {
         if let Some(collectors) = &self.collectors {
             collectors.set_local(self.live.cluster_ids());
         }
-        answer.listeners = self.listeners.apply(moves);
+        answer.listeners = self.listeners.apply(moves).await;
         if level != current.log_level {
             match crate::logging::set_filter(&level) {
                 Ok(()) => {
@@ -223,7 +223,10 @@ impl Reloader {
         }
         current.clusters = config.clusters;
         current.listen = config.listen;
-        current.metrics_listen = config.metrics_listen;
+        // What serves, should opening the HTTP listener have failed.
+        current.metrics_listen = config
+            .metrics_listen
+            .filter(|_| self.listeners.metrics_open());
         tracing::info!(
             "reloaded {}: {} added, {} removed, {} changed, {} connectors loaded",
             self.file.display(),

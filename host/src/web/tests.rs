@@ -76,7 +76,11 @@ fn sources(store: Arc<Store>, stopped: watch::Receiver<bool>) -> Sources {
     Sources {
         store,
         collectors: Arc::new(Collectors::new([])),
-        live: Arc::new(crate::live::Live::new(Arc::default(), Default::default())),
+        live: Arc::new(crate::live::Live::new(
+            Arc::default(),
+            Arc::new([]),
+            Default::default(),
+        )),
         stopped,
     }
 }

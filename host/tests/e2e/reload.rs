@@ -7,6 +7,7 @@
 use crate::{lib, proto, reports_when};
 use dbmon_test_support::{Host, json_lines};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt as _;
 
 fn cluster(id: &str, connector: &str, interval: &str) -> String {
     let options = if connector == "misbehave" {
@@ -166,6 +167,19 @@ async fn metrics_status(address: &str) -> Result<u16, String> {
         .map(|(status, _, _)| status)
 }
 
+/// The status page's event stream at `address`, once its answer has begun: a plain HTTP/1.1
+/// connection, read to its end by the caller.
+async fn event_stream(address: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET /events HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    stream
+}
+
 #[tokio::test]
 async fn a_reload_moves_opens_and_closes_listeners_and_open_connections_go_on() {
     let (grpc_before, metrics_before) = (free_address(), free_address());
@@ -236,12 +250,23 @@ async fn a_reload_moves_opens_and_closes_listeners_and_open_connections_go_on() 
     assert!(tokio::net::TcpStream::connect(&grpc_after).await.is_ok());
     drop(taken);
 
-    // metrics_listen removed closes the HTTP listener; set again, it opens.
+    // metrics_listen removed closes the HTTP listener, and the status page's open event
+    // streams with it; set again, it opens.
+    let mut events = event_stream(&metrics_after).await;
     std::fs::write(&file, listening_config(&grpc_after, None)).unwrap();
     let closed = crate::cli_to(&moved, &["reload"]).await;
     let said = String::from_utf8_lossy(&closed.stdout).to_string();
     assert!(said.contains("metrics_listen: closed"), "{said}");
     assert!(metrics_status(&metrics_after).await.is_err());
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut buf = [0u8; 4096];
+        while matches!(events.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the event stream outlived its closed listener"
+    );
     let metrics_again = free_address();
     std::fs::write(&file, listening_config(&grpc_after, Some(&metrics_again))).unwrap();
     let opened = crate::cli_to(&moved, &["reload"]).await;
