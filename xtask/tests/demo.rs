@@ -182,6 +182,26 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// The body of a plain HTTP GET of `url` (`http://127.0.0.1:PORT/path`).
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (address, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(address).expect("the status page answers");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+}
+
 /// `dbmon --json clusters`: (id, status, reasons) of each cluster.
 fn clusters(server: &str) -> Vec<(String, String, Vec<String>)> {
     let output = Command::new(dbmon())
@@ -298,6 +318,21 @@ fn the_demo_runs_real_clusters_turns_faults_into_verdicts_and_leaves_nothing() {
         "every cluster healthy {:.1} s after the start",
         started.elapsed().as_secs_f64()
     );
+
+    // The status page the demo names lists its clusters.
+    let out = demo.output();
+    let web = out
+        .lines()
+        .find(|l| l.ends_with("# the web status page"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no status page named:\n{out}"));
+    let page = http_get(&format!("{web}api/clusters"));
+    for id in DEMO_CLUSTERS {
+        assert!(
+            page.contains(&format!("\"{id}\"")),
+            "{id} not on {web}: {page}"
+        );
+    }
 
     // A second demo on the same state folder says so and leaves the first alone.
     let second = xtask(&["demo", "--debug-binaries"], state.path());
