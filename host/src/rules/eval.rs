@@ -69,13 +69,28 @@ impl Rules {
             return None;
         }
         let schema = report.schema();
+        // Only the names the rules use: a report of thousands of series costs a length
+        // compare for most of them.
+        let lengths: HashSet<usize> = self.metrics.iter().map(String::len).collect();
         let mut cluster: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, s) in schema.series().iter().enumerate() {
-            if s.node == 0 {
-                cluster.entry(schema.str(s.name)).or_default().push(i);
+            if s.node != 0 || !lengths.contains(&(s.name.len as usize)) {
+                continue;
+            }
+            let name = schema.str(s.name);
+            if self.metrics.contains(name) {
+                cluster.entry(name).or_default().push(i);
             }
         }
-        let nodes = NodeMaps::new(schema, report.values(), report.node_status());
+        let nodes = match self.per_node {
+            true => NodeMaps::new(
+                schema,
+                report.values(),
+                report.node_status(),
+                &self.node_metrics,
+            ),
+            false => NodeMaps::default(),
+        };
         let mut root = Context::default();
         root.add_variable_from_value("status", report.status().as_str());
         let seen = Seen {
@@ -359,12 +374,19 @@ fn label_map(schema: &Schema, labels: &[LabelDef]) -> HashMap<String, Value> {
 
 /// Each node as a condition sees it, made once per report (a CEL map, shared by every
 /// evaluation at that node).
+#[derive(Default)]
 struct NodeMaps {
     maps: Vec<Value>,
 }
 
 impl NodeMaps {
-    fn new(schema: &Schema, values: &[f64], statuses: &[NodeStatus]) -> NodeMaps {
+    /// The nodes with their own fields and the `used` metrics.
+    fn new(
+        schema: &Schema,
+        values: &[f64],
+        statuses: &[NodeStatus],
+        used: &HashSet<String>,
+    ) -> NodeMaps {
         let mut maps: Vec<HashMap<String, Value>> = schema
             .nodes()
             .zip(statuses)
@@ -389,7 +411,7 @@ impl NodeMaps {
                 continue;
             };
             let name = schema.str(s.name);
-            if !NODE_FIELDS.contains(&name) && !map.contains_key(name) {
+            if used.contains(name) && !NODE_FIELDS.contains(&name) && !map.contains_key(name) {
                 map.insert(name.to_string(), Value::Float(*value));
             }
         }

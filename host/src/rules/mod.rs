@@ -16,7 +16,10 @@ pub use eval::{Held, Verdict};
 
 use dbmon_connector_api::Status;
 use serde::Deserialize;
-use std::sync::{Arc, atomic::AtomicBool};
+use std::{
+    collections::HashSet,
+    sync::{Arc, atomic::AtomicBool},
+};
 
 /// One entry of `rules:` as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -105,6 +108,12 @@ pub struct Rules {
     rules: Vec<Rule>,
     /// What they were made from, to tell whether a reload changed them.
     entries: Vec<RuleEntry>,
+    /// Every cluster-level metric name the rules use: only those are looked up in a report.
+    metrics: HashSet<String>,
+    /// Every node metric name they use; empty with no per-node rule.
+    node_metrics: HashSet<String>,
+    /// Whether some rule is evaluated per node.
+    per_node: bool,
 }
 
 impl PartialEq for Rules {
@@ -127,8 +136,10 @@ struct Rule {
     per_node: bool,
     /// The cluster-level metric names it refers to, in the order they appear.
     metrics: Vec<String>,
-    /// The node metric names it refers to (`node.NAME`), in order.
+    /// The node metric names it refers to (`node.NAME`), in order, its reason's included.
     node_metrics: Vec<String>,
+    /// The cluster-level metrics only its reason names (`{NAME}`).
+    reason_metrics: Vec<String>,
     /// Whether an evaluation error was logged already (once per rule).
     warned: AtomicBool,
     /// Whether a missing metric was noted already (once per rule).
@@ -170,7 +181,25 @@ impl Rules {
             }
         }
         if errors.is_empty() {
-            Ok(Rules { rules, entries })
+            let (metrics, node_metrics) = rules
+                .iter()
+                .map(|r| (r.metrics.iter().chain(&r.reason_metrics), &r.node_metrics))
+                .fold(
+                    Default::default(),
+                    |(mut m, mut n): (HashSet<_>, HashSet<_>), r| {
+                        m.extend(r.0.cloned());
+                        n.extend(r.1.iter().cloned());
+                        (m, n)
+                    },
+                );
+            let per_node = rules.iter().any(|r| r.per_node);
+            Ok(Rules {
+                rules,
+                entries,
+                metrics,
+                node_metrics,
+                per_node,
+            })
         } else {
             Err(errors)
         }
@@ -243,12 +272,29 @@ fn compile_one(entry: &RuleEntry) -> Result<Rule, RuleError> {
         .collect();
     metrics.sort_by_key(|m| first_use(&entry.when, m, false));
     let per_node = referenced.iter().any(|v| v == "node");
-    let node_metrics = node_metric_names(&entry.when);
+    let mut node_metrics = node_metric_names(&entry.when);
+    let reason = entry.reason.clone().unwrap_or_else(|| entry.when.clone());
+    let mut reason_metrics = Vec::new();
+    for name in placeholders(&reason) {
+        match name.strip_prefix("node.") {
+            Some(metric) if !eval::NODE_FIELDS.contains(&metric) => {
+                node_metrics.push(metric.to_string())
+            }
+            Some(_) => {}
+            None if !["value", "node", "status"].contains(&name)
+                && !name.starts_with("labels.")
+                && !metrics.iter().any(|m| m == name) =>
+            {
+                reason_metrics.push(name.to_string())
+            }
+            None => {}
+        }
+    }
     let when = entry.when.clone();
     Ok(Rule {
         name: entry_name(entry).into(),
         program,
-        reason: entry.reason.clone().unwrap_or_else(|| when.clone()),
+        reason,
         when,
         status: entry.status.status(),
         overrides: entry.overrides,
@@ -256,6 +302,7 @@ fn compile_one(entry: &RuleEntry) -> Result<Rule, RuleError> {
         per_node,
         metrics,
         node_metrics,
+        reason_metrics,
         warned: AtomicBool::new(false),
         missing_noted: AtomicBool::new(false),
     })
@@ -327,6 +374,14 @@ fn as_written(text: &str, (line, column): (isize, isize), message: &str) -> Stri
         }
     }
     message.to_string()
+}
+
+/// The names inside `{}` in a reason.
+fn placeholders(reason: &str) -> impl Iterator<Item = &str> {
+    reason
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.trim()))
 }
 
 /// Where `name` is first used as a whole word (after `node.` when `after_node`).

@@ -314,3 +314,12 @@ fn the_same_place_twice_counts_once_and_keeps_its_run() {
     let second = judged(&rules, twice(), &mut held);
     assert_eq!(second.fired().len(), 1, "{:?}", second.fired());
 }
+
+#[test]
+fn a_reason_may_name_metrics_its_condition_does_not() {
+    let rules = rules(&[
+        r#"{when: "nodes < 3", status: degraded, reason: "{nodes} nodes, green {green}"}"#,
+    ]);
+    let judged = judged(&rules, health(0.0, 2.0), &mut Held::default());
+    assert_eq!(judged.reasons(), ["2 nodes, green 0"]);
+}
