@@ -5,7 +5,7 @@ use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::{Arc, Mutex, mpsc},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// The folder cargo builds into (`target/debug`), found from the running test binary
@@ -250,6 +250,105 @@ impl Host {
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
         crate::stop_child(&mut child, libc::SIGTERM, Duration::from_secs(10))
+    }
+}
+
+/// How often [`Host::report_when`] asks the host for the newest report.
+const REPORT_POLL: Duration = Duration::from_millis(200);
+
+impl Host {
+    /// The newest report of `cluster` (`dbmon --json reports CLUSTER --limit 1`) once `done`
+    /// holds for it, asked for every 200 ms; panics after `within` with the last report, the
+    /// client's last error and the host's log. A line that is not JSON panics at once.
+    pub fn report_when(
+        &self,
+        cluster: &str,
+        within: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let mut poll = ReportPoll::new(cluster, within);
+        loop {
+            let out = self.cli(&poll.args());
+            if let Some(report) = poll.check(self, &out, &done) {
+                return report;
+            }
+            std::thread::sleep(REPORT_POLL);
+        }
+    }
+
+    /// Like [`report_when`](Self::report_when), running the client off the async runtime so
+    /// that the test's loopback servers keep answering meanwhile.
+    pub async fn report_when_async(
+        &self,
+        cluster: &str,
+        within: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let mut poll = ReportPoll::new(cluster, within);
+        loop {
+            let out = self.cli_async(&poll.args()).await;
+            if let Some(report) = poll.check(self, &out, &done) {
+                return report;
+            }
+            tokio::time::sleep(REPORT_POLL).await;
+        }
+    }
+}
+
+/// One [`Host::report_when`] wait: what it asks for, until when, and what it saw last.
+struct ReportPoll<'a> {
+    cluster: &'a str,
+    within: Duration,
+    give_up: Instant,
+    last: serde_json::Value,
+    last_error: String,
+}
+
+impl<'a> ReportPoll<'a> {
+    fn new(cluster: &'a str, within: Duration) -> Self {
+        ReportPoll {
+            cluster,
+            within,
+            give_up: Instant::now() + within,
+            last: serde_json::Value::Null,
+            last_error: String::new(),
+        }
+    }
+
+    fn args(&self) -> [&'a str; 5] {
+        ["--json", "reports", self.cluster, "--limit", "1"]
+    }
+
+    /// The report when `done` holds for the one in `out`; `None` to ask again; a panic once
+    /// the time is up.
+    fn check(
+        &mut self,
+        host: &Host,
+        out: &Output,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        if out.status.success() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            if let Some(line) = text.lines().next() {
+                self.last =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                if done(&self.last) {
+                    return Some(self.last.clone());
+                }
+            }
+        } else {
+            self.last_error = String::from_utf8_lossy(&out.stderr).into_owned();
+        }
+        assert!(
+            Instant::now() < self.give_up,
+            "no such report of {} in {:?}; last report: {:#}\nlast client error: {}\nhost log:\n{}",
+            self.cluster,
+            self.within,
+            self.last,
+            self.last_error,
+            host.log()
+        );
+        None
     }
 }
 

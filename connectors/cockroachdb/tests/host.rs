@@ -7,8 +7,7 @@ mod common;
 
 use common::*;
 use dbmon_test_support::{Host, TestCa, built_library};
-use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every cluster metric the connector promises (the table).
 const METRICS: [&str; 27] = [
@@ -40,32 +39,6 @@ const METRICS: [&str; 27] = [
     "round_trip_ms",
     "queue_pending_total",
 ];
-
-/// The newest report of `crdb` once its sequence is at least `sequence`.
-async fn report_at_least(host: &Host, sequence: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // Off the async runtime, so that the fake nodes keep answering meanwhile.
-        let out = host
-            .cli_async(&["--json", "reports", "crdb", "--limit", "1"])
-            .await;
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        if let Some(report) = text
-            .lines()
-            .next()
-            .and_then(|l| serde_json::from_str::<Value>(l).ok())
-            && report["sequence"].as_u64() >= Some(sequence)
-        {
-            return report;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no report {sequence}: {text}\n{}",
-            host.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_reaches_the_cli_from_a_secure_multi_node_cluster() {
@@ -111,7 +84,11 @@ async fn every_metric_reaches_the_cli_from_a_secure_multi_node_cluster() {
     );
     let host = Host::start(&config, &[built_library("dbmon_connector_cockroachdb")]);
 
-    let report = report_at_least(&host, 2).await;
+    let report = host
+        .report_when_async("crdb", Duration::from_secs(30), |r| {
+            r["sequence"].as_u64() >= Some(2)
+        })
+        .await;
     assert_eq!(report["status"], "healthy", "{report}");
     let metrics = report["metrics"].as_object().expect("metrics");
     for name in METRICS {

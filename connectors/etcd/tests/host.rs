@@ -6,7 +6,7 @@ mod common;
 use common::etcd::Cluster;
 use dbmon_test_support::{Host, built_library};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn config(cluster: &Cluster) -> String {
     let endpoints: Vec<String> = cluster
@@ -28,33 +28,14 @@ clusters:
     )
 }
 
-/// The newest report of the cluster once `done` holds for it; panics after `within`.
-fn report_when(host: &Host, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
-    let give_up = Instant::now() + within;
-    let mut last = Value::Null;
-    while Instant::now() < give_up {
-        let out = host.cli(&["--json", "reports", "etcd-e2e", "--limit", "1"]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        if let Some(line) = text.lines().next() {
-            last = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            if done(&last) {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "not reached in {within:?}; last report: {last:#}\nhost log:\n{}",
-        host.log()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_reports_the_cluster() {
     let mut cluster = Cluster::start("h", 3, &[]).await;
     let host = Host::start(&config(&cluster), &[built_library("dbmon_connector_etcd")]);
 
-    let report = report_when(&host, Duration::from_secs(20), |r| r["status"] == "healthy");
+    let report = host.report_when("etcd-e2e", Duration::from_secs(20), |r| {
+        r["status"] == "healthy"
+    });
     assert_eq!(report["connector"], "etcd");
     let m = &report["metrics"];
     assert_eq!(m["members"], 3.0);
@@ -94,7 +75,7 @@ async fn the_host_reports_the_cluster() {
     }
 
     cluster.member("h3").stop();
-    let report = report_when(&host, Duration::from_secs(20), |r| {
+    let report = host.report_when("etcd-e2e", Duration::from_secs(20), |r| {
         r["status"] == "degraded"
     });
     let reasons = report["reasons"].as_array().unwrap();

@@ -8,38 +8,9 @@ mod common;
 use common::{apis, closed_url, dir};
 use dbmon_test_support::{Host, TestCa, built_binary, built_library};
 use serde_json::Value;
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{process::Command, time::Duration};
 
 const TOKEN: &str = "e2e-token-5f1c";
-
-/// The newest report of `search` once its sequence is at least `sequence`.
-async fn report_at_least(host: &Host, sequence: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // Off the async runtime, so that the loopback server keeps answering meanwhile.
-        let out = host
-            .cli_async(&["--json", "reports", "search", "--limit", "1"])
-            .await;
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        if let Some(report) = text
-            .lines()
-            .next()
-            .and_then(|l| serde_json::from_str::<Value>(l).ok())
-            && report["sequence"].as_u64() >= Some(sequence)
-        {
-            return report;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no report {sequence}: {text}\n{}",
-            host.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_reports_an_api_cluster() {
@@ -71,7 +42,11 @@ async fn the_host_reports_an_api_cluster() {
         es.url("")
     );
     let host = Host::start(&config, &[built_library("dbmon_connector_http")]);
-    let report = report_at_least(&host, 2).await;
+    let report = host
+        .report_when_async("search", Duration::from_secs(30), |r| {
+            r["sequence"].as_u64() >= Some(2)
+        })
+        .await;
     assert_eq!(report["connector"], "http");
     // The connector's verdict (a node down: DEGRADED), raised by the README's host rules: one
     // node of the 3 wanted, and not green for 2 reports.

@@ -6,33 +6,12 @@
 mod common;
 
 use common::{direct, number, server::MariaDb, show};
-use dbmon_test_support::{Host, built_library, docs::ConnectorDir, json_lines};
+use dbmon_test_support::{Host, built_library, docs::ConnectorDir};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn start(config: &str) -> Host {
     Host::start(config, &[built_library("dbmon_connector_mysql")])
-}
-
-/// The newest report of `cluster` once `ready` holds for it, or a panic with the host's log.
-async fn report_when(host: &Host, cluster: &str, ready: impl Fn(&Value) -> bool) -> Value {
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = host
-            .cli_async(&["--json", "reports", cluster, "--limit", "1"])
-            .await;
-        if let Some(report) = json_lines(&out).pop()
-            && ready(&report)
-        {
-            return report;
-        }
-        assert!(
-            Instant::now() < until,
-            "no such report of {cluster}; log:\n{}",
-            host.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn reasons(report: &Value) -> Vec<&str> {
@@ -48,7 +27,9 @@ fn reasons(report: &Value) -> Vec<&str> {
 async fn example_yaml_monitors_the_machines_server() {
     let example = ConnectorDir::new(env!("CARGO_MANIFEST_DIR")).read("example.yaml");
     let host = start(&example);
-    let report = report_when(&host, "mariadb", |_| true).await;
+    let report = host
+        .report_when_async("mariadb", Duration::from_secs(30), |_| true)
+        .await;
     let mut conn = direct(3306).await;
     let variables = show(&mut conn, "VARIABLES").await;
     assert_eq!(report["connector"], "mysql");
@@ -94,10 +75,11 @@ async fn the_host_reports_a_pair_and_its_stopped_sql_thread() {
     );
 
     // A second report carries the rates.
-    let report = report_when(&host, "pair", |r| {
-        r["status"] == "healthy" && r["metrics"]["queries_per_second"].is_number()
-    })
-    .await;
+    let report = host
+        .report_when_async("pair", Duration::from_secs(30), |r| {
+            r["status"] == "healthy" && r["metrics"]["queries_per_second"].is_number()
+        })
+        .await;
     assert_eq!(report["units"]["queries_per_second"], "queries/s");
     assert_eq!(report["metrics"]["replicas"], 1.0);
     let roles: Vec<(&str, &str)> = report["nodes"]
@@ -137,7 +119,11 @@ async fn the_host_reports_a_pair_and_its_stopped_sql_thread() {
     assert!(stderr.contains("processlist takes"), "{stderr}");
 
     replica.exec("STOP SLAVE SQL_THREAD").await;
-    let report = report_when(&host, "pair", |r| r["status"] == "unhealthy").await;
+    let report = host
+        .report_when_async("pair", Duration::from_secs(30), |r| {
+            r["status"] == "unhealthy"
+        })
+        .await;
     let why = reasons(&report);
     assert!(
         why.iter()

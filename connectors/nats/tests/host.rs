@@ -6,8 +6,7 @@ mod common;
 
 use common::nats::{Cluster, orders};
 use dbmon_test_support::{Host, built_library};
-use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn config(cluster: &Cluster) -> String {
     let endpoints: Vec<String> = cluster
@@ -29,27 +28,6 @@ clusters:
     )
 }
 
-/// The newest report of the cluster once `done` holds for it; panics after `within`.
-fn report_when(host: &Host, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
-    let give_up = Instant::now() + within;
-    let mut last = Value::Null;
-    while Instant::now() < give_up {
-        let out = host.cli(&["--json", "reports", "nats-e2e", "--limit", "1"]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        if let Some(line) = text.lines().next() {
-            last = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            if done(&last) {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "not reached in {within:?}; last report: {last:#}\nhost log:\n{}",
-        host.log()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_reports_the_cluster() {
     let mut cluster = Cluster::three("h").await;
@@ -57,7 +35,7 @@ async fn the_host_reports_the_cluster() {
     let host = Host::start(&config(&cluster), &[built_library("dbmon_connector_nats")]);
 
     let pending = "consumer_num_pending{account=\"$G\",stream=\"ORDERS\",consumer=\"audit\"}";
-    let report = report_when(&host, Duration::from_secs(20), |r| {
+    let report = host.report_when("nats-e2e", Duration::from_secs(20), |r| {
         r["status"] == "healthy" && r["metrics"][pending] == 7.0
     });
     assert_eq!(report["connector"], "nats");
@@ -88,7 +66,7 @@ async fn the_host_reports_the_cluster() {
 
     let h2 = cluster.server("h2").monitor_url.clone();
     cluster.server("h2").kill();
-    let report = report_when(&host, Duration::from_secs(20), |r| {
+    let report = host.report_when("nats-e2e", Duration::from_secs(20), |r| {
         r["status"] == "degraded"
     });
     // NATS_E2E_PRINT=1 prints it: the README's example output.

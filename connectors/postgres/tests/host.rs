@@ -6,7 +6,7 @@ mod common;
 use common::server::PgServer;
 use dbmon_test_support::{Host, built_library, json_lines};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn start(config: &str) -> Host {
     Host::start(config, &[built_library("dbmon_connector_postgres")])
@@ -15,29 +15,6 @@ fn start(config: &str) -> Host {
 /// `dbmon --json reports CLUSTER --limit N`, newest first.
 fn reports(host: &Host, cluster: &str, limit: usize) -> Vec<Value> {
     json_lines(&host.cli(&["--json", "reports", cluster, "--limit", &limit.to_string()]))
-}
-
-/// The newest report once `ready` holds for it, or a panic with the host's log after `within`.
-fn report_when(
-    host: &Host,
-    cluster: &str,
-    within: Duration,
-    ready: impl Fn(&Value) -> bool,
-) -> Value {
-    let until = Instant::now() + within;
-    loop {
-        if let Some(report) = reports(host, cluster, 1).pop()
-            && ready(&report)
-        {
-            return report;
-        }
-        assert!(
-            Instant::now() < until,
-            "no such report of {cluster}; log:\n{}",
-            host.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn reasons(report: &Value) -> Vec<&str> {
@@ -54,7 +31,7 @@ fn example_yaml_monitors_the_machines_server() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/example.yaml")).unwrap();
     let host = start(&text);
-    let report = report_when(&host, "pg", Duration::from_secs(30), |_| true);
+    let report = host.report_when("pg", Duration::from_secs(30), |_| true);
     assert_eq!(report["connector"], "postgres");
     assert!(
         report["status"] == "healthy" || report["status"] == "degraded",
@@ -95,7 +72,7 @@ fn a_stopped_replica_is_reported_within_two_intervals() {
 "
     );
     let host = start(&config);
-    let report = report_when(&host, "pair", Duration::from_secs(30), |r| {
+    let report = host.report_when("pair", Duration::from_secs(30), |r| {
         r["status"] == "healthy"
     });
     let lag = format!(
@@ -134,7 +111,7 @@ fn a_stopped_replica_is_reported_within_two_intervals() {
     // The collection running when the replica stops may still find it; the next one may not.
     let before = report["sequence"].as_u64().unwrap();
     replica.stop();
-    let after = report_when(&host, "pair", Duration::from_secs(30), |r| {
+    let after = host.report_when("pair", Duration::from_secs(30), |r| {
         r["sequence"].as_u64().unwrap() >= before + 3
     });
     let sequence = after["sequence"].as_u64().unwrap();

@@ -7,7 +7,7 @@ mod common;
 use common::rabbit::{MONITOR_PASSWORD, MONITOR_USER, RabbitNode};
 use dbmon_test_support::{Host, built_library};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const QUEUE: &str = "dbmon-e2e";
 
@@ -27,27 +27,6 @@ clusters:
     )
 }
 
-/// The newest report of the cluster once `done` holds for it; panics after `within`.
-fn report_when(host: &Host, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
-    let give_up = Instant::now() + within;
-    let mut last = Value::Null;
-    while Instant::now() < give_up {
-        let out = host.cli(&["--json", "reports", "rabbitmq-e2e", "--limit", "1"]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        if let Some(line) = text.lines().next() {
-            last = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            if done(&last) {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "not reached in {within:?}; last report: {last:#}\nhost log:\n{}",
-        host.log()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_reports_the_node() {
     let mut node = RabbitNode::start().await;
@@ -57,7 +36,7 @@ async fn the_host_reports_the_node() {
     let host = Host::start(&config(&node), &[built_library("dbmon_connector_rabbitmq")]);
 
     let series = format!("queue_messages_ready{{vhost=\"/\",queue=\"{QUEUE}\"}}");
-    let report = report_when(&host, Duration::from_secs(30), |r| {
+    let report = host.report_when("rabbitmq-e2e", Duration::from_secs(30), |r| {
         r["metrics"][&series].is_number()
     });
     assert_eq!(report["connector"], "rabbitmq");
@@ -96,7 +75,7 @@ async fn the_host_reports_the_node() {
     );
 
     node.stop();
-    let gone = report_when(&host, Duration::from_secs(20), |r| {
+    let gone = host.report_when("rabbitmq-e2e", Duration::from_secs(20), |r| {
         r["status"] == "unreachable"
     });
     let error = gone["error"].as_str().unwrap_or_default();

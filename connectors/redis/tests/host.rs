@@ -6,8 +6,7 @@ mod common;
 
 use common::{Server, closed_port};
 use dbmon_test_support::{Host, built_library, docs::ConnectorDir};
-use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn config(up: &str, down: &str) -> String {
     format!(
@@ -28,25 +27,6 @@ clusters:
     )
 }
 
-/// The newest report of `cluster`, once there is one (panics after 20 s).
-fn newest_report(host: &Host, cluster: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let output = host.cli(&["--json", "reports", cluster, "--limit", "1"]);
-        let text = String::from_utf8_lossy(&output.stdout);
-        if let Some(line) = text.lines().next() {
-            return serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no report of {cluster}: {}\n{}",
-            String::from_utf8_lossy(&output.stderr),
-            host.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_reports_redis_metrics_and_runs_slowlog() {
     let server = Server::start(&[]);
@@ -65,7 +45,7 @@ async fn the_host_reports_redis_metrics_and_runs_slowlog() {
         "{listed}"
     );
 
-    let report = newest_report(&host, "cache");
+    let report = host.report_when("cache", Duration::from_secs(20), |_| true);
     assert_eq!(report["connector"], "redis");
     assert_eq!(report["status"], "healthy", "{report}");
     let m = &report["metrics"];
@@ -81,7 +61,7 @@ async fn the_host_reports_redis_metrics_and_runs_slowlog() {
     assert_eq!(node["labels"]["role"], "master");
     assert_eq!(node["metrics"]["keyspace_keys"], 2.0);
 
-    let gone = newest_report(&host, "gone");
+    let gone = host.report_when("gone", Duration::from_secs(20), |_| true);
     assert_eq!(gone["status"], "unreachable", "{gone}");
     let error = gone["error"].as_str().unwrap_or_default();
     assert!(
@@ -108,7 +88,7 @@ async fn the_host_reports_redis_metrics_and_runs_slowlog() {
 async fn example_yaml_runs_in_the_real_host_against_the_machines_redis() {
     let example = ConnectorDir::new(env!("CARGO_MANIFEST_DIR")).read("example.yaml");
     let host = Host::start(&example, &[built_library("dbmon_connector_redis")]);
-    let report = newest_report(&host, "local-redis");
+    let report = host.report_when("local-redis", Duration::from_secs(20), |_| true);
     assert_eq!(report["status"], "healthy", "{report}");
     assert_eq!(report["nodes"][0]["id"], "127.0.0.1:6379");
     assert_eq!(report["metrics"]["up"], 1.0);
