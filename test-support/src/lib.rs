@@ -3,11 +3,13 @@
 //! ([`HttpServer`]) or HTTPS with certificates from a CA made in the test ([`TestCa`],
 //! [`HttpServer::start_tls`]). For connector tests: lookups on a collected report
 //! ([`ReportExt`]), the example.yaml and README checks ([`docs`]), and nodes that never answer
-//! for the conformance kit ([`SilentHttpNodes`]). Real etcd clusters ([`etcd`]). redis-server processes, standalone or a six-node
+//! for the conformance kit ([`SilentHttpNodes`]); a connector's collections with a deadline
+//! ([`collect`]). Real etcd clusters ([`etcd`]). redis-server processes, standalone or a six-node
 //! Redis Cluster ([`redis`]). PostgreSQL primaries and streaming replicas ([`postgres`]). A
 //! loopback server speaking CockroachDB's HTTP formats for a whole cluster ([`cockroach`]).
 
 pub mod cockroach;
+pub mod collect;
 mod conformance;
 pub mod docs;
 pub mod etcd;

@@ -8,7 +8,8 @@ use dbmon_connector_api::{
     AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report, TlsConfig,
 };
 use dbmon_connector_cockroachdb::{CockroachDb, Options};
-use std::time::{Duration, Instant};
+use dbmon_test_support::collect;
+use std::time::Duration;
 
 #[allow(unused_imports)]
 pub use fake::{FakeCluster, GIB, Generation, Node, Store};
@@ -61,27 +62,17 @@ pub fn ctx() -> CollectContext {
 }
 
 /// A context with `left` left.
-pub fn ctx_for(left: Duration) -> CollectContext {
-    CollectContext {
-        sequence: 1,
-        deadline: Instant::now() + left,
-    }
-}
+#[allow(unused_imports)] // the tests that only collect
+pub use dbmon_test_support::collect::context as ctx_for;
 
 /// One collection that must succeed.
 pub async fn collect(connector: &CockroachDb) -> Report {
-    match connector.collect(&ctx()).await {
-        Ok(report) => report,
-        Err(e) => panic!("collection failed: {e}"),
-    }
+    collect::collect(connector, TIMEOUT).await
 }
 
 /// The error of a collection that must fail.
 pub async fn collect_error(connector: &CockroachDb) -> String {
-    match connector.collect(&ctx()).await {
-        Ok(report) => panic!("collection succeeded: {report:?}"),
-        Err(e) => e.to_string(),
-    }
+    collect::collect_error(connector, TIMEOUT).await.0
 }
 
 /// A command's output, which must succeed.

@@ -6,11 +6,10 @@
 pub use dbmon_test_support::etcd;
 pub mod fake;
 
-use dbmon_connector_api::{
-    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report,
-};
+use dbmon_connector_api::{AuthConfig, ClusterConfig, ConfigError, Connector, Report};
 use dbmon_connector_etcd::{Etcd, Options};
-use std::time::{Duration, Instant};
+use dbmon_test_support::collect;
+use std::time::Duration;
 
 /// The time a collection gets (the deadline the host would give with `timeout: 5s`).
 pub const TIMEOUT: Duration = Duration::from_secs(4);
@@ -36,18 +35,12 @@ pub fn connector(endpoints: &[String]) -> Etcd {
 
 /// One collection with [`TIMEOUT`] left.
 pub async fn try_collect(connector: &Etcd) -> Result<Report, String> {
-    let ctx = CollectContext {
-        sequence: 1,
-        deadline: Instant::now() + TIMEOUT,
-    };
-    connector.collect(&ctx).await.map_err(|e| e.to_string())
+    collect::try_collect(connector, TIMEOUT).await
 }
 
 /// One collection that must succeed.
 pub async fn collect(connector: &Etcd) -> Report {
-    try_collect(connector)
-        .await
-        .unwrap_or_else(|e| panic!("collection failed: {e}"))
+    collect::collect(connector, TIMEOUT).await
 }
 
 /// Collects every 300 ms until `done` holds (then returns that report) or `within` passes
@@ -57,15 +50,5 @@ pub async fn collect_until(
     within: Duration,
     done: impl Fn(&Report) -> bool,
 ) -> Report {
-    let give_up = Instant::now() + within;
-    loop {
-        let report = collect(connector).await;
-        if done(&report) {
-            return report;
-        }
-        if Instant::now() > give_up {
-            panic!("not reached within {within:?}; last report: {report:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    collect::collect_until(connector, TIMEOUT, Duration::from_millis(300), within, done).await
 }

@@ -4,10 +4,13 @@
 
 pub mod apis;
 
-use dbmon_connector_api::{ClusterConfig, CollectContext, ConfigError, Connector, Report};
+use dbmon_connector_api::{ClusterConfig, ConfigError, Connector, Report};
 use dbmon_connector_http::{Http, Options};
-use dbmon_test_support::docs::{ConnectorDir, entry_config};
-use std::time::{Duration, Instant};
+use dbmon_test_support::{
+    collect,
+    docs::{ConnectorDir, entry_config},
+};
+use std::time::Duration;
 
 /// The time a collection gets (the deadline the host would give with `timeout: 5s`).
 pub const TIMEOUT: Duration = Duration::from_millis(4500);
@@ -61,18 +64,12 @@ pub fn connector(config: ClusterConfig<Options>) -> Http {
 
 /// One collection with [`TIMEOUT`] left.
 pub async fn try_collect(connector: &Http) -> Result<Report, String> {
-    let ctx = CollectContext {
-        sequence: 1,
-        deadline: Instant::now() + TIMEOUT,
-    };
-    connector.collect(&ctx).await.map_err(|e| e.to_string())
+    collect::try_collect(connector, TIMEOUT).await
 }
 
 /// One collection that must succeed.
 pub async fn collect(connector: &Http) -> Report {
-    try_collect(connector)
-        .await
-        .unwrap_or_else(|e| panic!("collection failed: {e}"))
+    collect::collect(connector, TIMEOUT).await
 }
 
 /// A loopback URL where nothing listens (a port just released).

@@ -5,15 +5,11 @@
 
 pub mod server;
 
-use dbmon_connector_api::{
-    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report,
-};
+use dbmon_connector_api::{AuthConfig, ClusterConfig, ConfigError, Connector, Report};
 use dbmon_connector_mysql::{Mysql, Options};
+use dbmon_test_support::collect;
 use mysql_async::{Conn, OptsBuilder, prelude::Queryable};
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, time::Duration};
 
 /// The machine's own MariaDB: root with an empty password. Tests only read from it.
 pub const MACHINE: &str = "127.0.0.1:3306";
@@ -59,28 +55,17 @@ pub fn refused(config: ClusterConfig<Options>) -> ConfigError {
 }
 
 /// A collection context with `timeout` left.
-pub fn ctx_with(timeout: Duration) -> CollectContext {
-    CollectContext {
-        sequence: 1,
-        deadline: Instant::now() + timeout,
-    }
-}
+#[allow(unused_imports)] // the tests that only collect
+pub use dbmon_test_support::collect::context as ctx_with;
 
 /// One collection that must succeed.
 pub async fn collect(connector: &Mysql) -> Report {
-    match connector.collect(&ctx_with(TIMEOUT)).await {
-        Ok(report) => report,
-        Err(e) => panic!("collection failed: {e}"),
-    }
+    collect::collect(connector, TIMEOUT).await
 }
 
 /// The error of a collection that must fail, and how long it took.
 pub async fn collect_error(connector: &Mysql, timeout: Duration) -> (String, Duration) {
-    let started = Instant::now();
-    match connector.collect(&ctx_with(timeout)).await {
-        Ok(report) => panic!("collection succeeded: {report:?}"),
-        Err(e) => (e.to_string(), started.elapsed()),
-    }
+    collect::collect_error(connector, timeout).await
 }
 
 /// A port nothing listens on: bound, then released.

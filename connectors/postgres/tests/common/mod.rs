@@ -5,11 +5,10 @@
 #[allow(unused_imports)] // not every test file starts a server
 pub use dbmon_test_support::postgres as server;
 
-use dbmon_connector_api::{
-    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report, TlsConfig,
-};
+use dbmon_connector_api::{AuthConfig, ClusterConfig, ConfigError, Connector, Report, TlsConfig};
 use dbmon_connector_postgres::{Options, Postgres};
-use std::time::{Duration, Instant};
+use dbmon_test_support::collect;
+use std::time::Duration;
 
 /// The machine's own PostgreSQL (trust authentication on loopback).
 pub const MACHINE: &str = "127.0.0.1:5432";
@@ -59,28 +58,17 @@ pub fn refused(config: ClusterConfig<Options>) -> ConfigError {
 }
 
 /// A collection context with `timeout` left.
-pub fn ctx_with(timeout: Duration) -> CollectContext {
-    CollectContext {
-        sequence: 1,
-        deadline: Instant::now() + timeout,
-    }
-}
+#[allow(unused_imports)] // the tests that only collect
+pub use dbmon_test_support::collect::context as ctx_with;
 
 /// One collection that must succeed.
 pub async fn collect(connector: &Postgres) -> Report {
-    match connector.collect(&ctx_with(TIMEOUT)).await {
-        Ok(report) => report,
-        Err(e) => panic!("collection failed: {e}"),
-    }
+    collect::collect(connector, TIMEOUT).await
 }
 
 /// The error of a collection that must fail, and how long it took.
 pub async fn collect_error(connector: &Postgres, timeout: Duration) -> (String, Duration) {
-    let started = Instant::now();
-    match connector.collect(&ctx_with(timeout)).await {
-        Ok(report) => panic!("collection succeeded: {report:?}"),
-        Err(e) => (e.to_string(), started.elapsed()),
-    }
+    collect::collect_error(connector, timeout).await
 }
 
 /// A port nothing listens on: bound, then released.

@@ -9,10 +9,11 @@ pub use dbmon_test_support::redis as servers;
 pub use servers::{Cluster, NODE_TIMEOUT_MS, Server};
 
 use dbmon_connector_api::{
-    AuthConfig, ClusterConfig, CollectContext, ConfigError, Connector, Report, Status, TlsConfig,
+    AuthConfig, ClusterConfig, ConfigError, Connector, Report, Status, TlsConfig,
 };
 use dbmon_connector_redis::{Options, Redis};
-use std::time::{Duration, Instant};
+use dbmon_test_support::collect;
+use std::time::Duration;
 
 /// The deadline the tests give a collection.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
@@ -53,28 +54,17 @@ pub fn connector(config: ClusterConfig<Options>) -> Redis {
 }
 
 /// A collection context with `timeout` left.
-pub fn ctx_with(timeout: Duration) -> CollectContext {
-    CollectContext {
-        sequence: 1,
-        deadline: Instant::now() + timeout,
-    }
-}
+#[allow(unused_imports)] // the tests that only collect
+pub use dbmon_test_support::collect::context as ctx_with;
 
 /// One collection that must succeed.
 pub async fn collect(connector: &Redis) -> Report {
-    match connector.collect(&ctx_with(TIMEOUT)).await {
-        Ok(report) => report,
-        Err(e) => panic!("collection failed: {e}"),
-    }
+    collect::collect(connector, TIMEOUT).await
 }
 
 /// The error of a collection that must fail, and how long it took.
 pub async fn collect_error(connector: &Redis, timeout: Duration) -> (String, Duration) {
-    let started = Instant::now();
-    match connector.collect(&ctx_with(timeout)).await {
-        Ok(report) => panic!("collection succeeded: {report:#?}"),
-        Err(e) => (e.to_string(), started.elapsed()),
-    }
+    collect::collect_error(connector, timeout).await
 }
 
 /// Collects every `interval` until `done` holds or `within` has passed; the last report and
@@ -85,14 +75,7 @@ pub async fn collect_until(
     within: Duration,
     done: impl Fn(&Report) -> bool,
 ) -> (Report, Duration) {
-    let started = Instant::now();
-    loop {
-        let report = collect(connector).await;
-        if done(&report) || started.elapsed() > within {
-            return (report, started.elapsed());
-        }
-        tokio::time::sleep(interval).await;
-    }
+    collect::collect_while(connector, TIMEOUT, interval, within, done).await
 }
 
 /// Whether the status is DEGRADED or UNHEALTHY.
