@@ -1,7 +1,8 @@
 //! A connector's example.yaml and README.md, read by the tests that keep them in step with the
 //! code: the same checks for every connector, each failing with the file it read.
 
-use dbmon_connector_api::{ClusterConfig, Connector};
+use crate::ReportExt;
+use dbmon_connector_api::{ClusterConfig, ConfigError, Connector, Report};
 use serde_yaml_ng::Value;
 use std::path::PathBuf;
 
@@ -76,6 +77,16 @@ impl ConnectorDir {
         cluster
     }
 
+    /// `error`, once checked to be written in README.md as it reads (a `` - `ERROR` `` item).
+    pub fn documented(&self, error: ConfigError) -> ConfigError {
+        let readme = self.read("README.md");
+        assert!(
+            readme.contains(&format!("- `{error}`")),
+            "README lacks `{error}`"
+        );
+        error
+    }
+
     /// The README's `## Metrics` section, up to `## Health rules`, split at `### Node`.
     pub fn readme_metrics(&self) -> ReadmeMetrics {
         let readme = self.read("README.md");
@@ -99,6 +110,36 @@ pub struct ReadmeMetrics {
     pub cluster: String,
     /// From `### Node` to `## Health rules`: the metrics of each node.
     pub node: String,
+}
+
+impl ReadmeMetrics {
+    /// Checks that the README lists exactly the metrics of `report`, the cluster's and the
+    /// nodes' apart, each with the unit the report gives it (`, UNIT)`, or `, no unit)`).
+    pub fn assert_lists_exactly(&self, report: &Report) {
+        assert_eq!(
+            listed_metrics(&self.cluster),
+            report.metric_names(false),
+            "cluster metrics"
+        );
+        assert_eq!(
+            listed_metrics(&self.node),
+            report.metric_names(true),
+            "node metrics"
+        );
+        for series in report.series() {
+            let unit = series.unit().unwrap_or("no unit");
+            let item = format!("- `{}` (", series.name());
+            let part = match series.node() {
+                Some(_) => &self.node,
+                None => &self.cluster,
+            };
+            let line = part
+                .lines()
+                .find(|l| l.starts_with(&item))
+                .unwrap_or_else(|| panic!("README has no item {item}"));
+            assert!(line.contains(&format!(", {unit})")), "{line} vs {unit}");
+        }
+    }
 }
 
 /// The names of the `` - `name` ( `` items of a README part, sorted, repeats kept (so that a
@@ -156,6 +197,19 @@ pub fn entry_config<C: Connector>(cluster: &Value) -> Result<ClusterConfig<C::Op
         None => vec![],
     };
     Ok(ClusterConfig::new("example", options).with_endpoints(endpoints))
+}
+
+/// Checks that a YAML cluster entry (`what`: "example.yaml's cluster") spells out every option
+/// of `C`, in declaration order, and that [`build_entry`] accepts it.
+pub fn assert_complete_entry<C: Connector>(cluster: &Value, what: &str) {
+    assert_eq!(
+        keys(&cluster["options"]),
+        option_names::<C>(),
+        "{what}'s options vs Options fields"
+    );
+    if let Err(e) = build_entry::<C>(cluster) {
+        panic!("{what} is refused: {e}");
+    }
 }
 
 /// `Connector::new` on [`entry_config`], as the host would build the connector.

@@ -7,8 +7,7 @@ use dbmon_connector_etcd::{
     DEFAULT_DB_QUOTA_USED_DEGRADED_PERCENT, DEFAULT_RAFT_INDEX_SPREAD_DEGRADED, Etcd, Options,
 };
 use dbmon_test_support::{
-    ReportExt,
-    docs::{ConnectorDir, build_entry, keys, listed_metrics, option_names},
+    docs::{ConnectorDir, assert_complete_entry},
     readme_kinds::ReadmeKinds,
 };
 
@@ -19,17 +18,14 @@ fn dir() -> ConnectorDir {
 #[test]
 fn example_yaml_is_a_complete_host_config() {
     let cluster = dir().example_cluster("etcd");
-    assert_eq!(keys(&cluster["options"]), option_names::<Etcd>());
-    if let Err(e) = build_entry::<Etcd>(&cluster) {
-        panic!("example.yaml's cluster is refused: {e}");
-    }
+    assert_complete_entry::<Etcd>(&cluster, "example.yaml's cluster");
 }
 
 #[test]
 fn readme_configuration_spells_out_every_option_with_its_default() {
     let cluster = dir().readme_cluster("## Configuration", "etcd");
+    assert_complete_entry::<Etcd>(&cluster, "the README's cluster");
     let options = &cluster["options"];
-    assert_eq!(keys(options), option_names::<Etcd>());
     assert_eq!(
         options["raft_index_spread_degraded"].as_u64(),
         Some(DEFAULT_RAFT_INDEX_SPREAD_DEGRADED)
@@ -47,38 +43,13 @@ fn readme_configuration_spells_out_every_option_with_its_default() {
         defaults.db_quota_used_degraded_percent,
         DEFAULT_DB_QUOTA_USED_DEGRADED_PERCENT
     );
-    if let Err(e) = build_entry::<Etcd>(&cluster) {
-        panic!("the README's cluster is refused: {e}");
-    }
 }
 
 #[tokio::test]
 async fn readme_lists_exactly_the_metrics_the_connector_reports() {
     let fake = Fake::start(3).await;
     let report = collect(&connector(&fake.endpoints())).await;
-    let metrics = dir().readme_metrics();
-    assert_eq!(
-        listed_metrics(&metrics.cluster),
-        report.metric_names(false),
-        "cluster metrics"
-    );
-    assert_eq!(
-        listed_metrics(&metrics.node),
-        report.metric_names(true),
-        "node metrics"
-    );
-    // Units as the README gives them.
-    for series in report.series() {
-        let unit = series.unit().unwrap_or("no unit");
-        let item = format!("- `{}` (", series.name());
-        let part = if series.node().is_some() {
-            &metrics.node
-        } else {
-            &metrics.cluster
-        };
-        let line = part.lines().find(|l| l.starts_with(&item)).unwrap();
-        assert!(line.contains(&format!(", {unit})")), "{line} vs {unit}");
-    }
+    dir().readme_metrics().assert_lists_exactly(&report);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod common;
 use common::{build, config};
 use dbmon_connector_api::{ClusterConfig, ConfigError, TlsConfig};
 use dbmon_connector_http::Options;
+use dbmon_test_support::docs::ConnectorDir;
 
 const URL: &str = "http://127.0.0.1:9200";
 
@@ -23,13 +24,7 @@ fn refused_with(endpoints: &[&str], options_yaml: &str) -> ConfigError {
 
 /// The error, checked to be written in the README as it reads.
 fn documented(error: ConfigError) -> ConfigError {
-    let readme =
-        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    assert!(
-        readme.contains(&format!("- `{error}`")),
-        "README lacks `{error}`"
-    );
-    error
+    ConnectorDir::new(env!("CARGO_MANIFEST_DIR")).documented(error)
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod common;
 use common::build;
 use dbmon_connector_api::{AuthConfig, ClusterConfig, ConfigError, Connector};
 use dbmon_connector_nats::{Nats, Options};
+use dbmon_test_support::docs::ConnectorDir;
 
 fn refused(options: Options, endpoints: &[&str], auth: Option<AuthConfig>) -> ConfigError {
     let mut config = ClusterConfig::new("nats", options).with_endpoints(endpoints.iter().copied());
@@ -18,13 +19,7 @@ fn refused(options: Options, endpoints: &[&str], auth: Option<AuthConfig>) -> Co
 
 /// The error, checked to be written in the README as it reads.
 fn documented(error: ConfigError) -> ConfigError {
-    let readme =
-        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    assert!(
-        readme.contains(&format!("- `{error}`")),
-        "README lacks `{error}`"
-    );
-    error
+    ConnectorDir::new(env!("CARGO_MANIFEST_DIR")).documented(error)
 }
 
 #[test]

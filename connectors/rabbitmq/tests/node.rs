@@ -9,11 +9,7 @@ use common::rabbit::{MONITOR_USER, RabbitNode};
 use common::{build, collect, collect_until, connector, try_collect};
 use dbmon_connector_api::{Connector, MetricKind, Report, Status};
 use dbmon_connector_rabbitmq::Options;
-use dbmon_test_support::{
-    ReportExt,
-    docs::{ConnectorDir, listed_metrics},
-    readme_kinds::ReadmeKinds,
-};
+use dbmon_test_support::{ReportExt, docs::ConnectorDir, readme_kinds::ReadmeKinds};
 use std::time::Duration;
 
 const QUEUE: &str = "dbmon-backlog";
@@ -219,27 +215,7 @@ async fn alarms_make_it_unhealthy(node: &RabbitNode, rabbit: &dbmon_connector_ra
 
 fn readme_lists_every_metric_with_its_kind_and_unit(report: &Report) {
     let dir = ConnectorDir::new(env!("CARGO_MANIFEST_DIR"));
-    let metrics = dir.readme_metrics();
-    assert_eq!(
-        listed_metrics(&metrics.cluster),
-        report.metric_names(false),
-        "cluster metrics"
-    );
-    assert_eq!(
-        listed_metrics(&metrics.node),
-        report.metric_names(true),
-        "node metrics"
-    );
-    for series in report.series() {
-        let unit = series.unit().unwrap_or("no unit");
-        let item = format!("- `{}` (", series.name());
-        let part = match series.node() {
-            Some(_) => &metrics.node,
-            None => &metrics.cluster,
-        };
-        let line = part.lines().find(|l| l.starts_with(&item)).unwrap();
-        assert!(line.contains(&format!(", {unit})")), "{line} vs {unit}");
-    }
+    dir.readme_metrics().assert_lists_exactly(report);
     let checked = ReadmeKinds::read(&dir).check(report);
     assert!(checked.unseen_cluster.is_empty(), "{checked:?}");
     assert!(checked.unseen_node.is_empty(), "{checked:?}");

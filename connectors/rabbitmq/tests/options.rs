@@ -6,6 +6,7 @@ mod common;
 use common::build;
 use dbmon_connector_api::{AuthConfig, ClusterConfig, ConfigError, Connector, TlsConfig};
 use dbmon_connector_rabbitmq::{Options, RabbitMq};
+use dbmon_test_support::docs::ConnectorDir;
 
 const LOGIN: Option<(&str, &str)> = Some(("dbmon-monitor", "pw"));
 
@@ -28,13 +29,7 @@ fn login() -> Option<AuthConfig> {
 
 /// The error, checked to be written in the README as it reads.
 fn documented(error: ConfigError) -> ConfigError {
-    let readme =
-        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    assert!(
-        readme.contains(&format!("- `{error}`")),
-        "README lacks `{error}`"
-    );
-    error
+    ConnectorDir::new(env!("CARGO_MANIFEST_DIR")).documented(error)
 }
 
 #[test]
