@@ -3,25 +3,18 @@
 
 mod common;
 
-use common::{TIMEOUT, collect, connector, etcd::free_port, fake::Fake, try_collect};
+use common::{TIMEOUT, collect, connector, etcd::free_port, fake::Fake};
 use dbmon_connector_api::{NodeStatus, Status};
 use dbmon_test_support::{HttpServer, Reply, ReportExt};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// The error of a collection that must fail, and that it failed before the deadline.
 async fn error_of(endpoints: &[String]) -> String {
-    let start = Instant::now();
-    let result = try_collect(&connector(endpoints)).await;
-    assert!(
-        start.elapsed() < TIMEOUT + Duration::from_secs(1),
-        "{:?}",
-        start.elapsed()
-    );
-    match result {
-        Ok(report) => panic!("collection succeeded: {report:#?}"),
-        Err(e) => e,
-    }
+    let (error, took) =
+        dbmon_test_support::collect::collect_error(&connector(endpoints), TIMEOUT).await;
+    assert!(took < TIMEOUT + Duration::from_secs(1), "{took:?}");
+    error
 }
 
 #[tokio::test]

@@ -12,21 +12,14 @@ use common::{
 use dbmon_connector_api::{ClusterConfig, Connector, NodeStatus, Status};
 use dbmon_connector_nats::{Nats, Options};
 use dbmon_test_support::{HttpServer, Reply, ReportExt};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The error of a collection that must fail, and that it failed before the deadline.
 async fn error_of(endpoints: &[String]) -> String {
-    let start = Instant::now();
-    let result = try_collect(&connector(endpoints)).await;
-    assert!(
-        start.elapsed() < TIMEOUT + Duration::from_secs(1),
-        "{:?}",
-        start.elapsed()
-    );
-    match result {
-        Ok(report) => panic!("collection succeeded: {report:#?}"),
-        Err(e) => e,
-    }
+    let (error, took) =
+        dbmon_test_support::collect::collect_error(&connector(endpoints), TIMEOUT).await;
+    assert!(took < TIMEOUT + Duration::from_secs(1), "{took:?}");
+    error
 }
 
 #[tokio::test]

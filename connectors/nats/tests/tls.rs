@@ -9,10 +9,10 @@ use common::{
     TIMEOUT,
     nats::{Cluster, Https, Setup},
 };
-use dbmon_connector_api::{ClusterConfig, CollectContext, Connector, Report, Status, TlsConfig};
+use dbmon_connector_api::{ClusterConfig, Connector, Report, Status, TlsConfig};
 use dbmon_connector_nats::{Nats, Options};
 use dbmon_test_support::{ReportExt, TestCa};
-use std::{path::Path, time::Instant};
+use std::path::Path;
 
 /// One https server with a certificate of `ca`, written with the CA's to `dir`.
 async fn https_server(ca: &TestCa, dir: &Path) -> Cluster {
@@ -37,11 +37,7 @@ async fn collect_with(endpoints: &[String], tls: TlsConfig) -> Result<Report, St
         .with_endpoints(endpoints.iter().cloned())
         .with_tls(tls);
     let nats = <Nats as Connector>::new(config).map_err(|e| e.to_string())?;
-    let ctx = CollectContext {
-        sequence: 1,
-        deadline: Instant::now() + TIMEOUT,
-    };
-    nats.collect(&ctx).await.map_err(|e| e.to_string())
+    dbmon_test_support::collect::try_collect(&nats, TIMEOUT).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

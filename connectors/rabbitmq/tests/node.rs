@@ -224,10 +224,7 @@ fn readme_lists_every_metric_with_its_kind_and_unit(report: &Report) {
 
 /// `dbmon run CLUSTER queues` and `nodes`, as the host would call them.
 async fn commands_show_the_tables(node: &RabbitNode, rabbit: &dbmon_connector_rabbitmq::RabbitMq) {
-    let ctx = dbmon_connector_api::CollectContext {
-        sequence: 1,
-        deadline: std::time::Instant::now() + common::TIMEOUT,
-    };
+    let ctx = dbmon_test_support::collect::context(common::TIMEOUT);
     let ctx = &ctx;
     let run = |command: &'static str, args: Vec<String>| async move {
         rabbit
