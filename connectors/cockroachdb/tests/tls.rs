@@ -91,8 +91,19 @@ async fn a_cluster_that_demands_client_certificates() {
     ));
     let error = collect_error(&without).await;
     assert!(error.starts_with("no endpoint answered: "), "{error}");
-    let refused = "not answering: received fatal alert: CertificateRequired";
-    assert_eq!(error.matches(refused).count(), 3, "{error}");
+    // Under TLS 1.3 the client's handshake ends before the server checks for a certificate:
+    // the client reads the server's alert, or (under load, seen in CI) only the connection
+    // closing before its first request.
+    for endpoint in cluster.endpoints() {
+        let refused = [
+            format!("{endpoint}: not answering: received fatal alert: CertificateRequired"),
+            format!("{endpoint}: not answering: connection was not ready"),
+        ];
+        assert!(
+            refused.iter().any(|r| error.contains(r)),
+            "{endpoint}: {error}"
+        );
+    }
     // With one signed by the cluster's CA, it works.
     let (client_cert, client_key) = ca.client_cert("root").write(dir.path(), "client.root");
     let with = TlsConfig {
