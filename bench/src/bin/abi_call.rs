@@ -42,7 +42,7 @@ fn main() -> Result<(), String> {
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
         .init();
     let path = built_library("dbmon_connector_misbehave");
-    let plugin = dbmon::plugins::load_file(&path)?;
+    let plugin = dbmon::plugins::load_checked(&path, &Default::default())?;
     let instantiate = || {
         plugin
             .instantiate(CONFIG.into())

@@ -12,10 +12,15 @@ use abi_stable::{
 use dbmon_connector_api::ffi::{ABI_VERSION, ConnectorModRef, FfiHost, FfiLevel};
 use std::path::Path;
 
-/// Loads `path` as a connector. Never unloads anything: Rust libraries with thread-locals
-/// crash on dlclose, so abi_stable leaks them on purpose.
-pub fn load_file(path: &Path) -> Result<Plugin, String> {
-    let header = lib_header_from_path(path).map_err(|e| describe(&e))?;
+/// Opens `path` as a library (dlopen) and finds its root module's header. Never unloads
+/// anything: Rust libraries with thread-locals crash on dlclose, so abi_stable leaks them on
+/// purpose; a library opened here stays mapped for the process's life.
+pub fn open_library(path: &Path) -> Result<&'static LibHeader, String> {
+    lib_header_from_path(path).map_err(|e| describe(&e))
+}
+
+/// The connector of an opened library (`path` is where it came from).
+pub fn load_header(header: &'static LibHeader, path: &Path) -> Result<Plugin, String> {
     let built_with = header.version_strings().version.to_string();
     let max_level = FfiLevel::of_filter(tracing::level_filters::LevelFilter::current());
     let (module, info) = if major(&built_with) == major(ABI_VERSION) {

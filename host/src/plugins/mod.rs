@@ -16,7 +16,7 @@ use std::{
 };
 
 pub use instance::{CollectError, Collecting, Instance};
-pub use load::load_file;
+use load::{load_header, open_library};
 pub use trust::{TrustPolicy, TrustedFile, sha256_file};
 
 /// A loaded connector library.
@@ -260,10 +260,29 @@ impl Registry {
 /// Loads one file the way `serve` does: trust checks first, then the library. The file
 /// loaded is the one checked, wherever a symlink at `path` points by then.
 pub fn load_checked(path: &Path, policy: &TrustPolicy) -> Result<Plugin, String> {
-    let trusted = policy.check_file(path)?;
-    let mut plugin = load_file(&trusted.resolved)?;
+    load_trusted(path, policy.check_file(path)?)
+}
+
+/// Loads the open file that was checked and hashed, not whatever `path` names by now.
+fn load_trusted(path: &Path, trusted: TrustedFile) -> Result<Plugin, String> {
+    let load_path = trusted.load_path();
+    // The loader's own words name the file it opened: name the operator's.
+    let resolved = trusted.resolved.display().to_string();
+    let named = |e: String| e.replace(&*load_path.to_string_lossy(), &resolved);
+    let header = open_library(&load_path).map_err(named)?;
+    // The loader knows the library by the name `/proc/self/fd/N` from now on, and would take
+    // a later file opened as the same N for it: the descriptor stays open as long as the
+    // library stays loaded, which is for good.
+    let TrustedFile {
+        resolved,
+        sha256,
+        file,
+    } = trusted;
+    std::mem::forget(file);
+    let mut plugin = load_header(header, &resolved)?;
     plugin.path = path.to_path_buf();
-    plugin.sha256 = trusted.sha256;
+    plugin.resolved = resolved;
+    plugin.sha256 = sha256;
     Ok(plugin)
 }
 
@@ -278,4 +297,41 @@ fn library_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundled library copied into a folder of the test's own.
+    fn copy_of(crate_name: &str, dir: &Path, file: &str) -> PathBuf {
+        let path = dir.join(file);
+        std::fs::copy(dbmon_test_support::built_library(crate_name), &path).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_library_loaded_is_the_one_checked_even_when_the_path_changes_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = copy_of(
+            "dbmon_connector_system",
+            dir.path(),
+            "libdbmon_connector_x.so",
+        );
+        let trusted = TrustPolicy::default().check_file(&path).unwrap();
+        let checked = trusted.sha256.clone();
+        // Another library renamed over the path after the checks (an upgrade, or someone
+        // racing an allowlist): the one checked loads all the same.
+        let other = copy_of("dbmon_connector_misbehave", dir.path(), "staged.so");
+        std::fs::rename(&other, &path).unwrap();
+        let plugin = load_trusted(&path, trusted).unwrap();
+        assert_eq!(plugin.name, "system");
+        assert_eq!(plugin.sha256, checked);
+        assert_eq!(plugin.path, path);
+        assert!(
+            !plugin.resolved.starts_with("/proc"),
+            "{:?}",
+            plugin.resolved
+        );
+    }
 }

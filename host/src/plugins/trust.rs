@@ -39,14 +39,24 @@ pub struct TrustPolicy {
     pub allow: Vec<String>,
 }
 
-/// A library file that passed the checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A library file that passed the checks, held open: what was checked and hashed is what
+/// loads ([`TrustedFile::load_path`]), whatever its path names by then.
+#[derive(Debug)]
 pub struct TrustedFile {
-    /// The file the path names once every symlink is followed: the one that was checked, and
-    /// so the one to load.
+    /// The file the path names once every symlink is followed: the one that was checked.
     pub resolved: PathBuf,
     /// Its SHA-256 (lowercase hex).
     pub sha256: String,
+    pub(super) file: std::fs::File,
+}
+
+impl TrustedFile {
+    /// The path the dynamic loader opens this very file by (`/proc/self/fd/N`), valid while
+    /// `self` lives.
+    pub fn load_path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+    }
 }
 
 impl TrustPolicy {
@@ -71,11 +81,25 @@ impl TrustPolicy {
         } else {
             walk(path, Target::File)?
         };
-        let sha256 = sha256_file(&resolved)?;
+        // One open file from here on: a file renamed over the path after the walk is not the
+        // one hashed or loaded, and the open file gets the walk's checks of the file again.
+        let mut file =
+            std::fs::File::open(&resolved).map_err(|e| format!("cannot read it: {e}"))?;
+        if !self.insecure {
+            let meta = file
+                .metadata()
+                .map_err(|e| format!("cannot stat it: {e}"))?;
+            check_target(&resolved, &meta, Target::File)?;
+        }
+        let sha256 = sha256_of(&mut file)?;
         if !self.allow.is_empty() && !self.allow.iter().any(|a| a.eq_ignore_ascii_case(&sha256)) {
             return Err(format!("its sha256 {sha256} is not in plugins.allow"));
         }
-        Ok(TrustedFile { resolved, sha256 })
+        Ok(TrustedFile {
+            resolved,
+            sha256,
+            file,
+        })
     }
 }
 
@@ -224,6 +248,11 @@ fn check_owner(path: &Path, meta: &Metadata, subject: &str, chown: &str) -> Resu
 /// SHA-256 of a file, lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    sha256_of(&mut file)
+}
+
+/// SHA-256 of what is left to read of `file`, lowercase hex.
+fn sha256_of(file: &mut std::fs::File) -> Result<String, String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     loop {
