@@ -3,8 +3,10 @@
 //! at a size limit and at the collection's deadline.
 
 mod tls;
+mod url;
 
 pub use tls::client_config;
+pub use url::{endpoint_url, same_listener};
 
 /// The HTTP client crate, so that connectors name the same version.
 pub use reqwest;

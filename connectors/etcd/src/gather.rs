@@ -7,7 +7,7 @@
 
 use crate::api::{self, Alarm, AlarmList, Health, Member, MemberList, Scraped, Status};
 use crate::client::Session;
-use crate::options::same_listener;
+use dbmon_scrape::same_listener;
 use futures::future::join_all;
 use std::time::Duration;
 

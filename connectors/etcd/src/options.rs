@@ -1,7 +1,6 @@
 //! `options:` of an etcd cluster, its endpoints and credentials, checked once at startup.
 
 use dbmon_connector_api::{ClusterConfig, ConfigError, Login};
-use dbmon_scrape::reqwest::Url;
 use serde::Deserialize;
 
 /// Default of [`Options::raft_index_spread_degraded`].
@@ -85,46 +84,12 @@ pub fn settings(config: &ClusterConfig<Options>) -> Result<Settings, ConfigError
 
 /// A client URL: http(s), a host, no path beyond `/` (the API paths are appended to it).
 fn endpoint(path: &str, url: &str) -> Result<String, ConfigError> {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    if !matches!(scheme.as_deref(), Some("http" | "https")) {
-        return Err(ConfigError::at(
-            path,
-            format!(
-                "'{url}' is not an http:// or https:// URL (a member's client URL, e.g. http://{url})"
-            ),
-        ));
-    }
-    let parsed = Url::parse(url)
-        .map_err(|e| ConfigError::at(path, format!("'{url}' is not a valid URL: {e}")))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::at(path, format!("'{url}' has no host")));
-    }
+    let parsed = dbmon_scrape::endpoint_url(path, url, "a member's client URL")?;
     if parsed.path() != "/" || parsed.query().is_some() {
         return Err(ConfigError::at(
             path,
             format!("'{url}' has a path: give the client URL only, as in --advertise-client-urls"),
         ));
     }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(ConfigError::at(
-            path,
-            "put credentials in auth:, not in the URL (it is shown in reports)",
-        ));
-    }
     Ok(url.trim_end_matches('/').to_string())
-}
-
-/// Whether two client URLs name the same listener (scheme, host and port; case and a trailing
-/// `/` do not matter).
-pub fn same_listener(a: &str, b: &str) -> bool {
-    match (Url::parse(a), Url::parse(b)) {
-        (Ok(a), Ok(b)) => {
-            a.scheme() == b.scheme()
-                && a.host_str() == b.host_str()
-                && a.port_or_known_default() == b.port_or_known_default()
-        }
-        _ => a
-            .trim_end_matches('/')
-            .eq_ignore_ascii_case(b.trim_end_matches('/')),
-    }
 }

@@ -3,8 +3,8 @@
 
 use crate::api::{Member, Status};
 use crate::gather::{Gathered, Probe};
-use crate::options::same_listener;
 use dbmon_connector_api::NodeStatus;
+use dbmon_scrape::same_listener;
 use std::collections::HashMap;
 
 /// How a member is doing.

@@ -1,7 +1,7 @@
 //! `options:` of a NATS cluster, its endpoints and credentials, checked once at startup.
 
 use dbmon_connector_api::{ClusterConfig, ConfigError, Login};
-use dbmon_scrape::reqwest::Url;
+use dbmon_scrape::same_listener;
 use serde::Deserialize;
 
 /// Default of [`Options::consumer_pending_degraded`].
@@ -99,26 +99,7 @@ pub fn settings(config: &ClusterConfig<Options>) -> Result<Settings, ConfigError
 
 /// A monitoring URL: http(s), a host, no path beyond `/` (the endpoint paths are appended).
 fn endpoint(path: &str, url: &str) -> Result<String, ConfigError> {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    if !matches!(scheme.as_deref(), Some("http" | "https")) {
-        return Err(ConfigError::at(
-            path,
-            format!(
-                "'{url}' is not an http:// or https:// URL (a server's monitoring URL, -m/http_port, e.g. http://{url})"
-            ),
-        ));
-    }
-    let parsed = Url::parse(url)
-        .map_err(|e| ConfigError::at(path, format!("'{url}' is not a valid URL: {e}")))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::at(path, format!("'{url}' has no host")));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(ConfigError::at(
-            path,
-            "put credentials in auth:, not in the URL (it is shown in reports)",
-        ));
-    }
+    let parsed = dbmon_scrape::endpoint_url(path, url, "a server's monitoring URL, -m/http_port")?;
     if parsed.path() != "/" || parsed.query().is_some() {
         return Err(ConfigError::at(
             path,
@@ -128,16 +109,4 @@ fn endpoint(path: &str, url: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(url.trim_end_matches('/').to_string())
-}
-
-/// Whether two URLs name the same listener (scheme, host and port).
-fn same_listener(a: &str, b: &str) -> bool {
-    match (Url::parse(a), Url::parse(b)) {
-        (Ok(a), Ok(b)) => {
-            a.scheme() == b.scheme()
-                && a.host_str() == b.host_str()
-                && a.port_or_known_default() == b.port_or_known_default()
-        }
-        _ => a.eq_ignore_ascii_case(b),
-    }
 }

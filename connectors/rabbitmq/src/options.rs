@@ -1,7 +1,6 @@
 //! `options:` of a RabbitMQ cluster, its endpoints and login, checked once at startup.
 
 use dbmon_connector_api::{ClusterConfig, ConfigError, Login};
-use dbmon_scrape::reqwest::Url;
 use serde::Deserialize;
 
 /// Default of [`Options::ready_without_consumers_degraded`].
@@ -98,26 +97,7 @@ pub fn settings(config: &ClusterConfig<Options>) -> Result<Settings, ConfigError
 /// A management API base URL: http(s), a host, perhaps a path prefix
 /// (`management.path_prefix`), no query; `/api/...` is appended to it.
 fn endpoint(path: &str, url: &str) -> Result<String, ConfigError> {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    if !matches!(scheme.as_deref(), Some("http" | "https")) {
-        return Err(ConfigError::at(
-            path,
-            format!(
-                "'{url}' is not an http:// or https:// URL (a node's management API, e.g. http://{url})"
-            ),
-        ));
-    }
-    let parsed = Url::parse(url)
-        .map_err(|e| ConfigError::at(path, format!("'{url}' is not a valid URL: {e}")))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::at(path, format!("'{url}' has no host")));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(ConfigError::at(
-            path,
-            "put credentials in auth:, not in the URL (it is shown in reports)",
-        ));
-    }
+    let parsed = dbmon_scrape::endpoint_url(path, url, "a node's management API")?;
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(ConfigError::at(
             path,
