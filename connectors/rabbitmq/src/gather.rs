@@ -1,11 +1,12 @@
 //! One collection's questions, each bounded by the deadline:
 //! 1. every endpoint at once: `/api/overview`, which says which node answers;
-//! 2. the first endpoint that answered, for the whole cluster (the management API of any node
-//!    answers for all of them), at once: the nodes, the largest queues, the alarms.
+//! 2. the first endpoint that answered, as soon as it did (the others may still be asked),
+//!    for the whole cluster (the management API of any node answers for all of them), at
+//!    once: the nodes, the largest queues, the alarms.
 
 use crate::api::{self, AlarmCheck, Node, Overview, QueuePage};
 use crate::client::{Api, Failure};
-use futures::future::join_all;
+use futures::{StreamExt, stream::FuturesUnordered};
 use std::time::{Duration, Instant};
 
 /// What one endpoint answered.
@@ -46,30 +47,55 @@ pub async fn gather(
     max_queues: usize,
     deadline: Instant,
 ) -> Gathered {
-    let probes = join_all(endpoints.iter().map(|url| async move {
-        let overview = api.get::<Overview>(url, api::OVERVIEW_PATH, deadline).await;
-        Probe {
-            url: url.clone(),
-            overview: overview.map_err(|f| f.text),
+    let mut pending: FuturesUnordered<_> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, url)| async move {
+            let overview = api.get::<Overview>(url, api::OVERVIEW_PATH, deadline).await;
+            let probe = Probe {
+                url: url.clone(),
+                overview: overview.map_err(|f| f.text),
+            };
+            (i, probe)
+        })
+        .collect();
+    let mut probes: Vec<Option<Probe>> = endpoints.iter().map(|_| None).collect();
+    // The cluster-wide questions go out as soon as one endpoint answers: a silent endpoint
+    // must not hold them until the deadline.
+    let mut asked = None;
+    while let Some((i, probe)) = pending.next().await {
+        let answered = probe.answered().is_some();
+        probes[i] = Some(probe);
+        if answered {
+            asked = Some(i);
+            break;
         }
-    }))
-    .await;
-    let Some(asked) = probes.iter().position(|p| p.answered().is_some()) else {
+    }
+    let Some(asked) = asked else {
         let none = "no endpoint could be read".to_string();
         return Gathered {
-            probes,
+            probes: probes.into_iter().flatten().collect(),
             asked: None,
             nodes: Err(none.clone()),
             queues: Err(none.clone()),
             alarms: Err(none),
         };
     };
-    let base = &probes[asked].url;
+    let base = &endpoints[asked];
     let queues_path = api::queues_path(max_queues);
-    let nodes = api.get::<Vec<Node>>(base, api::NODES_PATH, deadline);
-    let queues = api.get::<QueuePage>(base, &queues_path, deadline);
-    let alarms = api.get_accepting::<AlarmCheck>(base, api::ALARMS_PATH, deadline, &[200, 503]);
-    let (nodes, queues, alarms) = tokio::join!(nodes, queues, alarms);
+    let cluster = async {
+        let nodes = api.get::<Vec<Node>>(base, api::NODES_PATH, deadline);
+        let queues = api.get::<QueuePage>(base, &queues_path, deadline);
+        let alarms = api.get_accepting::<AlarmCheck>(base, api::ALARMS_PATH, deadline, &[200, 503]);
+        tokio::join!(nodes, queues, alarms)
+    };
+    let others = async {
+        while let Some((i, probe)) = pending.next().await {
+            probes[i] = Some(probe);
+        }
+    };
+    let ((nodes, queues, alarms), ()) = tokio::join!(cluster, others);
+    let probes = probes.into_iter().flatten().collect();
     let alarms = match alarms {
         Ok((check, _)) => Ok(Some(check)),
         Err(Failure {
