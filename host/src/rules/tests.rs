@@ -182,7 +182,7 @@ fn a_rule_whose_metric_is_missing_does_not_fire() {
 }
 
 #[test]
-fn the_status_and_report_labels_are_there_to_test() {
+fn the_connectors_verdict_is_there_to_test() {
     let rules = rules(&[r#"{when: "status == 'healthy' && nodes == 3.0", status: degraded}"#]);
     let judged = judged(&rules, health(1.0, 3.0), &mut Held::default());
     assert_eq!(judged.status(), Status::Degraded);
