@@ -50,7 +50,7 @@ pub use format::{ACCEPT, Format};
 pub use labels::{Label, Labels};
 pub use metadata::MetricType;
 pub use sample::Sample;
-pub use scan::Parser;
+pub use scan::{Parser, SamplesWhere};
 
 /// One meaningful line of an exposition body.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,10 +2,10 @@
 
 use std::iter::FusedIterator;
 
-use crate::bytes::{line_end, skip_space};
+use crate::bytes::{NAME_START, is, line_end, skip_name, skip_space};
 use crate::error::{Failure, ParseError};
 use crate::metadata::{Comment, parse_comment};
-use crate::sample::parse_sample;
+use crate::sample::{Sample, parse_sample};
 use crate::{Entry, Format};
 
 /// Iterator over the entries of an exposition body.
@@ -42,6 +42,18 @@ impl<'a> Parser<'a> {
             format,
             done: false,
         }
+    }
+
+    /// Only the samples whose metric name `keep` accepts, for a reader that needs a few
+    /// families of a large body: every other line is passed over at its line feed.
+    ///
+    /// A sample line that is passed over is read only as far as its name, which must be
+    /// followed by `{` or a blank; its labels and value are not checked. Comment lines are
+    /// not read at all, except that OpenMetrics' `# EOF` still ends the body. So errors come
+    /// for the samples kept and for lines that do not start like a sample (an HTML page, say),
+    /// each with its line number as from [`Parser`].
+    pub fn samples_where<F: FnMut(&str) -> bool>(self, keep: F) -> SamplesWhere<'a, F> {
+        SamplesWhere { parser: self, keep }
     }
 
     /// What follows `# EOF` (from `next`): nothing but blank space, or an error.
@@ -135,3 +147,82 @@ impl<'a> Parser<'a> {
 }
 
 impl FusedIterator for Parser<'_> {}
+
+/// The samples of a body that a name filter keeps: see [`Parser::samples_where`].
+#[derive(Debug, Clone)]
+pub struct SamplesWhere<'a, F> {
+    parser: Parser<'a>,
+    keep: F,
+}
+
+impl<'a, F: FnMut(&str) -> bool> Iterator for SamplesWhere<'a, F> {
+    type Item = Result<Sample<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.parser.format {
+            Format::Prometheus => self.advance::<false>(),
+            Format::OpenMetrics => self.advance::<true>(),
+        }
+    }
+}
+
+impl<'a, F: FnMut(&str) -> bool> SamplesWhere<'a, F> {
+    #[inline(always)]
+    fn advance<const OM: bool>(&mut self) -> Option<Result<Sample<'a>, ParseError>> {
+        let p = &mut self.parser;
+        let src = p.src;
+        let b = src.as_bytes();
+        while !p.done && p.pos < b.len() {
+            let start = skip_space(b, p.pos);
+            let Some(&first) = b.get(start) else {
+                p.line += 1;
+                p.pos = b.len();
+                break;
+            };
+            if first == b'#' && OM && b[start..].starts_with(b"# EOF") {
+                // The full loop reads `# EOF` and what may follow it.
+                p.pos = start;
+                return match p.advance::<true>()? {
+                    Ok(Entry::Sample(sample)) => Some(Ok(sample)),
+                    Ok(_) => self.next(),
+                    Err(e) => Some(Err(e)),
+                };
+            }
+            if first != b'#' && first != b'\n' {
+                let name_end = if is(first, NAME_START) {
+                    skip_name::<true>(b, start + 1)
+                } else {
+                    start
+                };
+                // Both ends are next to name bytes, which are ASCII.
+                let name = crate::bytes::ascii_slice(src, start, name_end);
+                let well_started =
+                    name_end > start && matches!(b.get(name_end), Some(b'{' | b' ' | b'\t'));
+                if !well_started || (self.keep)(name) {
+                    p.line += 1;
+                    match parse_sample::<OM>(src, start) {
+                        Ok((sample, next)) => {
+                            p.pos = next;
+                            if well_started {
+                                return Some(Ok(sample));
+                            }
+                            continue;
+                        }
+                        Err(failure) => return Some(Err(p.fail(failure))),
+                    }
+                }
+            }
+            p.line += 1;
+            p.pos = (line_end(b, start) + 1).min(b.len());
+        }
+        if !p.done {
+            p.done = true;
+            if OM {
+                return Some(Err(p.missing_eof()));
+            }
+        }
+        None
+    }
+}
+
+impl<'a, F: FnMut(&str) -> bool> FusedIterator for SamplesWhere<'a, F> {}
