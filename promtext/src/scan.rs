@@ -179,14 +179,20 @@ impl<'a, F: FnMut(&str) -> bool> SamplesWhere<'a, F> {
                 p.pos = b.len();
                 break;
             };
-            if first == b'#' && OM && b[start..].starts_with(b"# EOF") {
-                // The full loop reads `# EOF` and what may follow it.
-                p.pos = start;
-                return match p.advance::<true>()? {
-                    Ok(Entry::Sample(sample)) => Some(Ok(sample)),
-                    Ok(_) => self.next(),
-                    Err(e) => Some(Err(e)),
-                };
+            if OM && first == b'#' && b[start..].starts_with(b"# EOF") {
+                p.line += 1;
+                match parse_comment::<true>(src, start) {
+                    Ok((Comment::Eof, next)) => {
+                        p.done = true;
+                        return p.after_eof(next).and_then(Result::err).map(Err);
+                    }
+                    // `# EOFX`: a plain comment.
+                    Ok((_, next)) => {
+                        p.pos = next;
+                        continue;
+                    }
+                    Err(failure) => return Some(Err(p.fail(failure))),
+                }
             }
             if first != b'#' && first != b'\n' {
                 let name_end = if is(first, NAME_START) {

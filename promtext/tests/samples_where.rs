@@ -97,6 +97,13 @@ fn openmetrics_still_ends_at_eof_and_wants_it() {
             .contains("after # EOF")
     );
 
+    // A comment that only starts like `# EOF` ends nothing, and what follows is filtered.
+    let not_eof = kept("# EOFX\na 1\nb 2\n# EOF\n", Format::OpenMetrics, &|n| {
+        n == "b"
+    });
+    assert_eq!(not_eof.len(), 1, "{not_eof:?}");
+    assert_eq!(not_eof[0].as_ref().unwrap().name, "b");
+
     let cut = kept("b 2\n", Format::OpenMetrics, &|_| false);
     assert_eq!(cut.len(), 1, "{cut:?}");
     assert!(

@@ -91,7 +91,7 @@ fn add(slot: &mut Option<f64>, value: f64) {
 
 /// Whether the connector reads the family `name`: [`parse`] uses ~25 of the ~330 families a
 /// node exposes, and the others are passed over at their names, which makes the parse several
-/// times cheaper (BENCHMARKS.md §9). Every name `parse` matches on must be here.
+/// times cheaper (BENCHMARKS.md §1.2). Every name `parse` matches on must be here.
 fn read(name: &str) -> bool {
     match name {
         "node_id"
@@ -126,14 +126,14 @@ pub fn parse(body: &str) -> Result<NodeVars, VarsError> {
     parse_with(body, read)
 }
 
-fn parse_with(body: &str, read: impl Fn(&str) -> bool) -> Result<NodeVars, VarsError> {
+fn parse_with(body: &str, family_wanted: impl Fn(&str) -> bool) -> Result<NodeVars, VarsError> {
     let mut vars = NodeVars::default();
     let mut cockroach = false;
     let mut label_id: Option<u64> = None;
     let mut seen = 0;
     let wanted = |name: &str| {
         seen += 1;
-        read(name)
+        family_wanted(name)
     };
     for sample in Parser::new(body).samples_where(wanted) {
         let sample = match sample {
