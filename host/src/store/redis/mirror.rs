@@ -8,6 +8,7 @@ use crate::store::{
     ClusterSlot, Store,
     disk::format::{self, Context},
 };
+use futures::StreamExt;
 use redis::{Value, streams::StreamRangeReply};
 use std::{
     sync::Arc,
@@ -18,6 +19,10 @@ use std::{
 const PAGE: usize = 512;
 /// Time between sweeps of every cluster.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// Clusters read at once. The connection is multiplexed, so their XRANGEs share round trips
+/// instead of waiting for each other: one at a time, a loop of round trips fell behind at
+/// 20,000 clusters (BENCHMARKS.md §12).
+const READS_IN_FLIGHT: usize = 64;
 /// Wait after the store failed to answer, before the next try.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
@@ -152,10 +157,21 @@ pub(in crate::store) async fn sweep(store: &Store, b: &Backend) -> Result<(), St
         .query_async(&mut b.conn())
         .await
         .map_err(|e| e.to_string())?;
-    for id in ids {
-        if let Some(slot) = slot_of(store, b, &id).await? {
-            read_cluster(b, &slot).await?;
+    read_clusters(store, b, ids).await
+}
+
+/// Reads each of `ids` that this server serves, [`READS_IN_FLIGHT`] at a time (each cluster's
+/// own reads stay in order behind its follow lock); the first error ends it.
+async fn read_clusters(store: &Store, b: &Backend, ids: Vec<String>) -> Result<(), String> {
+    let reads = futures::stream::iter(ids).map(|id| async move {
+        match slot_of(store, b, &id).await? {
+            Some(slot) => read_cluster(b, &slot).await,
+            None => Ok(()),
         }
+    });
+    let mut reads = reads.buffer_unordered(READS_IN_FLIGHT);
+    while let Some(read) = reads.next().await {
+        read?;
     }
     Ok(())
 }
@@ -275,11 +291,7 @@ async fn round(
             }
         }
     }
-    for id in wanted {
-        if let Some(slot) = slot_of(store, b, &id).await? {
-            read_cluster(b, &slot).await?;
-        }
-    }
+    read_clusters(store, b, wanted).await?;
     // Answers from the store mean it is back, also when nothing came.
     Ok(())
 }
