@@ -161,7 +161,9 @@ pub(in crate::store) async fn sweep(store: &Store, b: &Backend) -> Result<(), St
 }
 
 /// Reads each of `ids` that this server serves, [`READS_IN_FLIGHT`] at a time (each cluster's
-/// own reads stay in order behind its follow lock); the first error ends it.
+/// own reads stay in order behind its follow lock), and answers the first error. Every read
+/// runs to its end: one dropped between taking an entry and publishing it would skip that
+/// report for good.
 async fn read_clusters(store: &Store, b: &Backend, ids: Vec<String>) -> Result<(), String> {
     let reads = futures::stream::iter(ids).map(|id| async move {
         match slot_of(store, b, &id).await? {
@@ -170,10 +172,13 @@ async fn read_clusters(store: &Store, b: &Backend, ids: Vec<String>) -> Result<(
         }
     });
     let mut reads = reads.buffer_unordered(READS_IN_FLIGHT);
+    let mut first_error = None;
     while let Some(read) = reads.next().await {
-        read?;
+        if let Err(e) = read {
+            first_error.get_or_insert(e);
+        }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 async fn read_cluster(b: &Backend, slot: &ClusterSlot) -> Result<(), String> {
