@@ -11,7 +11,10 @@ use crate::store::{
 use futures::StreamExt;
 use redis::{Value, streams::StreamRangeReply};
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant, SystemTime},
 };
 
@@ -161,15 +164,26 @@ pub(in crate::store) async fn sweep(store: &Store, b: &Backend) -> Result<(), St
 }
 
 /// Reads each of `ids` that this server serves, [`READS_IN_FLIGHT`] at a time (each cluster's
-/// own reads stay in order behind its follow lock), and answers the first error. Every read
-/// runs to its end: one dropped between taking an entry and publishing it would skip that
-/// report for good.
+/// own reads stay in order behind its follow lock), and answers the first error. After an
+/// error no new read starts (a store that stopped answering would hold each one for its
+/// timeout), but the reads in flight run to their end: one dropped between taking an entry and
+/// publishing it would skip that report for good.
 async fn read_clusters(store: &Store, b: &Backend, ids: Vec<String>) -> Result<(), String> {
+    let failed = AtomicBool::new(false);
+    let failed = &failed;
     let reads = futures::stream::iter(ids).map(|id| async move {
-        match slot_of(store, b, &id).await? {
-            Some(slot) => read_cluster(b, &slot).await,
-            None => Ok(()),
+        if failed.load(Ordering::Relaxed) {
+            return Ok(());
         }
+        let read = match slot_of(store, b, &id).await {
+            Ok(Some(slot)) => read_cluster(b, &slot).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if read.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        read
     });
     let mut reads = reads.buffer_unordered(READS_IN_FLIGHT);
     let mut first_error = None;
