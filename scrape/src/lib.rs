@@ -207,9 +207,11 @@ const NOT_HTTP: [&str; 6] = [
 fn transport(url: &str, e: &reqwest::Error) -> Failure {
     let message = error_chain(e);
     // Before any answer: PostgreSQL, for one, hangs up on a request (with a reset when it left
-    // part of it unread).
+    // part of it unread). A server that hangs up before the request is even sent (a greeting
+    // and a close) makes hyper cancel it instead: "connection was not ready".
     if message.contains("connection closed before message completed")
         || message.contains("Connection reset by peer")
+        || message.contains("connection was not ready")
     {
         return Failure::Closed(message);
     }

@@ -92,3 +92,24 @@ async fn a_server_that_resets_without_answering_is_not_http() {
     let message = not_http(&format!("http://127.0.0.1:{port}/metrics")).await;
     assert!(message.contains("without a response"), "{message}");
 }
+
+/// A server that greets and hangs up at once can close the connection between hyper's handshake
+/// and the request: hyper then cancels the request ("connection was not ready") rather than
+/// saying the connection closed. That too is a server that did not answer with HTTP. The race
+/// is won only now and then, so the test makes many connections, some of them at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_greets_and_hangs_up_at_once_is_not_http_every_time() {
+    let url = serve(b"SSH-2.0-OpenSSH_9.6\r\n", false);
+    for _ in 0..50 {
+        let fetches: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { not_http(&url).await })
+            })
+            .collect();
+        for fetch in fetches {
+            let message = fetch.await.expect("no panic");
+            assert!(message.contains("did not answer with HTTP"), "{message}");
+        }
+    }
+}

@@ -121,18 +121,6 @@ fn stale_connection(message: &str) -> bool {
         || message.contains("Connection reset by peer")
 }
 
-/// Whether a transport error means that something other than an HTTP server answered.
-fn not_http(message: &str) -> bool {
-    [
-        "invalid HTTP",
-        "received unexpected message",
-        "InvalidContentType",
-        "corrupt message",
-    ]
-    .iter()
-    .any(|m| message.contains(m))
-}
-
 /// GETs `url`, once more when a pooled keep-alive connection turned out to be closed (the node
 /// restarted, or closed it while idle): a GET is safe to repeat, and the second try opens a new
 /// connection, which tells whether the node is really gone.
@@ -192,12 +180,10 @@ async fn scrape(
             FetchError::TooLarge { .. } | FetchError::NotText { .. } => {
                 VarsFailure::Refused(e.to_string())
             }
-            FetchError::Transport { ref message, .. } if not_http(message) => {
-                VarsFailure::Refused(format!(
-                    "GET /_status/vars: the port does not speak HTTP ({})",
-                    cause(&e)
-                ))
-            }
+            FetchError::Transport { not_http: true, .. } => VarsFailure::Refused(format!(
+                "GET /_status/vars: the port does not speak HTTP ({})",
+                cause(&e)
+            )),
             e => VarsFailure::NotAnswering(cause(&e)),
         })?;
     let at = Instant::now();
