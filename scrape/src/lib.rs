@@ -1,18 +1,26 @@
-//! HTTP(S) for connectors that scrape endpoints (prometheus, cockroachdb): one reqwest client
-//! per cluster, built from the cluster's `tls:` settings with rustls, and body reads that stop
-//! at a size limit and at the collection's deadline.
+//! HTTP(S) for connectors that scrape endpoints (prometheus, cockroachdb, etcd, ...): one
+//! client per cluster ([`client`]), built from the cluster's `tls:` settings with rustls, and
+//! requests whose body reads stop at a size limit and at the collection's deadline.
 
+mod client;
 mod tls;
 mod url;
 
+pub use client::{Client, READ_BUFFER_BYTES, Request, client};
 pub use tls::client_config;
 pub use url::{endpoint_url, same_listener};
 
-/// The HTTP client crate, so that connectors name the same version.
-pub use reqwest;
+/// The URL type endpoints are parsed into.
+pub use ::url::Url;
+/// The HTTP types requests are made of, so that connectors name the same version.
+pub use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 
-use dbmon_connector_api::{ConfigError, TlsConfig, error_chain};
-use std::time::{Duration, Instant};
+use dbmon_connector_api::error_chain;
+use http_body_util::BodyExt;
+use std::{
+    error::Error as StdError,
+    time::{Duration, Instant},
+};
 
 /// Bodies larger than this are refused unless a connector asks for more.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
@@ -55,6 +63,23 @@ pub enum FetchError {
     },
 }
 
+impl FetchError {
+    /// `METHOD url: what failed`, as a reason names a failed request: the words of
+    /// [`FetchError`]'s own text, with the method and "answer" for "body".
+    pub fn reason(&self, method: &str) -> String {
+        match self {
+            FetchError::Transport { url, message, .. } => format!("{method} {url}: {message}"),
+            FetchError::Timeout { url, after_ms } => {
+                format!("{method} {url}: no answer within {after_ms} ms")
+            }
+            FetchError::TooLarge { url, limit } => {
+                format!("{method} {url}: answer larger than {limit} bytes")
+            }
+            FetchError::NotText { url } => format!("{method} {url}: answer is not UTF-8 text"),
+        }
+    }
+}
+
 /// A fetched body.
 #[derive(Debug)]
 pub struct Fetched {
@@ -68,20 +93,9 @@ pub struct Fetched {
     pub elapsed: Duration,
 }
 
-/// Builds the HTTP client of one cluster: rustls with the configured CA (or the system's
-/// roots), an optional client certificate, and certificate checks off only when asked.
-pub fn client(tls: Option<&TlsConfig>) -> Result<reqwest::Client, ConfigError> {
-    let config = tls::client_config(tls)?;
-    reqwest::Client::builder()
-        .use_preconfigured_tls(config)
-        .pool_max_idle_per_host(4)
-        .build()
-        .map_err(|e| ConfigError::new(format!("cannot build the HTTP client: {e}")))
-}
-
 /// GETs `url`, reading at most `max_bytes`, giving up at `deadline`.
 pub async fn get(
-    client: &reqwest::Client,
+    client: &Client,
     url: &str,
     deadline: Instant,
     max_bytes: usize,
@@ -89,13 +103,18 @@ pub async fn get(
     send(client.get(url), url, deadline, max_bytes).await
 }
 
+/// Redirects followed before a request is given up (reqwest's and browsers' limit).
+const MAX_REDIRECTS: usize = 10;
+
 /// Sends a prepared request (a POST, extra headers), with the same limits as [`get`].
 ///
-/// A GET or HEAD that the server hangs up on before answering is sent once more: a keep-alive
-/// connection the server closed while idle fails that way too. Other methods are not, as the
-/// server may have acted on them.
+/// Redirects (301, 302, 303, 307, 308) are followed, up to ten. A GET or HEAD that the server
+/// hangs up on before answering is sent once more, over a new connection: a keep-alive
+/// connection the server closed while idle fails that way too, and only a new connection tells
+/// that from a server that is not HTTP. Other methods are not, as the server may have acted on
+/// them.
 pub async fn send(
-    request: reqwest::RequestBuilder,
+    request: Request,
     url: &str,
     deadline: Instant,
     max_bytes: usize,
@@ -103,23 +122,19 @@ pub async fn send(
     let start = Instant::now();
     let budget = deadline.saturating_duration_since(start);
     let read = async {
-        let (client, request) = request.build_split();
-        let request = request.map_err(|e| transport(url, &e))?;
-        let retry = match *request.method() {
-            reqwest::Method::GET | reqwest::Method::HEAD => request.try_clone(),
-            _ => None,
-        };
-        let first = read_body(client.execute(request), url, max_bytes, start).await;
-        match (first, retry) {
-            (Err(Failure::Closed(_)), Some(retry)) => match fresh_client(retry.url()) {
-                // Only a connection made for the request tells "not HTTP" from a stale one.
-                Some(fresh) => read_body(fresh.execute(retry), url, max_bytes, start)
-                    .await
-                    .map_err(Failure::on_new_connection),
-                None => read_body(client.execute(retry), url, max_bytes, start).await,
-            },
-            (result, _) => result,
+        let mut request = request;
+        for _ in 0..=MAX_REDIRECTS {
+            let response = respond(&request, url).await?;
+            match redirect(&request, &response) {
+                Some(next) => request = next,
+                None => return read_body(response, url, max_bytes, start).await,
+            }
         }
+        Err(Failure::Other(FetchError::Transport {
+            url: url.to_string(),
+            message: format!("more than {MAX_REDIRECTS} redirects"),
+            not_http: false,
+        }))
     };
     let result = match tokio::time::timeout(budget, read).await {
         Ok(result) => result,
@@ -133,26 +148,43 @@ pub async fn send(
     result.map_err(|failure| failure.into_error(url))
 }
 
-/// A client that keeps no connection, so that its one request goes over a new one: reqwest
-/// cannot make a pooled client skip its idle connections. For `http://` only, as the cluster's
-/// TLS settings live in the pooled client; it follows no redirects, which could lead to
-/// `https://`.
-fn fresh_client(url: &reqwest::Url) -> Option<reqwest::Client> {
-    if url.scheme() != "http" {
+type Response = http::Response<hyper::body::Incoming>;
+
+/// The answer's head, from a pooled connection or, after a hang-up, a new one.
+async fn respond(request: &Request, url: &str) -> Result<Response, Failure> {
+    let first = attempt(request.client(), request, url).await;
+    let repeatable = matches!(*request.method(), Method::GET | Method::HEAD);
+    match first {
+        Err(Failure::Closed(_)) if repeatable => attempt(&request.client().fresh(), request, url)
+            .await
+            .map_err(Failure::on_new_connection),
+        result => result,
+    }
+}
+
+async fn attempt(client: &Client, request: &Request, url: &str) -> Result<Response, Failure> {
+    let built = request.build().map_err(|message| {
+        Failure::Other(FetchError::Transport {
+            url: url.to_string(),
+            message,
+            not_http: false,
+        })
+    })?;
+    client
+        .pooled()
+        .request(built)
+        .await
+        .map_err(|e| transport(url, &e))
+}
+
+/// The request a redirect answer leads to, if it is one.
+fn redirect(request: &Request, response: &Response) -> Option<Request> {
+    let status = response.status().as_u16();
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
         return None;
     }
-    // Never used for TLS (no https, no redirects), but reqwest wants a configuration.
-    let tls = rustls::ClientConfig::builder_with_provider(tls::provider())
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .pool_max_idle_per_host(0)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .ok()
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    request.redirected(status, location)
 }
 
 /// How one attempt failed, before it becomes a [`FetchError`].
@@ -194,28 +226,66 @@ impl Failure {
     }
 }
 
-/// What hyper and rustls say when the other end does not speak HTTP (or TLS).
-const NOT_HTTP: [&str; 6] = [
-    "invalid HTTP",
-    "received HTTP/0.9",
-    "message head is too large",
-    "received corrupt message",
-    "InvalidContentType",
-    "received unexpected message",
-];
+/// How a failure before the answer reads, from the error's own types.
+enum Cause {
+    /// The server closed the connection (or reset it) before it answered.
+    Closed,
+    /// What came back is not HTTP (or not TLS).
+    NotHttp,
+    /// Anything else: refused, no route, a certificate, ...
+    Other,
+}
 
-fn transport(url: &str, e: &reqwest::Error) -> Failure {
+fn cause(e: &(dyn StdError + 'static)) -> Cause {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(e) = e.downcast_ref::<hyper::Error>() {
+            // A server that hangs up before the request is even sent (a greeting and a close)
+            // makes hyper cancel it instead: "connection was not ready".
+            if e.is_incomplete_message() || e.is_canceled() {
+                return Cause::Closed;
+            }
+            // A server that speaks first (SSH's greeting) sends hyper an unsolicited message;
+            // hyper has no accessor for that kind, only its description.
+            if e.is_parse()
+                || e.is_parse_status()
+                || e.to_string() == "received unexpected message from connection"
+            {
+                return Cause::NotHttp;
+            }
+        }
+        if let Some(e) = e.downcast_ref::<std::io::Error>() {
+            if e.kind() == std::io::ErrorKind::ConnectionReset {
+                return Cause::Closed;
+            }
+            // An io::Error's source() skips the error it wraps (rustls's, through tokio-rustls).
+            if let Some(inner) = e.get_ref() {
+                next = Some(inner);
+                continue;
+            }
+        }
+        if let Some(e) = e.downcast_ref::<rustls::Error>()
+            && matches!(
+                e,
+                rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. }
+            )
+        {
+            return Cause::NotHttp;
+        }
+        next = e.source();
+    }
+    Cause::Other
+}
+
+fn transport(url: &str, e: &(dyn StdError + 'static)) -> Failure {
     let message = error_chain(e);
     // Before any answer: PostgreSQL, for one, hangs up on a request (with a reset when it left
-    // part of it unread). A server that hangs up before the request is even sent (a greeting
-    // and a close) makes hyper cancel it instead: "connection was not ready".
-    if message.contains("connection closed before message completed")
-        || message.contains("Connection reset by peer")
-        || message.contains("connection was not ready")
-    {
-        return Failure::Closed(message);
-    }
-    let not_http = NOT_HTTP.iter().any(|m| message.contains(m));
+    // part of it unread).
+    let not_http = match cause(e) {
+        Cause::Closed => return Failure::Closed(message),
+        Cause::NotHttp => true,
+        Cause::Other => false,
+    };
     let message = match not_http {
         true => format!(
             "the server did not answer with HTTP ({}); is this the right port?",
@@ -231,7 +301,7 @@ fn transport(url: &str, e: &reqwest::Error) -> Failure {
 }
 
 /// Why a body ended early: hyper knows that it did, not how far it got.
-fn cut_short(url: &str, e: &reqwest::Error, read: usize, framing: Framing) -> Failure {
+fn cut_short(url: &str, e: &hyper::Error, read: usize, framing: Framing) -> Failure {
     let cause = error_chain(e);
     let message = match framing {
         Framing::Length(expected) => format!(
@@ -263,12 +333,11 @@ enum Framing {
 }
 
 async fn read_body(
-    sending: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    response: Response,
     url: &str,
     max_bytes: usize,
     start: Instant,
 ) -> Result<Fetched, Failure> {
-    let mut response = sending.await.map_err(|e| transport(url, &e))?;
     let status = response.status().as_u16();
     let header = |name| {
         response
@@ -278,17 +347,19 @@ async fn read_body(
             .unwrap_or("")
             .to_string()
     };
-    let content_type = header(reqwest::header::CONTENT_TYPE);
-    let chunked = header(reqwest::header::TRANSFER_ENCODING)
+    let content_type = header(header::CONTENT_TYPE);
+    let chunked = header(header::TRANSFER_ENCODING)
         .to_ascii_lowercase()
         .contains("chunked");
+    let mut response = response.into_body();
     let too_large = || {
         Failure::Other(FetchError::TooLarge {
             url: url.to_string(),
             limit: max_bytes,
         })
     };
-    let framing = match response.content_length() {
+    // What hyper makes of the framing: no body for a HEAD or a 204, whatever the headers say.
+    let framing = match hyper::body::Body::size_hint(&response).exact() {
         Some(length) => Framing::Length(length as usize),
         None if chunked => Framing::Chunked,
         None => Framing::Close,
@@ -304,10 +375,13 @@ async fn read_body(
     // from it, and the connector hands it on without another copy.
     let mut body = Vec::with_capacity(expected.max(8 << 10));
     loop {
-        let chunk = match response.chunk().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(e) => return Err(cut_short(url, &e, body.len(), framing)),
+        let chunk = match response.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(chunk) => chunk,
+                Err(_trailers) => continue,
+            },
+            None => break,
+            Some(Err(e)) => return Err(cut_short(url, &e, body.len(), framing)),
         };
         if body.len() + chunk.len() > max_bytes {
             return Err(too_large());
@@ -338,7 +412,7 @@ async fn read_body(
     })
 }
 
-/// The last cause of an [`error_chain`] (reqwest's own Display hides the causes):
+/// The last cause of an [`error_chain`]:
 /// `invalid HTTP version parsed`.
 fn innermost(chain: &str) -> &str {
     chain.rsplit(": ").next().unwrap_or(chain)

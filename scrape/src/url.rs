@@ -2,8 +2,8 @@
 //! every such endpoint must be, and one test of whether two name the same listener. Each
 //! connector adds its own rule for the path.
 
+use ::url::Url;
 use dbmon_connector_api::ConfigError;
-use reqwest::Url;
 
 /// `url` from the config field `field`, checked: http or https, a host, no credentials (they
 /// belong in `auth:`, and the URL is shown in reports). `what` says what the URL is for, in

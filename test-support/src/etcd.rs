@@ -2,7 +2,6 @@
 //! dropped, even when the test fails: for the etcd connector's tests and the host's
 //! coordination tests. Needs Debian's `etcd` (package etcd-server) on the PATH.
 
-use dbmon_scrape::reqwest;
 use std::{
     fs::File,
     process::{Child, Command, Stdio},
@@ -198,14 +197,19 @@ impl Cluster {
             .iter()
             .find(|m| m.child.is_some())
             .expect("a running member");
-        let mut request = http()
-            .post(format!("{}{path}", url.client_url))
-            .body(body.to_string());
+        let url = format!("{}{path}", url.client_url);
+        let mut request = http().post(&url).body(body.to_string());
         if let Some(token) = token {
             request = request.header("authorization", token);
         }
-        let answer = request.send().await.expect("etcd answers");
-        answer.text().await.expect("a body")
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let answer = dbmon_scrape::send(
+            request,
+            &url,
+            deadline,
+            dbmon_scrape::DEFAULT_MAX_BODY_BYTES,
+        );
+        answer.await.expect("etcd answers").body
     }
 
     /// The member id of `name`, in decimal as the gateway writes it.
@@ -233,21 +237,19 @@ impl Cluster {
 }
 
 /// A plain client (rustls as the connector builds it).
-fn http() -> reqwest::Client {
+fn http() -> dbmon_scrape::Client {
     dbmon_scrape::client(None).expect("an HTTP client")
 }
 
 async fn healthy(url: &str) -> bool {
-    let Ok(answer) = http()
-        .get(format!("{url}/health"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-    else {
-        return false;
-    };
-    answer
-        .text()
-        .await
-        .is_ok_and(|t| t.contains(r#""health":"true""#))
+    let url = format!("{url}/health");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    dbmon_scrape::get(
+        &http(),
+        &url,
+        deadline,
+        dbmon_scrape::DEFAULT_MAX_BODY_BYTES,
+    )
+    .await
+    .is_ok_and(|answer| answer.body.contains(r#""health":"true""#))
 }

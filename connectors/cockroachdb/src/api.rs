@@ -5,7 +5,7 @@
 use crate::fetch::{cause, excerpt};
 use crate::options::Endpoint;
 use dbmon_connector_api::Login;
-use dbmon_scrape::reqwest::{Client, header};
+use dbmon_scrape::{Client, header};
 use serde::Deserialize;
 use std::{
     sync::{Mutex, PoisonError},

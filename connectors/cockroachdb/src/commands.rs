@@ -5,7 +5,7 @@ use crate::fetch::{self, Health};
 use crate::figures::used_percent;
 use crate::options::Settings;
 use crate::output;
-use dbmon_scrape::reqwest::Client;
+use dbmon_scrape::Client;
 use std::time::Instant;
 
 use dbmon_connector_api::text::table;

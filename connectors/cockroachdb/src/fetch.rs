@@ -3,7 +3,7 @@
 
 use crate::options::{Endpoint, Settings};
 use crate::vars::{self, NodeVars};
-use dbmon_scrape::{FetchError, Fetched, reqwest::Client};
+use dbmon_scrape::{Client, FetchError};
 use std::{fmt, time::Instant};
 
 /// What one endpoint answered.
@@ -114,33 +114,9 @@ pub fn excerpt(body: &str, max: usize) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Whether a transport error is what a request on a pooled connection that the server had
-/// already closed gets.
-fn stale_connection(message: &str) -> bool {
-    message.contains("connection closed before message completed")
-        || message.contains("Connection reset by peer")
-}
-
-/// GETs `url`, once more when a pooled keep-alive connection turned out to be closed (the node
-/// restarted, or closed it while idle): a GET is safe to repeat, and the second try opens a new
-/// connection, which tells whether the node is really gone.
-pub async fn get(
-    client: &Client,
-    url: &str,
-    deadline: Instant,
-    max: usize,
-) -> Result<Fetched, FetchError> {
-    match dbmon_scrape::get(client, url, deadline, max).await {
-        Err(FetchError::Transport { message, .. }) if stale_connection(&message) => {
-            dbmon_scrape::get(client, url, deadline, max).await
-        }
-        other => other,
-    }
-}
-
 /// GETs a health endpoint.
 pub async fn health(client: &Client, url: &str, deadline: Instant, max: usize) -> Health {
-    match get(client, url, deadline, max).await {
+    match dbmon_scrape::get(client, url, deadline, max).await {
         Err(e) => Health::Failed(cause(&e)),
         Ok(f) => {
             let round_trip_ms = f.elapsed.as_secs_f64() * 1e3;
@@ -174,7 +150,7 @@ async fn scrape(
     max: usize,
 ) -> Result<Scraped, VarsFailure> {
     let url = endpoint.at("/_status/vars");
-    let fetched = get(client, &url, deadline, max)
+    let fetched = dbmon_scrape::get(client, &url, deadline, max)
         .await
         .map_err(|e| match e {
             FetchError::TooLarge { .. } | FetchError::NotText { .. } => {

@@ -29,7 +29,7 @@ use dbmon_connector_api::{
     ClusterConfig, CollectContext, CommandInfo, ConfigError, Connector, ConnectorInfo, Error,
     Report, export_connector,
 };
-use dbmon_scrape::reqwest::Client;
+use dbmon_scrape::Client;
 use history::History;
 use options::Settings;
 use std::{

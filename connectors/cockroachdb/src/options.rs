@@ -1,7 +1,7 @@
 //! `options:` of a CockroachDB cluster, the endpoints and credentials, checked once at startup.
 
 use dbmon_connector_api::{ClusterConfig, ConfigError, Login};
-use dbmon_scrape::reqwest::Url;
+use dbmon_scrape::Url;
 use serde::Deserialize;
 use std::time::Duration;
 

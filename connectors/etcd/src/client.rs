@@ -5,7 +5,7 @@
 
 use crate::api::{self, ErrorBody, Token};
 use dbmon_connector_api::Login;
-use dbmon_scrape::{FetchError, reqwest::Client};
+use dbmon_scrape::Client;
 use serde::de::DeserializeOwned;
 use std::{
     sync::Mutex,
@@ -122,7 +122,7 @@ impl Session<'_> {
         let url = format!("{base}{path}");
         let fetched = dbmon_scrape::get(&self.api.http, &url, self.deadline, MAX_BODY_BYTES)
             .await
-            .map_err(|e| transport("GET", &url, e))?;
+            .map_err(|e| e.reason("GET"))?;
         Ok((fetched.status, fetched.body))
     }
 
@@ -147,7 +147,7 @@ impl Session<'_> {
         let fetched = dbmon_scrape::send(request, &url, deadline, MAX_BODY_BYTES)
             .await
             .map_err(|e| Failure {
-                text: transport("POST", &url, e),
+                text: e.reason("POST"),
                 token_refused: false,
             })?;
         if fetched.status != 200 {
@@ -228,27 +228,6 @@ impl Session<'_> {
             )
         });
         (token, failure)
-    }
-}
-
-/// A transport failure, as `METHOD url: what failed`.
-fn transport(method: &str, url: &str, e: FetchError) -> String {
-    match e {
-        FetchError::Transport { message, .. } => {
-            // reqwest repeats the URL: "error sending request for url (http://...): ...".
-            let message = match message.strip_prefix("error sending request for url (") {
-                Some(rest) => rest.split_once("): ").map_or(rest, |(_, m)| m).to_string(),
-                None => message,
-            };
-            format!("{method} {url}: {message}")
-        }
-        FetchError::Timeout { after_ms, .. } => {
-            format!("{method} {url}: no answer within {after_ms} ms")
-        }
-        FetchError::TooLarge { limit, .. } => {
-            format!("{method} {url}: answer larger than {limit} bytes")
-        }
-        FetchError::NotText { .. } => format!("{method} {url}: answer is not UTF-8 text"),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::plan::Plan;
 use crate::read::{self, Reading};
-use dbmon_scrape::{FetchError, reqwest::Client};
+use dbmon_scrape::{Client, FetchError};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -135,13 +135,7 @@ fn excerpt(body: &str) -> String {
 /// A transport failure in words, without the URL (the reason names the node and request).
 fn transport(e: FetchError) -> String {
     match e {
-        FetchError::Transport { message, .. } => {
-            // reqwest repeats the URL: "error sending request for url (http://...): ...".
-            match message.strip_prefix("error sending request for url (") {
-                Some(rest) => rest.split_once("): ").map_or(rest, |(_, m)| m).to_string(),
-                None => message,
-            }
-        }
+        FetchError::Transport { message, .. } => message,
         FetchError::Timeout { after_ms, .. } => {
             format!("no answer within {after_ms} ms (the collection's deadline)")
         }

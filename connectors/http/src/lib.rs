@@ -27,7 +27,7 @@ use dbmon_connector_api::{
     ClusterConfig, CollectContext, ConfigError, Connector, ConnectorInfo, Error, Report,
     export_connector,
 };
-use dbmon_scrape::reqwest::Client;
+use dbmon_scrape::Client;
 use plan::{Plan, Target};
 use report::Outcome;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use crate::extract::{Found, parse_prometheus};
 use crate::options::Format;
 use crate::plan::Request;
 use dbmon_connector_api::NodeStatus;
-use dbmon_scrape::reqwest::Method;
+use dbmon_scrape::Method;
 use serde_json::Value;
 
 /// What one answer says.

@@ -4,7 +4,7 @@
 
 use crate::api::{self, Connz, Healthz, Jsz, Routez, Varz};
 use dbmon_connector_api::Login;
-use dbmon_scrape::{FetchError, reqwest::Client};
+use dbmon_scrape::Client;
 use futures::future::join_all;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
@@ -134,7 +134,7 @@ impl Fetcher {
         }
         let fetched = dbmon_scrape::send(request, &url, deadline, MAX_BODY_BYTES)
             .await
-            .map_err(|e| transport(&url, e))?;
+            .map_err(|e| e.reason("GET"))?;
         Ok((fetched.status, fetched.body, fetched.elapsed))
     }
 }
@@ -152,25 +152,4 @@ fn ok_status(base: &str, path: &str, status: u16, body: &str) -> Result<(), Stri
 
 fn parsed<T: DeserializeOwned>(base: &str, path: &str, body: &str) -> Result<T, String> {
     api::parse(body).map_err(|e| format!("GET {base}{path}: {e}"))
-}
-
-/// A transport failure, as `GET url: what failed`.
-fn transport(url: &str, e: FetchError) -> String {
-    match e {
-        FetchError::Transport { message, .. } => {
-            // reqwest repeats the URL: "error sending request for url (http://...): ...".
-            let message = match message.strip_prefix("error sending request for url (") {
-                Some(rest) => rest.split_once("): ").map_or(rest, |(_, m)| m).to_string(),
-                None => message,
-            };
-            format!("GET {url}: {message}")
-        }
-        FetchError::Timeout { after_ms, .. } => {
-            format!("GET {url}: no answer within {after_ms} ms")
-        }
-        FetchError::TooLarge { limit, .. } => {
-            format!("GET {url}: answer larger than {limit} bytes")
-        }
-        FetchError::NotText { .. } => format!("GET {url}: answer is not UTF-8 text"),
-    }
 }

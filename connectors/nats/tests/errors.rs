@@ -82,14 +82,13 @@ async fn proxy_of(server: &Cluster, authorization: &'static str) -> HttpServer {
         "/healthz",
         "/jsz?accounts=true&streams=true&consumers=true",
     ] {
-        let body = client
-            .get(format!("{base}{path}"))
-            .send()
+        let url = format!("{base}{path}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let max = dbmon_scrape::DEFAULT_MAX_BODY_BYTES;
+        let body = dbmon_scrape::get(&client, &url, deadline, max)
             .await
             .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .body;
         bodies.push((path.split('?').next().unwrap().to_string(), body));
     }
     let proxy = HttpServer::start().await;

@@ -11,10 +11,7 @@ use dbmon_connector_api::{
     Report, export_connector,
 };
 use dbmon_promtext::Format;
-use dbmon_scrape::{
-    Fetched,
-    reqwest::{Client, header::ACCEPT},
-};
+use dbmon_scrape::{Client, Fetched, header::ACCEPT};
 use options::Settings;
 
 /// One cluster's scraper.

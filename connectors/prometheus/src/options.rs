@@ -1,7 +1,7 @@
 //! `options:` of a prometheus cluster, and what they resolve to.
 
 use dbmon_connector_api::{ClusterConfig, ConfigError};
-use dbmon_scrape::reqwest::Url;
+use dbmon_scrape::Url;
 use serde::Deserialize;
 use std::fmt;
 use wildmatch::WildMatch;

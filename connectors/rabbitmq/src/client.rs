@@ -4,7 +4,7 @@
 
 use crate::api::{self, ErrorBody};
 use dbmon_connector_api::Login;
-use dbmon_scrape::{FetchError, reqwest::Client};
+use dbmon_scrape::Client;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 
@@ -64,10 +64,10 @@ impl Api {
             .basic_auth(&self.login.username, Some(&self.login.password));
         // Shown without the query: the column lists are long and say nothing to an operator.
         let shown = url.split('?').next().unwrap_or(&url);
-        let fetched = dbmon_scrape::send(request, &url, deadline, MAX_BODY_BYTES)
+        let fetched = dbmon_scrape::send(request, shown, deadline, MAX_BODY_BYTES)
             .await
             .map_err(|e| Failure {
-                text: transport(shown, e),
+                text: e.reason("GET"),
                 not_found: false,
             })?;
         if !accepted.contains(&fetched.status) {
@@ -104,26 +104,5 @@ impl Api {
             text: format!("GET {url}: HTTP {status}: {said}{hint}"),
             not_found: status == 404,
         }
-    }
-}
-
-/// A transport failure, as `GET url: what failed`.
-fn transport(url: &str, e: FetchError) -> String {
-    match e {
-        FetchError::Transport { message, .. } => {
-            // reqwest repeats the URL: "error sending request for url (http://...): ...".
-            let message = match message.strip_prefix("error sending request for url (") {
-                Some(rest) => rest.split_once("): ").map_or(rest, |(_, m)| m).to_string(),
-                None => message,
-            };
-            format!("GET {url}: {message}")
-        }
-        FetchError::Timeout { after_ms, .. } => {
-            format!("GET {url}: no answer within {after_ms} ms")
-        }
-        FetchError::TooLarge { limit, .. } => {
-            format!("GET {url}: answer larger than {limit} bytes")
-        }
-        FetchError::NotText { .. } => format!("GET {url}: answer is not UTF-8 text"),
     }
 }

@@ -5,7 +5,6 @@
 
 use super::Deliveries;
 use crate::config::AlertTarget;
-use dbmon_scrape::reqwest;
 use std::{
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
@@ -49,7 +48,7 @@ impl Queue {
 /// Starts the task that posts to `target` until `stopped`.
 pub fn start(
     target: &AlertTarget,
-    client: reqwest::Client,
+    client: dbmon_scrape::Client,
     deliveries: Arc<Deliveries>,
     stopped: watch::Receiver<bool>,
 ) -> Queue {
@@ -86,7 +85,7 @@ pub fn backoff(attempt: u32) -> Duration {
 
 async fn post_all(
     url: Arc<str>,
-    client: reqwest::Client,
+    client: dbmon_scrape::Client,
     mut rx: mpsc::Receiver<Arc<[u8]>>,
     deliveries: Arc<Deliveries>,
     mut stopped: watch::Receiver<bool>,
@@ -130,10 +129,10 @@ async fn post_all(
 }
 
 /// One POST of `body`; an answer other than 2xx is an error with its status and body.
-async fn post(client: &reqwest::Client, url: &str, body: &Arc<[u8]>) -> Result<(), String> {
+async fn post(client: &dbmon_scrape::Client, url: &str, body: &Arc<[u8]>) -> Result<(), String> {
     let request = client
         .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(dbmon_scrape::header::CONTENT_TYPE, "application/json")
         .body(body.to_vec());
     let deadline = Instant::now() + POST_TIMEOUT;
     let answer = dbmon_scrape::send(request, url, deadline, MAX_ANSWER_BYTES)

@@ -1,15 +1,14 @@
 //! The few etcd v3 calls the coordination needs, through etcd's JSON gateway (`POST /v3/...`,
 //! served by every etcd since 3.4 on its client port): lease grant, keep-alive and revoke, put,
 //! range, delete and watch; with etcd authentication (a token from `/v3/auth/authenticate`,
-//! sent as `Authorization`, renewed once when etcd refuses it). The TLS client is the one the
-//! connectors use (`dbmon_scrape::client`), so `coordination.tls` means what a cluster's
+//! sent as `Authorization`, renewed once when etcd refuses it). The TLS settings are the
+//! connectors' (`dbmon_scrape::client_config`), so `coordination.tls` means what a cluster's
 //! `tls:` means. Neither the password nor the token is ever logged or put in a message.
 //!
 //! Each call goes to the endpoint that answered last, then to the others in turn.
 
 use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use dbmon_connector_api::{AuthConfig, TlsConfig};
-use dbmon_scrape::reqwest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::{
@@ -95,7 +94,11 @@ impl Client {
         tls: Option<&TlsConfig>,
         auth: Option<AuthConfig>,
     ) -> Result<Client, String> {
-        let http = dbmon_scrape::client(tls).map_err(|e| e.to_string())?;
+        let tls = dbmon_scrape::client_config(tls).map_err(|e| e.to_string())?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Client {
             http,
             endpoints: endpoints.to_vec(),

@@ -5,8 +5,9 @@
 //! # How etcd is reached
 //!
 //! Through etcd's JSON gateway (`POST /v3/lease/grant`, `/v3/kv/put`, `/v3/watch`, ...; served
-//! on every etcd ≥ 3.4 client port), over the reqwest/rustls client the connectors use
-//! (`dbmon_scrape::client`), so `coordination.tls` has a cluster's `tls:` shape and meaning.
+//! on every etcd ≥ 3.4 client port), over reqwest with the rustls settings the connectors use
+//! (`dbmon_scrape::client_config`), so `coordination.tls` has a cluster's `tls:` shape and
+//! meaning.
 //! Not the `etcd-client` crate: its build script compiles etcd's protos with the machine's
 //! `protoc` (no vendored one), and this workspace builds without a system protoc. Not a
 //! vendored `rpc.proto` compiled by tonic either: that needs a second proto build in the host's

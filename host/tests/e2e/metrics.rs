@@ -4,7 +4,6 @@
 //! on the exposition; and the listener behind TLS and a token, scraped the same way.
 
 use crate::{lib, metric, reports_when, serve_until_exit};
-use dbmon_scrape::reqwest;
 use dbmon_test_support::{Host, TestCa, etcd::free_port};
 use sha2::Digest;
 use std::{
@@ -130,30 +129,25 @@ pub fn encoded(text: &str) -> String {
 
 /// GETs `url` with `client` (and `token`): status, content type and body.
 pub async fn get(
-    client: &reqwest::Client,
+    client: &dbmon_scrape::Client,
     url: &str,
     token: Option<&str>,
 ) -> Result<(u16, String, String), String> {
     let mut request = client.get(url);
     if let Some(token) = token {
-        request = request.bearer_auth(token);
+        request = request.header("authorization", format!("Bearer {token}"));
     }
-    let answer = request.send().await.map_err(|e| format!("{e:?}"))?;
-    let status = answer.status().as_u16();
-    let content_type = answer
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = answer.text().await.map_err(|e| e.to_string())?;
-    Ok((status, content_type, body))
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = dbmon_scrape::send(request, url, deadline, dbmon_scrape::DEFAULT_MAX_BODY_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((answer.status, answer.content_type, answer.body))
 }
 
 /// The content type and exposition at `url` once it has `needle`, or panics after 20 s with
 /// the host's log.
 async fn exposition_with(
-    client: &reqwest::Client,
+    client: &dbmon_scrape::Client,
     host: &Host,
     url: &str,
     token: Option<&str>,
@@ -308,7 +302,7 @@ fn sha256(text: &str) -> String {
     dbmon::security::certs::hex(&sha2::Sha256::digest(text.as_bytes()))
 }
 
-fn tls_client(ca: &Path) -> reqwest::Client {
+fn tls_client(ca: &Path) -> dbmon_scrape::Client {
     let tls = dbmon_connector_api::TlsConfig {
         ca: Some(ca.to_path_buf()),
         ..Default::default()

@@ -7,7 +7,7 @@ use crate::extract::Extract;
 use crate::options::{DEFAULT_MAX_BODY_BYTES, Format, Options, RequestOptions, Scope};
 use crate::status::StatusRule;
 use dbmon_connector_api::{ClusterConfig, ConfigError, Login};
-use dbmon_scrape::reqwest::{
+use dbmon_scrape::{
     Method, Url,
     header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue},
 };

@@ -4,7 +4,6 @@
 
 use async_nats::jetstream::{self, consumer::pull, stream};
 use dbmon_connector_api::TlsConfig;
-use dbmon_scrape::reqwest;
 use serde_json::Value;
 use std::{
     fs::File,
@@ -95,7 +94,7 @@ pub struct Cluster {
     /// Store dirs, configs and logs.
     pub dir: tempfile::TempDir,
     /// What the test reaches the monitoring endpoints with.
-    monitor: reqwest::Client,
+    monitor: dbmon_scrape::Client,
 }
 
 impl Cluster {
@@ -260,14 +259,17 @@ pub async fn get_json(base: &str, path: &str) -> Result<Value, String> {
     get_json_with(&client, base, path).await
 }
 
-async fn get_json_with(client: &reqwest::Client, base: &str, path: &str) -> Result<Value, String> {
-    let answer = client
-        .get(format!("{base}{path}"))
-        .timeout(Duration::from_secs(2))
-        .send()
+async fn get_json_with(
+    client: &dbmon_scrape::Client,
+    base: &str,
+    path: &str,
+) -> Result<Value, String> {
+    let url = format!("{base}{path}");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let answer = dbmon_scrape::get(client, &url, deadline, dbmon_scrape::DEFAULT_MAX_BODY_BYTES)
         .await
         .map_err(|e| e.to_string())?;
-    let text = answer.text().await.map_err(|e| e.to_string())?;
+    let text = answer.body;
     serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
 }
 

@@ -10,7 +10,7 @@
 //! `DBMON_RABBITMQ_BIN`).
 
 use dbmon_connector_api::TlsConfig;
-use dbmon_scrape::reqwest::{self, Client, Method};
+use dbmon_scrape::{self, Client, Method};
 use dbmon_test_support::TestCa;
 use std::{
     os::unix::{fs::PermissionsExt, process::CommandExt},
@@ -207,20 +207,26 @@ impl RabbitNode {
         method: Method,
         path: &str,
         body: Option<&str>,
-    ) -> Result<(u16, String), reqwest::Error> {
+    ) -> Result<(u16, String), dbmon_scrape::FetchError> {
+        let url = format!("{}{path}", self.api_url);
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.api_url))
-            .basic_auth("guest", Some("guest"))
-            .timeout(Duration::from_secs(10));
+            .request(method, &url)
+            .basic_auth("guest", Some("guest"));
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        Ok((status, response.text().await?))
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let answer = dbmon_scrape::send(
+            request,
+            &url,
+            deadline,
+            dbmon_scrape::DEFAULT_MAX_BODY_BYTES,
+        )
+        .await?;
+        Ok((answer.status, answer.body))
     }
 
     /// A call that must succeed (2xx); its body.

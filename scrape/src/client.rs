@@ -1,0 +1,233 @@
+//! The HTTP client of one cluster: hyper-util's pooled HTTP/1.1 client over rustls, with a
+//! bounded read buffer, and the requests connectors build with it.
+//!
+//! Not reqwest, for memory: hyper lets a connection's read buffer grow to ~400 KB on a large
+//! body and keeps it while the connection idles in the pool, which was 71 % of the heap of a
+//! host scraping 200 clusters (BENCHMARKS.md §9), and reqwest does not expose the bound.
+
+use crate::tls;
+use base64::{Engine, engine::general_purpose::STANDARD};
+use bytes::Bytes;
+use dbmon_connector_api::{ConfigError, TlsConfig};
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request as HttpRequest,
+    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE},
+};
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{self, connect::HttpConnector},
+    rt::{TokioExecutor, TokioTimer},
+};
+use std::time::Duration;
+
+/// The most a connection's read buffer grows to. Headers must fit in it; a body streams
+/// through it, a read at a time. hyper's default is ~400 KB; 64 KB keeps the reads of a large
+/// body few.
+pub const READ_BUFFER_BYTES: usize = 64 << 10;
+
+/// Idle connections kept per endpoint: a collection may send a few requests to one node at
+/// once.
+const IDLE_PER_HOST: usize = 4;
+
+/// How long an idle connection is kept (reqwest's default).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+type Connector = HttpsConnector<HttpConnector>;
+type Pooled = legacy::Client<Connector, Full<Bytes>>;
+
+/// The HTTP client of one cluster. Cloning shares its connections.
+///
+/// It speaks HTTP/1.1, over TLS for `https://` URLs, and reads no proxy settings from the
+/// environment: a connector talks to the endpoints it is given. [`crate::send`] follows
+/// redirects.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pooled: Pooled,
+    connector: Connector,
+}
+
+/// Builds the HTTP client of one cluster: rustls with the configured CA (or the system's
+/// roots), an optional client certificate, and certificate checks off only when asked.
+pub fn client(tls: Option<&TlsConfig>) -> Result<Client, ConfigError> {
+    let config = tls::client_config(tls)?;
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client {
+        pooled: pool(IDLE_PER_HOST).build(connector.clone()),
+        connector,
+    })
+}
+
+fn pool(idle_per_host: usize) -> legacy::Builder {
+    let mut builder = legacy::Client::builder(TokioExecutor::new());
+    builder
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(IDLE_TIMEOUT)
+        .pool_max_idle_per_host(idle_per_host)
+        .http1_max_buf_size(READ_BUFFER_BYTES);
+    builder
+}
+
+impl Client {
+    /// A GET of `url`.
+    pub fn get(&self, url: impl AsRef<str>) -> Request {
+        self.request(Method::GET, url)
+    }
+
+    /// A POST to `url`.
+    pub fn post(&self, url: impl AsRef<str>) -> Request {
+        self.request(Method::POST, url)
+    }
+
+    /// A request of any method.
+    pub fn request(&self, method: Method, url: impl AsRef<str>) -> Request {
+        let url = url.as_ref();
+        let uri = url::Url::parse(url)
+            .map_err(|e| format!("not a valid URL: {e}"))
+            .and_then(|u| {
+                http::Uri::try_from(u.as_str()).map_err(|e| format!("not a valid URL: {e}"))
+            });
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        Request {
+            client: self.clone(),
+            method,
+            uri,
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    /// A client that keeps no connection, so that its requests go over new ones: only a
+    /// connection made for the request tells a server that is not HTTP from a stale
+    /// keep-alive connection. Same TLS settings.
+    pub(crate) fn fresh(&self) -> Client {
+        Client {
+            pooled: pool(0).build(self.connector.clone()),
+            connector: self.connector.clone(),
+        }
+    }
+
+    pub(crate) fn pooled(&self) -> &Pooled {
+        &self.pooled
+    }
+}
+
+/// A request being built; [`crate::send`] sends it. A header or URL that is not valid makes
+/// the send fail with a message that says so.
+#[derive(Debug)]
+pub struct Request {
+    client: Client,
+    method: Method,
+    uri: Result<http::Uri, String>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Request {
+    /// Sets header `name` (replacing one of that name).
+    pub fn header<K, V>(mut self, name: K, value: V) -> Request
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => {
+                self.headers.insert(name, value);
+            }
+            _ => self.uri = Err("a header name or value is not valid".to_string()),
+        }
+        self
+    }
+
+    /// Sets every header of `headers`.
+    pub fn headers(mut self, headers: HeaderMap) -> Request {
+        for (name, value) in headers {
+            if let Some(name) = name {
+                self.headers.insert(name, value);
+            }
+        }
+        self
+    }
+
+    /// HTTP basic authentication; the header is marked sensitive.
+    pub fn basic_auth(self, username: &str, password: Option<&str>) -> Request {
+        let token = STANDARD.encode(format!("{username}:{}", password.unwrap_or("")));
+        match HeaderValue::try_from(format!("Basic {token}")) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                self.header(AUTHORIZATION, value)
+            }
+            Err(_) => self,
+        }
+    }
+
+    /// The body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The request a redirect (status `status`, `Location: location`) leads to, as browsers
+    /// and reqwest make it: a 303, and a 301 or 302 after a POST, become a GET without the
+    /// body; credentials and cookies stay behind when the redirect leaves the origin. `None`
+    /// when the location is not an http(s) URL.
+    pub(crate) fn redirected(&self, status: u16, location: &str) -> Option<Request> {
+        let base = url::Url::parse(&self.uri.as_ref().ok()?.to_string()).ok()?;
+        let next = base.join(location).ok()?;
+        if !matches!(next.scheme(), "http" | "https") {
+            return None;
+        }
+        let uri = http::Uri::try_from(next.as_str()).ok()?;
+        let mut headers = self.headers.clone();
+        if next.origin() != base.origin() {
+            headers.remove(AUTHORIZATION);
+            headers.remove(COOKIE);
+        }
+        let to_get = match status {
+            303 => self.method != Method::HEAD,
+            301 | 302 => self.method == Method::POST,
+            _ => false,
+        };
+        let (method, body) = match to_get {
+            true => {
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_LENGTH);
+                (Method::GET, Bytes::new())
+            }
+            false => (self.method.clone(), self.body.clone()),
+        };
+        Some(Request {
+            client: self.client.clone(),
+            method,
+            uri: Ok(uri),
+            headers,
+            body,
+        })
+    }
+
+    /// The request to send; the builder stays, for a second try.
+    pub(crate) fn build(&self) -> Result<HttpRequest<Full<Bytes>>, String> {
+        let uri = self.uri.clone()?;
+        let mut request = HttpRequest::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = self.headers.clone();
+        Ok(request)
+    }
+}
