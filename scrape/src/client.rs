@@ -1,40 +1,27 @@
-//! The HTTP client of one cluster: hyper-util's pooled HTTP/1.1 client over rustls, with a
-//! bounded read buffer, and the requests connectors build with it.
+//! The HTTP client of one cluster: HTTP/1.1 over rustls with a bounded read buffer
+//! ([`crate::pool`]), and the requests connectors build with it.
 //!
 //! Not reqwest, for memory: hyper lets a connection's read buffer grow to ~400 KB on a large
 //! body and keeps it while the connection idles in the pool, which was 71 % of the heap of a
 //! host scraping 200 clusters (BENCHMARKS.md §9), and reqwest does not expose the bound.
 
-use crate::tls;
+use crate::{pool::Pool, tls};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bytes::Bytes;
 use dbmon_connector_api::{ConfigError, TlsConfig};
 use http::{
-    HeaderMap, HeaderName, HeaderValue, Method, Request as HttpRequest,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE},
+    HeaderMap, HeaderName, HeaderValue, Method, Request as HttpRequest, Uri,
+    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST},
+    uri::PathAndQuery,
 };
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
-use hyper_util::{
-    client::legacy::{self, connect::HttpConnector},
-    rt::{TokioExecutor, TokioTimer},
-};
-use std::time::Duration;
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::sync::Arc;
 
 /// The most a connection's read buffer grows to. Headers must fit in it; a body streams
 /// through it, a read at a time. hyper's default is ~400 KB; 64 KB keeps the reads of a large
 /// body few.
 pub const READ_BUFFER_BYTES: usize = 64 << 10;
-
-/// Idle connections kept per endpoint: a collection may send a few requests to one node at
-/// once.
-const IDLE_PER_HOST: usize = 4;
-
-/// How long an idle connection is kept (reqwest's default).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
-type Connector = HttpsConnector<HttpConnector>;
-type Pooled = legacy::Client<Connector, Full<Bytes>>;
 
 /// The HTTP client of one cluster. Cloning shares its connections.
 ///
@@ -43,8 +30,7 @@ type Pooled = legacy::Client<Connector, Full<Bytes>>;
 /// redirects.
 #[derive(Clone, Debug)]
 pub struct Client {
-    pooled: Pooled,
-    connector: Connector,
+    pool: Arc<Pool>,
 }
 
 /// Builds the HTTP client of one cluster: rustls with the configured CA (or the system's
@@ -60,19 +46,8 @@ pub fn client(tls: Option<&TlsConfig>) -> Result<Client, ConfigError> {
         .enable_http1()
         .wrap_connector(http);
     Ok(Client {
-        pooled: pool(IDLE_PER_HOST).build(connector.clone()),
-        connector,
+        pool: Arc::new(Pool::new(connector, READ_BUFFER_BYTES)),
     })
-}
-
-fn pool(idle_per_host: usize) -> legacy::Builder {
-    let mut builder = legacy::Client::builder(TokioExecutor::new());
-    builder
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .pool_max_idle_per_host(idle_per_host)
-        .http1_max_buf_size(READ_BUFFER_BYTES);
-    builder
 }
 
 impl Client {
@@ -105,18 +80,8 @@ impl Client {
         }
     }
 
-    /// A client that keeps no connection, so that its requests go over new ones: only a
-    /// connection made for the request tells a server that is not HTTP from a stale
-    /// keep-alive connection. Same TLS settings.
-    pub(crate) fn fresh(&self) -> Client {
-        Client {
-            pooled: pool(0).build(self.connector.clone()),
-            connector: self.connector.clone(),
-        }
-    }
-
-    pub(crate) fn pooled(&self) -> &Pooled {
-        &self.pooled
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
     }
 }
 
@@ -221,13 +186,21 @@ impl Request {
         })
     }
 
-    /// The request to send; the builder stays, for a second try.
-    pub(crate) fn build(&self) -> Result<HttpRequest<Full<Bytes>>, String> {
+    /// The URL to connect to, and the request to send over the connection (origin-form,
+    /// with `Host`); the builder stays, for a second try.
+    pub(crate) fn build(&self) -> Result<(Uri, HttpRequest<Full<Bytes>>), String> {
         let uri = self.uri.clone()?;
+        let authority = uri.authority().ok_or("the URL has no host")?;
+        let host = HeaderValue::try_from(authority.as_str()).map_err(|e| e.to_string())?;
+        let path = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut request = HttpRequest::new(Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
-        *request.uri_mut() = uri;
+        *request.uri_mut() = Uri::from(path);
         *request.headers_mut() = self.headers.clone();
-        Ok(request)
+        request.headers_mut().entry(HOST).or_insert(host);
+        Ok((uri, request))
     }
 }

@@ -3,6 +3,7 @@
 //! requests whose body reads stop at a size limit and at the collection's deadline.
 
 mod client;
+mod pool;
 mod tls;
 mod url;
 
@@ -16,7 +17,6 @@ pub use ::url::Url;
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 
 use dbmon_connector_api::error_chain;
-use http_body_util::BodyExt;
 use std::{
     error::Error as StdError,
     time::{Duration, Instant},
@@ -124,10 +124,11 @@ pub async fn send(
     let read = async {
         let mut request = request;
         for _ in 0..=MAX_REDIRECTS {
-            let response = respond(&request, url).await?;
+            let (response, conn) = respond(&request, url).await?;
             match redirect(&request, &response) {
+                // The redirect's connection closes with its unread body.
                 Some(next) => request = next,
-                None => return read_body(response, url, max_bytes, start).await,
+                None => return read_body(&request, response, conn, url, max_bytes, start).await,
             }
         }
         Err(Failure::Other(FetchError::Transport {
@@ -150,31 +151,38 @@ pub async fn send(
 
 type Response = http::Response<hyper::body::Incoming>;
 
-/// The answer's head, from a pooled connection or, after a hang-up, a new one.
-async fn respond(request: &Request, url: &str) -> Result<Response, Failure> {
-    let first = attempt(request.client(), request, url).await;
+/// The answer's head and the connection it came on, from a kept connection or, after a
+/// hang-up, a new one.
+async fn respond(request: &Request, url: &str) -> Result<(Response, pool::Conn), Failure> {
+    let first = attempt(request, url, false).await;
     let repeatable = matches!(*request.method(), Method::GET | Method::HEAD);
     match first {
-        Err(Failure::Closed(_)) if repeatable => attempt(&request.client().fresh(), request, url)
+        Err(Failure::Closed(_)) if repeatable => attempt(request, url, true)
             .await
             .map_err(Failure::on_new_connection),
         result => result,
     }
 }
 
-async fn attempt(client: &Client, request: &Request, url: &str) -> Result<Response, Failure> {
-    let built = request.build().map_err(|message| {
+async fn attempt(
+    request: &Request,
+    url: &str,
+    fresh: bool,
+) -> Result<(Response, pool::Conn), Failure> {
+    let (uri, built) = request.build().map_err(|message| {
         Failure::Other(FetchError::Transport {
             url: url.to_string(),
             message,
             not_http: false,
         })
     })?;
-    client
-        .pooled()
-        .request(built)
+    let pool = request.client().pool();
+    let mut conn = pool
+        .connection(&uri, fresh)
         .await
-        .map_err(|e| transport(url, &e))
+        .map_err(|e| transport(url, &*e))?;
+    let response = conn.exchange(built).await.map_err(|e| transport(url, &e))?;
+    Ok((response, conn))
 }
 
 /// The request a redirect answer leads to, if it is one.
@@ -242,7 +250,7 @@ fn cause(e: &(dyn StdError + 'static)) -> Cause {
         if let Some(e) = e.downcast_ref::<hyper::Error>() {
             // A server that hangs up before the request is even sent (a greeting and a close)
             // makes hyper cancel it instead: "connection was not ready".
-            if e.is_incomplete_message() || e.is_canceled() {
+            if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
                 return Cause::Closed;
             }
             // A server that speaks first (SSH's greeting) sends hyper an unsolicited message;
@@ -333,7 +341,9 @@ enum Framing {
 }
 
 async fn read_body(
+    request: &Request,
     response: Response,
+    mut conn: pool::Conn,
     url: &str,
     max_bytes: usize,
     start: Instant,
@@ -375,7 +385,7 @@ async fn read_body(
     // from it, and the connector hands it on without another copy.
     let mut body = Vec::with_capacity(expected.max(8 << 10));
     loop {
-        let chunk = match response.frame().await {
+        let chunk = match conn.frame(&mut response).await {
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(chunk) => chunk,
                 Err(_trailers) => continue,
@@ -399,6 +409,7 @@ async fn read_body(
             not_http: false,
         }));
     }
+    request.client().pool().put_back(conn);
     let body = String::from_utf8(body).map_err(|_| {
         Failure::Other(FetchError::NotText {
             url: url.to_string(),
