@@ -18,10 +18,11 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::sync::Arc;
 
-/// The most a connection's read buffer grows to. Headers must fit in it; a body streams
-/// through it, a read at a time. hyper's default is ~400 KB; 64 KB keeps the reads of a large
-/// body few.
-pub const READ_BUFFER_BYTES: usize = 64 << 10;
+/// The most a connection's read buffer grows to, kept while the connection idles. An answer's
+/// head must fit in it; a body streams through it, a read at a time. hyper's default is
+/// ~400 KB. At 200 clusters with 190 KB bodies, 16 KB made dbmon's RSS 38 MiB against 62 with
+/// 64 KB, for a few more reads per body (BENCHMARKS.md §9).
+pub const READ_BUFFER_BYTES: usize = 16 << 10;
 
 /// The HTTP client of one cluster. Cloning shares its connections.
 ///

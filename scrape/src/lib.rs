@@ -240,6 +240,8 @@ enum Cause {
     Closed,
     /// What came back is not HTTP (or not TLS).
     NotHttp,
+    /// An HTTP head larger than a connection's read buffer.
+    HeadTooLarge,
     /// Anything else: refused, no route, a certificate, ...
     Other,
 }
@@ -255,6 +257,10 @@ fn cause(e: &(dyn StdError + 'static)) -> Cause {
             }
             // A server that speaks first (SSH's greeting) sends hyper an unsolicited message;
             // hyper has no accessor for that kind, only its description.
+            // hyper has no accessor for this kind either (only servers get one).
+            if e.to_string() == "message head is too large" {
+                return Cause::HeadTooLarge;
+            }
             if e.is_parse()
                 || e.is_parse_status()
                 || e.to_string() == "received unexpected message from connection"
@@ -292,6 +298,16 @@ fn transport(url: &str, e: &(dyn StdError + 'static)) -> Failure {
     let not_http = match cause(e) {
         Cause::Closed => return Failure::Closed(message),
         Cause::NotHttp => true,
+        Cause::HeadTooLarge => {
+            return Failure::Other(FetchError::Transport {
+                url: url.to_string(),
+                message: format!(
+                    "the answer's status line and headers are larger than {} KiB",
+                    READ_BUFFER_BYTES >> 10
+                ),
+                not_http: false,
+            });
+        }
         Cause::Other => false,
     };
     let message = match not_http {

@@ -113,3 +113,27 @@ async fn a_server_that_greets_and_hangs_up_at_once_is_not_http_every_time() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_head_larger_than_the_read_buffer_is_an_http_answer_too_large() {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 0\r\n\r\n",
+        "a".repeat(dbmon_scrape::READ_BUFFER_BYTES)
+    );
+    let url = serve(Box::leak(head.into_bytes().into_boxed_slice()), true);
+    let client = client(None).expect("a client");
+    match get(&client, &url, deadline(5), DEFAULT_MAX_BODY_BYTES).await {
+        Err(FetchError::Transport {
+            message,
+            not_http: false,
+            ..
+        }) => assert_eq!(
+            message,
+            format!(
+                "the answer's status line and headers are larger than {} KiB",
+                dbmon_scrape::READ_BUFFER_BYTES >> 10
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+}
