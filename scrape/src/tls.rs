@@ -12,7 +12,7 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-pub(crate) fn provider() -> Arc<CryptoProvider> {
+fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
