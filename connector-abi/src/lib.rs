@@ -109,7 +109,8 @@ pub struct FfiNode {
 
 /// A fact added to the report in a later minor of this ABI: a column of one word per series,
 /// per node or per report, as its id defines. A host skips ids it does not know; a connector
-/// of an older minor sends none, which reads as the id's default. No id is defined in 2.0.
+/// of an older minor sends none, which reads as the id's default. The ids are in
+/// [`extension`].
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug, Default, PartialEq)]
 pub struct FfiExtension {
@@ -119,6 +120,17 @@ pub struct FfiExtension {
     pub words: RVec<u64>,
     /// Text the words may refer to as spans (`start << 32 | len`).
     pub text: RString,
+}
+
+/// The [`FfiExtension`] ids, in the order they were given out.
+pub mod extension {
+    // abi 2.1 {
+    /// Per report, one word: the longest single poll of the collection's future, in
+    /// microseconds, as the library measured it. A poll that long held the thread that ran it
+    /// (since 2.1 the SDK runs each collection as a task of the library's runtime, where the
+    /// host cannot time it). Default: not measured.
+    pub const LONGEST_POLL_US: u32 = 1;
+    // } abi 2.1
 }
 
 /// What one collection found. All strings live in `text`; everything else refers to it by span,
@@ -304,8 +316,9 @@ pub struct FfiHost {
 /// One configured cluster's live connector.
 #[sabi_trait]
 pub trait FfiInstance: Send + Sync {
-    /// Starts a collection. The future is polled by the host inside the library's runtime
-    /// context; dropping it cancels the collection.
+    /// Starts a collection; dropping the future cancels it. The host polls the future; the
+    /// library may run the collection elsewhere (the SDK runs it as a task of the library's
+    /// runtime), so the future must be `Send` and waking it must be safe from any thread.
     fn collect(&self, request: FfiCollectRequest) -> FfiFuture<RResult<FfiReport, FfiError>>;
 
     /// Runs a named command with arguments and returns its text output.

@@ -5,8 +5,8 @@ use crate::{
     CollectContext, CommandError, ConfigError, Connector, SDK_VERSION, config,
     ffi::{
         ABI_VERSION, ConnectorMod, ConnectorModRef, FfiCollectRequest, FfiCommandInfo,
-        FfiConfigError, FfiError, FfiErrorKind, FfiHost, FfiInfo, FfiInstance, FfiReport,
-        InstanceBox,
+        FfiConfigError, FfiError, FfiErrorKind, FfiExtension, FfiHost, FfiInfo, FfiInstance,
+        FfiReport, InstanceBox, extension,
     },
     logging,
     runtime::{self, InRuntime, panic_message},
@@ -67,15 +67,27 @@ extern "C" fn init<C: Connector>(host: FfiHost) {
     let _ = catch_unwind(|| logging::init(host, C::info().name));
 }
 
+/// A connector built from one cluster's configuration, with its runtime and the cluster's id.
+struct Built<C> {
+    connector: C,
+    handle: tokio::runtime::Handle,
+    cluster: String,
+}
+
 /// Parses and validates a configuration into the connector, inside the library's runtime.
-fn build<C: Connector>(config_json: &str) -> Result<(C, tokio::runtime::Handle), ConfigError> {
+fn build<C: Connector>(config_json: &str) -> Result<Built<C>, ConfigError> {
     let config = config::parse::<C::Options>(config_json)?;
     let handle = runtime::handle(C::info().name).map_err(ConfigError::new)?;
+    let cluster = config.id.clone();
     let connector = {
         let _enter = handle.enter();
         C::new(config)?
     };
-    Ok((connector, handle))
+    Ok(Built {
+        connector,
+        handle,
+        cluster,
+    })
 }
 
 /// Runs `f`, turning a panic into a configuration error and the error into its FFI form.
@@ -99,10 +111,11 @@ extern "C" fn new_instance<C: Connector>(
     config_json: RString,
 ) -> RResult<InstanceBox, FfiConfigError> {
     config_call(|| {
-        let (connector, handle) = build::<C>(&config_json)?;
+        let built = build::<C>(&config_json)?;
         let instance = Instance {
-            connector: Some(Arc::new(connector)),
-            handle,
+            connector: Some(Arc::new(built.connector)),
+            handle: built.handle,
+            cluster: built.cluster.into(),
         };
         Ok(InstanceBox::from_value(instance, TD_Opaque))
     })
@@ -110,10 +123,10 @@ extern "C" fn new_instance<C: Connector>(
 
 extern "C" fn validate<C: Connector>(config_json: RString) -> RResult<(), FfiConfigError> {
     config_call(|| {
-        let (connector, handle) = build::<C>(&config_json)?;
+        let built = build::<C>(&config_json)?;
         // Dropped inside its runtime, like an instance: a client may spawn a task on drop.
-        let _enter = handle.enter();
-        drop(connector);
+        let _enter = built.handle.enter();
+        drop(built.connector);
         Ok(())
     })
 }
@@ -122,6 +135,8 @@ struct Instance<C> {
     /// `None` only while the instance drops.
     connector: Option<Arc<C>>,
     handle: tokio::runtime::Handle,
+    /// The cluster's id, for the library's own warnings.
+    cluster: Arc<str>,
 }
 
 impl<C> Instance<C> {
@@ -166,7 +181,23 @@ impl<C: Connector> FfiInstance for Instance<C> {
                 Err(e) => Err(ffi_error(&*e)),
             }
         };
-        InRuntime::new(self.handle.clone(), fut).into_ffi()
+        let task = runtime::spawn(&self.handle, Arc::clone(&self.cluster), fut);
+        async move {
+            let (result, longest) = task.await;
+            result
+                .map(|mut report| {
+                    // abi 2.1 {
+                    report.extensions.push(FfiExtension {
+                        id: extension::LONGEST_POLL_US,
+                        words: RVec::from(vec![longest.as_micros() as u64]),
+                        text: RString::new(),
+                    });
+                    // } abi 2.1
+                    report
+                })
+                .into()
+        }
+        .into_ffi()
     }
 
     fn run_command(

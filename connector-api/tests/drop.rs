@@ -103,9 +103,23 @@ fn a_cancelled_collection_drops_inside_the_runtime() {
     let mut future = instance.collect(request);
     let mut cx = Context::from_waker(Waker::noop());
     assert!(std::pin::Pin::new(&mut future).poll(&mut cx).is_pending());
-    assert!(COLLECTING.load(Ordering::SeqCst) >= 1);
+    // The collection runs as a task of the library's runtime: wait until it has started.
+    wait_for(|| COLLECTING.load(Ordering::SeqCst) >= 1);
     drop(future);
+    // Dropping the host's future cancels the task; the runtime drops it on its own thread.
+    wait_for(|| !drops_of("cancelled-conn").is_empty());
     assert_eq!(drops_of("cancelled-conn"), [true]);
+    // The task may still hold the connector for a moment: whichever drops it last, the
+    // instance or the task, does so inside the runtime.
     drop(instance);
+    wait_for(|| !drops_of("cancelled").is_empty());
     assert_eq!(drops_of("cancelled"), [true]);
+}
+
+fn wait_for(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "not within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }

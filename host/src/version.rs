@@ -9,7 +9,7 @@ pub const ABI_VERSION: &str = dbmon_connector_api::ffi::ABI_VERSION;
 pub const CONTRACT_1_VERSION: &str = dbmon_connector_api_v1::ffi::API_VERSION;
 
 /// The text after `dbmon ` in `dbmon --version`, such as `1.0.0 (connector ABI 2.x, host has
-/// 2.0.0; and 1.x connectors through the contract-1 adapter, up to 1.1.0)`.
+/// 2.1.0; and 1.x connectors through the contract-1 adapter, up to 1.1.0)`.
 pub fn text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
