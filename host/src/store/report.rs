@@ -87,6 +87,11 @@ impl Encoding {
         bytes
     }
 
+    /// A new, empty encoding counting into the same budget as this one.
+    pub fn sibling(&self) -> Encoding {
+        Encoding::new(Arc::clone(&self.held))
+    }
+
     /// Whether an encoding is kept.
     pub fn is_kept(&self) -> bool {
         self.bytes
@@ -109,9 +114,14 @@ impl Report {
     /// About how many bytes this report takes on the wire: what a watcher that has yet to
     /// send it is behind by.
     pub fn wire_bytes(&self) -> usize {
-        let text: usize = self.reasons.iter().map(|r| r.len() + 2).sum();
-        self.schema.wire_bytes() + text + self.error.as_ref().map_or(0, |e| e.len()) + 64
+        wire_bytes(&self.schema, &self.reasons, self.error.as_deref())
     }
+}
+
+/// About how many bytes a report of `schema` with these reasons and error takes on the wire.
+pub(super) fn wire_bytes(schema: &Schema, reasons: &[String], error: Option<&str>) -> usize {
+    let text: usize = reasons.iter().map(|r| r.len() + 2).sum();
+    schema.wire_bytes() + text + error.map_or(0, str::len) + 64
 }
 
 /// What stays the same from one collection to the next: every string of a report.

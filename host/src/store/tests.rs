@@ -223,3 +223,117 @@ fn next_after_walks_the_history_oldest_first_and_names_what_left_it() {
     assert_eq!(a.wire_bytes_after(4), 2 * one);
     assert_eq!(a.wire_bytes_after(6), 0);
 }
+
+fn with_node(
+    seq: u64,
+    status: dbmon_connector_api::NodeStatus,
+    reason: Option<&str>,
+) -> Collection {
+    let mut b = Builder::new();
+    b.metric("m", seq as f64);
+    b.node("n1", status);
+    if let Some(reason) = reason {
+        b.degraded(reason);
+    }
+    Collection {
+        outcome: Outcome::Collected(convert::collected(&b.into_ffi()).unwrap()),
+        ..collected(seq, &[])
+    }
+}
+
+#[test]
+fn older_reports_keep_their_own_node_statuses_reasons_and_errors() {
+    use dbmon_connector_api::NodeStatus::{Dead as Down, Live};
+    let s = store(10);
+    let a = s.cluster("a").unwrap();
+    a.record_now(with_node(1, Live, None));
+    a.record_now(with_node(2, Down, Some("n1 is down")));
+    a.record_now(with_node(3, Down, Some("n1 is down")));
+    a.record_now(failed(4));
+    a.record_now(with_node(5, Live, None));
+    a.record_now(with_node(6, Live, None));
+    // (sequence, node statuses, reasons, error) as each report was recorded.
+    let expected = [
+        (6, vec![Live], vec![], None),
+        (5, vec![Live], vec![], None),
+        (
+            4,
+            vec![],
+            vec!["connection refused"],
+            Some("connection refused"),
+        ),
+        (3, vec![Down], vec!["n1 is down"], None),
+        (2, vec![Down], vec!["n1 is down"], None),
+        (1, vec![Live], vec![], None),
+    ];
+    type Seen = (
+        u64,
+        Vec<dbmon_connector_api::NodeStatus>,
+        Vec<String>,
+        Option<String>,
+    );
+    fn seen(r: &Report) -> Seen {
+        (
+            r.sequence,
+            r.node_status.to_vec(),
+            r.reasons.clone(),
+            r.error.clone(),
+        )
+    }
+    let all = a.reports(0, None);
+    let listed: Vec<Seen> = all.iter().map(|r| seen(r)).collect();
+    let want: Vec<Seen> = expected
+        .iter()
+        .map(|(q, n, r, e)| {
+            let reasons = r.iter().map(|s: &&str| s.to_string()).collect();
+            (*q, n.clone(), reasons, e.map(str::to_string))
+        })
+        .collect();
+    assert_eq!(listed, want);
+    // Read one at a time, oldest first, as a watcher that fell behind does.
+    for (i, want) in want.iter().rev().enumerate() {
+        let Next::Report(report) = a.next_after(i as u64) else {
+            panic!("report {} is stored", i + 1);
+        };
+        assert_eq!(&seen(&report), want);
+        assert_eq!(report.cluster.as_ref(), "a");
+    }
+}
+
+#[test]
+fn an_older_reports_encoding_is_made_once_for_every_reader() {
+    let s = store(5);
+    let a = s.cluster("a").unwrap();
+    for seq in 1..=3 {
+        a.record_now(collected(seq, &[seq as f64]));
+    }
+    let first = a.reports(0, None);
+    let second = a.reports(0, None);
+    for (one, other) in first.iter().zip(&second).skip(1) {
+        assert!(
+            Arc::ptr_eq(&one.encoding, &other.encoding),
+            "{}",
+            one.sequence
+        );
+    }
+    let Next::Report(read) = a.next_after(0) else {
+        panic!("report 1 is stored");
+    };
+    assert!(Arc::ptr_eq(&read.encoding, &first[2].encoding));
+}
+
+#[test]
+fn a_full_history_keeps_room_for_exactly_its_older_reports() {
+    let s = store(100);
+    let a = s.cluster("a").unwrap();
+    for seq in 1..=150 {
+        a.record_now(collected(seq, &[seq as f64]));
+        let history = a.lock();
+        assert!(
+            history.older_room() <= 99,
+            "room for {}",
+            history.older_room()
+        );
+    }
+    assert_eq!(a.lock().len(), 100);
+}
