@@ -16,7 +16,7 @@ use http::{
 };
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The most a connection's read buffer grows to, kept while the connection idles. An answer's
 /// head must fit in it; a body streams through it, a read at a time. hyper's default is
@@ -37,18 +37,38 @@ pub struct Client {
 /// Builds the HTTP client of one cluster: rustls with the configured CA (or the system's
 /// roots), an optional client certificate, and certificate checks off only when asked.
 pub fn client(tls: Option<&TlsConfig>) -> Result<Client, ConfigError> {
-    let config = tls::client_config(tls)?;
+    let config = tls_config(tls)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+    // `https_or_http` (the builder's name for it): plain `http://` URLs go through as they are.
+    let connector = hyper_rustls::HttpsConnector::from((http, config));
     Ok(Client {
         pool: Arc::new(Pool::new(connector, READ_BUFFER_BYTES)),
     })
+}
+
+/// The rustls settings of a client, offering HTTP/1.1 by ALPN. Clusters without TLS files
+/// share one: a `ClientConfig` holds a session cache sized for 256 servers (~14 KB), and one
+/// per cluster was 2.8 MB of a host scraping 200 clusters (BENCHMARKS.md §9). A cluster with
+/// files of its own reads them when its client is made, so that a reload picks up new ones.
+fn tls_config(tls: Option<&TlsConfig>) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
+    fn with_alpn(mut config: rustls::ClientConfig) -> Arc<rustls::ClientConfig> {
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+    let no_files = tls.is_none_or(|t| t.ca.is_none() && t.cert.is_none() && t.key.is_none());
+    if !no_files {
+        return Ok(with_alpn(tls::client_config(tls)?));
+    }
+    let insecure = tls.is_some_and(|t| t.insecure_skip_verify);
+    static SHARED: [OnceLock<Arc<rustls::ClientConfig>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = &SHARED[usize::from(insecure)];
+    if let Some(config) = slot.get() {
+        return Ok(Arc::clone(config));
+    }
+    let config = with_alpn(tls::client_config(tls)?);
+    Ok(Arc::clone(slot.get_or_init(|| config)))
 }
 
 impl Client {
