@@ -5,7 +5,7 @@
 //! and timers wake one of the library's two worker threads, which polls it there, and the
 //! host's future is woken once, when the task ends. (Polled from the host's thread instead,
 //! every socket event woke two threads: the library's, which drove the reactor, then the
-//! host's: 0.87 against 0.64-0.70 ms per collection, BENCHMARKS.md §9.) Two workers, so that
+//! host's: 0.87 against 0.56-0.73 ms per collection, BENCHMARKS.md §9.) Two workers, so that
 //! one poll that blocks does not hold every other cluster of the connector. A command is rare
 //! and polled by the host inside the library's runtime context ([`InRuntime`]), so that the
 //! host and the conformance kit time its polls themselves.
