@@ -52,6 +52,7 @@ pub(super) async fn collect(
             // cannot time its polls: the library times them and says so in the report. Its
             // figure is wall time; the time the library's threads waited for a core is taken
             // off, as for the polls the kit times itself.
+            // abi 2.1 {
             let longest = report
                 .extensions
                 .iter()
@@ -61,6 +62,7 @@ pub(super) async fn collect(
             if let Some(longest) = longest.filter(|&l| l > SLOW_POLL) {
                 return Err(blocked(longest));
             }
+            // } abi 2.1
             let status = Status::from_code(report.status).as_str().to_uppercase();
             Ok(format!(
                 "{status} report in {took}: {}, {}, {}",
