@@ -322,9 +322,11 @@ clusters:
           document.querySelectorAll('#metrics tbody tr').length, \
           document.querySelectorAll('#metrics svg.plot').length, \
           document.querySelector('#metrics').textContent.includes('bytes'), \
-          document.querySelector('h1').textContent]",
+          document.querySelector('h1').textContent, \
+          document.readyState]",
         Duration::from_secs(10),
-        |v| v[0].as_u64() >= Some(1) && v[1].as_u64() >= Some(3),
+        // The whole page: read while it streams in, the table has only its first rows.
+        |v| v[0].as_u64() >= Some(1) && v[1].as_u64() >= Some(3) && v[5] == "complete",
     );
     assert_eq!(detail[1], detail[2], "a plot per metric: {detail}");
     assert_eq!(detail[3], json!(true), "units: {detail}");
