@@ -1,5 +1,6 @@
 //! Asks every node at once for its `/health?ready=1`, then its `/_status/vars`, each request
-//! bounded by the collection's deadline, so that a slow or dead node costs a reason and not the report.
+//! bounded by the collection's deadline, so that a slow or dead node costs a reason and not
+//! the report.
 
 use crate::options::{Endpoint, Settings};
 use crate::vars::{self, NodeVars};

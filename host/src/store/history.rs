@@ -27,8 +27,8 @@ pub struct History {
 /// An older report, its values packed against the next newer report's. It keeps only what a
 /// report does not share with its newer one: the cluster id is the history's; the node
 /// statuses, reasons and fired rules only when they differ from the newer report's (a verdict
-/// usually repeats: 200 clusters × 99 older reports of one copied reason each were 8 MB); an
-/// error and an origin, which most reports lack, behind one pointer.
+/// that repeats word for word is kept once; reasons that carry changing figures still cost a
+/// copy per report); an error and an origin, which most reports lack, behind one pointer.
 #[derive(Debug)]
 struct Older {
     sequence: u64,
@@ -50,7 +50,7 @@ struct Older {
 }
 
 /// What an older report has of its own, beyond its values.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Rare {
     /// `None`: the same as the newer report's.
     reasons: Option<Vec<String>>,
@@ -235,13 +235,13 @@ impl History {
         let Some(latest) = &self.latest else {
             return out;
         };
-        let fresh = |r: &Report| since.is_none_or(|s| r.collected_at > s);
-        if !fresh(latest) {
+        let fresh = |collected_at: SystemTime| since.is_none_or(|s| collected_at > s);
+        if !fresh(latest.collected_at) {
             return out;
         }
         out.push(Arc::clone(latest));
         for older in &self.older {
-            if out.len() >= limit || since.is_some_and(|s| older.collected_at <= s) {
+            if out.len() >= limit || !fresh(older.collected_at) {
                 break;
             }
             // Each older report is kept against the next newer one.
@@ -271,7 +271,7 @@ impl History {
             return Found::Next(Next::Report(Arc::clone(latest)));
         }
         // Each older report is kept against the next newer one: take the packings from the
-        // newest down to the wanted one, and its node statuses from the nearest that has them.
+        // newest down to the wanted one.
         let steps = self
             .older
             .iter()

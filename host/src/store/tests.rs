@@ -243,7 +243,7 @@ fn with_node(
 
 #[test]
 fn older_reports_keep_their_own_node_statuses_reasons_and_errors() {
-    use dbmon_connector_api::NodeStatus::{Dead as Down, Live};
+    use dbmon_connector_api::NodeStatus::{self, Dead as Down, Live};
     let s = store(10);
     let a = s.cluster("a").unwrap();
     a.record_now(with_node(1, Live, None));
@@ -252,44 +252,31 @@ fn older_reports_keep_their_own_node_statuses_reasons_and_errors() {
     a.record_now(failed(4));
     a.record_now(with_node(5, Live, None));
     a.record_now(with_node(6, Live, None));
-    // (sequence, node statuses, reasons, error) as each report was recorded.
-    let expected = [
-        (6, vec![Live], vec![], None),
-        (5, vec![Live], vec![], None),
-        (
-            4,
-            vec![],
-            vec!["connection refused"],
-            Some("connection refused"),
-        ),
-        (3, vec![Down], vec!["n1 is down"], None),
-        (2, vec![Down], vec!["n1 is down"], None),
-        (1, vec![Live], vec![], None),
-    ];
-    type Seen = (
-        u64,
-        Vec<dbmon_connector_api::NodeStatus>,
-        Vec<String>,
-        Option<String>,
-    );
+    type Seen = (u64, Vec<NodeStatus>, Vec<String>, Option<String>);
     fn seen(r: &Report) -> Seen {
-        (
-            r.sequence,
-            r.node_status.to_vec(),
-            r.reasons.clone(),
-            r.error.clone(),
-        )
+        let reasons = r.reasons.clone();
+        (r.sequence, r.node_status.to_vec(), reasons, r.error.clone())
     }
+    fn want(seq: u64, nodes: &[NodeStatus], reasons: &[&str], error: Option<&str>) -> Seen {
+        let reasons = reasons.iter().map(|r| r.to_string()).collect();
+        (seq, nodes.to_vec(), reasons, error.map(str::to_string))
+    }
+    // As each report was recorded, newest first.
+    let refused = "connection refused";
+    let want = [
+        want(6, &[Live], &[], None),
+        want(5, &[Live], &[], None),
+        want(4, &[], &[refused], Some(refused)),
+        want(3, &[Down], &["n1 is down"], None),
+        want(2, &[Down], &["n1 is down"], None),
+        want(1, &[Live], &[], None),
+    ];
     let all = a.reports(0, None);
     let listed: Vec<Seen> = all.iter().map(|r| seen(r)).collect();
-    let want: Vec<Seen> = expected
-        .iter()
-        .map(|(q, n, r, e)| {
-            let reasons = r.iter().map(|s: &&str| s.to_string()).collect();
-            (*q, n.clone(), reasons, e.map(str::to_string))
-        })
-        .collect();
     assert_eq!(listed, want);
+    // What a watcher behind by all of them is behind by: report 2 shares its reason with 3.
+    let wire: usize = all.iter().map(|r| r.wire_bytes()).sum();
+    assert_eq!(a.wire_bytes_after(0), wire);
     // Read one at a time, oldest first, as a watcher that fell behind does.
     for (i, want) in want.iter().rev().enumerate() {
         let Next::Report(report) = a.next_after(i as u64) else {
